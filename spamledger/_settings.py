@@ -123,7 +123,7 @@ def _package_settings() -> Iterable[Setting]:
     """Settings declared by packages in their own ``_settings.SETTINGS`` tuple."""
     import importlib
 
-    for package in ("oracle", "node", "api"):
+    for package in ("oracle", "oracle.service", "node", "node.ipfs", "api"):
         try:
             module = importlib.import_module(f"{package}._settings")
         except ModuleNotFoundError:
