@@ -25,10 +25,9 @@ from typing import Any
 
 import yaml
 
-logger = logging.getLogger(__name__)
-
-
 from spamledger._errors import SpamLedgerError
+
+logger = logging.getLogger(__name__)
 
 
 class SettingsError(SpamLedgerError, ValueError):

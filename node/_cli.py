@@ -1,0 +1,118 @@
+"""``spamledger node …``: start, stop and inspect the local chain (and IPFS); keys; genesis."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from spamledger._settings import Settings, add_setting_flags
+
+logger = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``node`` group to the root parser."""
+    node = sub.add_parser("node", help="run the local chain and IPFS node; keys; genesis")
+    cmds = node.add_subparsers(dest="node_command", metavar="ACTION", required=True)
+
+    start = cmds.add_parser("start", help="start Anvil (and IPFS) under the data directory")
+    start.add_argument("--no-ipfs", action="store_true", help="start the chain only")
+    add_setting_flags(start, ["node", "ipfs"])
+    start.set_defaults(func=_start)
+
+    stop = cmds.add_parser("stop", help="stop what `node start` started")
+    add_setting_flags(stop, ["node"])
+    stop.set_defaults(func=_stop)
+
+    status = cmds.add_parser("status", help="show whether the chain and IPFS run")
+    add_setting_flags(status, ["node"])
+    status.set_defaults(func=_status)
+
+    keys = cmds.add_parser("keys", help="create (or list) operator keystores")
+    keys.add_argument("names", nargs="*", help="keystore names, e.g. governance validator-us")
+    keys.set_defaults(func=_keys)
+
+    genesis = cmds.add_parser("genesis", help="write a Besu QBFT genesis for the validators")
+    genesis.add_argument("--validators", nargs="+", required=True,
+                         help="keystore names of the initial QBFT validators")
+    genesis.add_argument("--chain-id", dest="genesis_chain_id", type=int, default=1337)
+    genesis.add_argument("--out", type=Path, required=True, help="genesis JSON to write")
+    genesis.set_defaults(func=_genesis)
+
+
+def _anvil(settings: Settings) -> Any:
+    from node._anvil import AnvilNode
+
+    return AnvilNode(settings.data_dir, port=settings.anvil_port, chain_id=settings.chain_id,
+                     state_interval=settings.state_interval)
+
+
+def _ipfs_module() -> Any:
+    try:
+        import node.ipfs as ipfs
+    except ImportError:
+        return None
+    return ipfs if hasattr(ipfs, "start_ipfs") else None
+
+
+def _start(settings: Settings, args: argparse.Namespace) -> int:
+    pid = _anvil(settings).start()
+    print(f"chain: anvil pid {pid} at http://127.0.0.1:{settings.anvil_port}")
+    ipfs = _ipfs_module()
+    if ipfs and not args.no_ipfs:
+        info = ipfs.start_ipfs(settings)
+        print(f"ipfs: {info}")
+    return 0
+
+
+def _stop(settings: Settings, args: argparse.Namespace) -> int:
+    ipfs = _ipfs_module()
+    if ipfs:
+        ipfs.stop_ipfs(settings)
+        print("ipfs: stopped")
+    stopped = _anvil(settings).stop()
+    print("chain: stopped" if stopped else "chain: was not running")
+    return 0
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    report: dict[str, Any] = {"chain": _anvil(settings).status()}
+    ipfs = _ipfs_module()
+    if ipfs:
+        report["ipfs"] = ipfs.ipfs_status(settings)
+    print(json.dumps(report, indent=2, default=str))
+    return 0 if report["chain"]["running"] else 3
+
+
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from node._keys import ensure_keystores, keystore_dir, list_keystores, resolve_password
+
+    directory = keystore_dir(settings.data_dir)
+    if args.names:
+        password = resolve_password(settings.data_dir, settings.keystore_password, create=True)
+        ensure_keystores(directory, list(args.names), password)
+    for name, address in list_keystores(directory).items():
+        print(f"{name}\t{address}")
+    return 0
+
+
+def _genesis(settings: Settings, args: argparse.Namespace) -> int:
+    from node._errors import KeystoreError
+    from node._genesis import besu_qbft_genesis
+    from node._keys import keystore_dir, list_keystores
+
+    known = list_keystores(keystore_dir(settings.data_dir))
+    missing = [n for n in args.validators if n not in known]
+    if missing:
+        raise KeystoreError(f"no keystore named {', '.join(missing)}; "
+                            "create them with `spamledger node keys NAME`")
+    addresses = [known[n] for n in args.validators]
+    genesis = besu_qbft_genesis(args.genesis_chain_id, addresses,
+                                alloc={a: 10**24 for a in addresses})
+    args.out.write_text(json.dumps(genesis, indent=2))
+    print(f"wrote {args.out}: QBFT genesis, chain id {args.genesis_chain_id}, "
+          f"{len(addresses)} validators")
+    return 0
