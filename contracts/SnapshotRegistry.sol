@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {ValidatorSet} from "./ValidatorSet.sol";
+import {ModelRegistry} from "./ModelRegistry.sol";
+import {Governed} from "./lib/Governed.sol";
+import {LedgerTypes} from "./lib/LedgerTypes.sol";
+
+/// @title SnapshotRegistry
+/// @notice Epoch snapshots for scale: per country and epoch, a validator of that country commits
+///         the Merkle root of its whole score table (the table itself is in IPFS under the CID).
+///         Any number's entry is then verifiable on-chain with a proof.
+/// @dev Leaf (OpenZeppelin StandardMerkleTree style, double-hashed against second preimages):
+///      keccak256(bytes.concat(keccak256(abi.encode(bytes32 numberKey, uint16 score,
+///      uint8 verdict, uint8 category)))); inner nodes hash the sorted pair (MerkleProof.verify).
+contract SnapshotRegistry is Governed {
+    /// @notice One committed epoch. Root and model hash take a slot each; the rest packs in one.
+    struct Epoch {
+        bytes32 root;
+        bytes32 modelHash;
+        uint64 leafCount;
+        uint40 committedAt;
+        address committer;
+    }
+
+    ModelRegistry public immutable modelRegistry;
+
+    mapping(bytes2 => mapping(uint64 => Epoch)) private _epochs;
+    mapping(bytes2 => mapping(uint64 => string)) private _cids;
+    /// @notice Highest epoch committed per country (0 when none).
+    mapping(bytes2 => uint64) public latestEpoch;
+
+    event EpochCommitted(
+        bytes2 indexed country,
+        uint64 indexed epoch,
+        bytes32 root,
+        string snapshotCid,
+        bytes32 modelHash,
+        uint64 leafCount,
+        address indexed committer
+    );
+
+    error InvalidCountry(bytes2 country);
+    error WrongCountry(address validator, bytes2 validatorCountry, bytes2 country);
+    error EpochAlreadyCommitted(bytes2 country, uint64 epoch);
+    error InvalidEpoch(uint64 epoch);
+    error EmptyRoot();
+    error EmptySnapshot();
+    error InvalidCid(uint256 length);
+    error ModelNotApproved(bytes32 modelHash);
+
+    /// @param validatorSet_ The roles hub.
+    /// @param modelRegistry_ The snapshot's model must be approved there.
+    constructor(ValidatorSet validatorSet_, ModelRegistry modelRegistry_) Governed(validatorSet_) {
+        if (address(modelRegistry_) == address(0)) revert ZeroAddress();
+        modelRegistry = modelRegistry_;
+    }
+
+    /// @notice Commit `country`'s score table for `epoch`; once per (country, epoch).
+    /// @param country ISO alpha-2; must be the calling validator's country.
+    /// @param epoch Epoch number (>= 1), e.g. days since 1970 or a sequence.
+    /// @param root Merkle root over the leaves described above.
+    /// @param snapshotCid IPFS CID of the table (1..128 bytes).
+    /// @param modelHash Model that produced the scores; must be approved.
+    /// @param leafCount Number of leaves (>= 1).
+    function commitEpoch(
+        bytes2 country,
+        uint64 epoch,
+        bytes32 root,
+        string calldata snapshotCid,
+        bytes32 modelHash,
+        uint64 leafCount
+    ) external {
+        (bytes2 own, uint32 weight) = validatorSet.activeValidator(msg.sender);
+        if (weight == 0) revert NotValidator(msg.sender);
+        if (!LedgerTypes.isCountry(country)) revert InvalidCountry(country);
+        if (own != country) revert WrongCountry(msg.sender, own, country);
+        if (epoch == 0) revert InvalidEpoch(epoch);
+        if (root == bytes32(0)) revert EmptyRoot();
+        if (leafCount == 0) revert EmptySnapshot();
+        uint256 len = bytes(snapshotCid).length;
+        if (len == 0 || len > LedgerTypes.MAX_CID_LENGTH) revert InvalidCid(len);
+        if (!modelRegistry.isApproved(modelHash)) revert ModelNotApproved(modelHash);
+        Epoch storage e = _epochs[country][epoch];
+        if (e.root != bytes32(0)) revert EpochAlreadyCommitted(country, epoch);
+        _epochs[country][epoch] = Epoch(root, modelHash, leafCount, uint40(block.timestamp), msg.sender);
+        _cids[country][epoch] = snapshotCid;
+        if (epoch > latestEpoch[country]) latestEpoch[country] = epoch;
+        emit EpochCommitted(country, epoch, root, snapshotCid, modelHash, leafCount, msg.sender);
+    }
+
+    /// @notice True when the leaf is in the committed snapshot of (country, epoch).
+    /// @dev False (not a revert) when the epoch was never committed.
+    function verifyLeaf(
+        bytes2 country,
+        uint64 epoch,
+        bytes32 numberKey,
+        uint16 score,
+        uint8 verdict,
+        uint8 category,
+        bytes32[] calldata proof
+    ) external view returns (bool) {
+        bytes32 root = _epochs[country][epoch].root;
+        if (root == bytes32(0)) return false;
+        return MerkleProof.verifyCalldata(proof, root, leafHash(numberKey, score, verdict, category));
+    }
+
+    /// @notice The leaf hash of one score-table row.
+    function leafHash(bytes32 numberKey, uint16 score, uint8 verdict, uint8 category) public pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(numberKey, score, verdict, category))));
+    }
+
+    /// @notice The committed epoch (root 0 when none).
+    function getEpoch(bytes2 country, uint64 epoch) external view returns (Epoch memory) {
+        return _epochs[country][epoch];
+    }
+
+    /// @notice The snapshot CID of a committed epoch ("" when none).
+    function snapshotCidOf(bytes2 country, uint64 epoch) external view returns (string memory) {
+        return _cids[country][epoch];
+    }
+}
