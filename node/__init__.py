@@ -15,6 +15,14 @@ The evidence store (IPFS) is the subpackage ``node.ipfs``.
 from node._anvil import AnvilNode, anvil_binary
 from node._artifacts import Artifact, load_artifact
 from node._client import Ledger, connect, decode_revert
+from node._consortium import (
+    admit_consortium,
+    admit_validator,
+    country_bytes,
+    country_str,
+    grant_role,
+    set_arbiter,
+)
 from node._deployment import Deployment
 from node._eip712 import recover_score_vote, sign_score_vote, vote_tuple
 from node._errors import (
@@ -52,13 +60,18 @@ __all__ = [
     "MigrationError",
     "MissingRole",
     "NodeError",
+    "admit_consortium",
+    "admit_validator",
     "anvil_binary",
     "besu_qbft_genesis",
     "connect",
+    "country_bytes",
+    "country_str",
     "create_keystore",
     "decode_qbft_extra_data",
     "decode_revert",
     "ensure_keystores",
+    "grant_role",
     "keystore_dir",
     "list_keystores",
     "load_account",
@@ -66,6 +79,7 @@ __all__ = [
     "qbft_extra_data",
     "recover_score_vote",
     "resolve_password",
+    "set_arbiter",
     "sign_score_vote",
     "vote_tuple",
 ]

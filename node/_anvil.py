@@ -16,7 +16,7 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from node._errors import AnvilError
@@ -54,6 +54,7 @@ class AnvilNode:
     chain_id: int = 31337
     state_interval: int = 1
     host: str = "127.0.0.1"
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def dir(self) -> Path:
@@ -92,6 +93,7 @@ class AnvilNode:
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self._proc = proc
         write_pid(self.pid_file, proc.pid)
         if not wait_until(lambda: self._answers() or proc.poll() is not None, timeout):
             self.kill()
@@ -139,8 +141,15 @@ class AnvilNode:
             self.pid_file.unlink(missing_ok=True)
             return False
         stop_pid(pid, timeout)
+        self._reap()
         self.pid_file.unlink(missing_ok=True)
         return True
+
+    def _reap(self) -> None:
+        """Collect our child's exit status (no zombie, no ResourceWarning)."""
+        if self._proc is not None:
+            self._proc.wait(timeout=10)
+            self._proc = None
 
     def kill(self) -> None:
         """SIGKILL, as a crash would; state survives up to the last interval dump."""
@@ -148,6 +157,7 @@ class AnvilNode:
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
             wait_until(lambda: not pid_alive(pid), 10)
+        self._reap()
         self.pid_file.unlink(missing_ok=True)
 
     def status(self) -> dict[str, object]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
@@ -64,7 +65,24 @@ def decode_revert(data: str | bytes | None) -> tuple[str, tuple[Any, ...]]:
     if item is None:
         return ("UnknownError", ("0x" + raw.hex(),))
     types = [_abi_type(i) for i in item.get("inputs", [])]
-    return (item["name"], tuple(abi_decode(types, body)))
+    values = abi_decode(types, body)
+    return (item["name"], tuple(_readable(t, v) for t, v in zip(types, values, strict=True)))
+
+
+# Role hashes shown by name in errors: "lacks GOVERNANCE_ROLE" beats a 32-byte hex string.
+_ROLE_NAMES = {keccak(text=n): n for n in ("GOVERNANCE_ROLE", "ARBITER_ROLE", "RELAYER_ROLE",
+                                            "REGULATOR_ROLE", "REGISTRY_WRITER_ROLE")}
+_ROLE_NAMES[b"\x00" * 32] = "DEFAULT_ADMIN_ROLE"
+
+
+def _readable(abi_type: str, value: Any) -> Any:
+    if abi_type == "address":
+        return to_checksum_address(value)
+    if abi_type == "bytes32" and value in _ROLE_NAMES:
+        return _ROLE_NAMES[value]
+    if abi_type == "bytes2":
+        return value.decode("ascii", errors="replace")
+    return value
 
 
 def _abi_type(inp: dict[str, Any]) -> str:
