@@ -1,1 +1,60 @@
-"""placeholder"""
+"""The SpamLedger API: FastAPI app for telcos, businesses and regulators, plus the indexer
+that follows every contract event into SQL (SQLite by default, PostgreSQL in production).
+
+Errors (see ``api/_errors.py``)::
+
+    SpamLedgerError
+    └── ApiError (status 500)
+        ├── BadRequest 400, Unauthorized 401, Forbidden 403, NotFound 404, Conflict 409
+        ├── PayloadTooLarge 413, Unprocessable 422, RateLimited 429 (retry_after)
+        ├── UpstreamUnavailable 503 (chain or IPFS)
+        └── StoreError 500 (database)
+"""
+
+from api._app import create_app
+from api._auth import ROLES, Principal, RateLimiter, authenticate, create_key, revoke_key
+from api._chain import Chain, Evidence
+from api._db import database_url, make_engine, migrate, session_scope
+from api._errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    StoreError,
+    Unauthorized,
+    Unprocessable,
+    UpstreamUnavailable,
+)
+from api._indexer import Indexer, SyncResult
+
+__all__ = [
+    "ROLES",
+    "ApiError",
+    "BadRequest",
+    "Chain",
+    "Conflict",
+    "Evidence",
+    "Forbidden",
+    "Indexer",
+    "NotFound",
+    "PayloadTooLarge",
+    "Principal",
+    "RateLimited",
+    "RateLimiter",
+    "StoreError",
+    "SyncResult",
+    "Unauthorized",
+    "Unprocessable",
+    "UpstreamUnavailable",
+    "authenticate",
+    "create_app",
+    "create_key",
+    "database_url",
+    "make_engine",
+    "migrate",
+    "revoke_key",
+    "session_scope",
+]

@@ -1,0 +1,112 @@
+"""The FastAPI application: error rendering, authentication, rate limits and metrics.
+
+Example::
+
+    app = create_app(settings)           # or create_app(settings, engine=..., chain=...)
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api._auth import Principal, authenticate
+from api._chain import Chain, Evidence
+from api._context import Context
+from api._db import make_engine, migrate
+from api._errors import ApiError, RateLimited
+
+logger = logging.getLogger(__name__)
+
+_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                           description="an API key from `spamledger api keys create`")
+
+
+def create_app(settings, engine: Engine | None = None, chain: Chain | None = None,
+               evidence: Evidence | None = None, run_migrations: bool = True) -> FastAPI:
+    """Build the app on ``engine`` (default from settings), migrating the schema first."""
+    engine = engine or make_engine(settings)
+    if run_migrations:
+        migrate(engine)
+    app = FastAPI(title="SpamLedger API", version="1",
+                  description="Reputation of phone numbers from the SpamLedger consortium "
+                              "chain: telcos query, businesses dispute, regulators audit.",
+                  responses={401: {"description": "missing, unknown or revoked key"},
+                             403: {"description": "role or country scope forbids it"},
+                             429: {"description": "rate limited (see Retry-After)"}})
+    app.state.ctx = Context.build(settings, engine, chain, evidence)
+    _install_errors(app)
+    _install_metrics(app)
+    from api import _routes_audit, _routes_disputes, _routes_ops, _routes_reputation
+
+    for module in (_routes_ops, _routes_reputation, _routes_disputes, _routes_audit):
+        app.include_router(module.router)
+    return app
+
+
+def ctx(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+def principal(request: Request, key: str | None = Depends(_key_header)) -> Principal:
+    """Authenticate the X-API-Key header and spend one rate-limit token."""
+    context = ctx(request)
+    with context.session_factory() as session:
+        who = authenticate(session, key)
+    context.limiter.take(who.key_id)
+    request.state.principal = who
+    return who
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        if exc.status >= 500:
+            logger.error("%s: %s", exc.code, exc.detail)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": "invalid", "detail": _describe(exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": _code(exc.status_code), "detail": str(exc.detail)},
+                            status_code=exc.status_code, headers=exc.headers)
+
+
+def _describe(exc: RequestValidationError) -> str:
+    """One line naming each bad field and why."""
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _code(status: int) -> str:
+    return {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+            413: "too_large", 415: "unsupported_media_type"}.get(status, f"http_{status}")
+
+
+def _install_metrics(app: FastAPI) -> None:
+    metrics = app.state.ctx.metrics
+
+    @app.middleware("http")
+    async def _timed(request: Request, call_next):
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.latency.labels(request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - start)
+        return response

@@ -1,0 +1,253 @@
+"""Regulator audit: a number's complete history from the index, and its verification from
+the chain itself.
+
+:func:`verify` trusts nothing in the index: it reads the events from the chain, recovers
+each vote's signer from the transaction calldata, checks the signer held the validator role
+(with the logged country and weight) in the state before that block, recomputes each
+round's tally and verdict, compares the registry record, checks snapshot proofs on-chain
+and fetches every evidence CID through the verifying evidence store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api._context import Context
+from api._disputes import dispute_out
+from api._models import (
+    ChainEvent,
+    Dispute,
+    Epoch,
+    EpochLeaf,
+    GovernanceEvent,
+    Round,
+    Vote,
+)
+from api._reputation import vote_out
+from api._schemas import AuditOut, Check, HistoryEvent, VerifyOut
+from spamledger._numbers import Number
+
+logger = logging.getLogger(__name__)
+
+
+def history(session: Session, ctx: Context, number: Number) -> AuditOut:
+    """Every round, vote, finalization, snapshot, dispute and governance change of a number."""
+    key = ctx.hasher.hex(number.e164)
+    events = session.scalars(select(ChainEvent).where(ChainEvent.number_key == key)
+                             .order_by(ChainEvent.block_number, ChainEvent.log_index)).all()
+    votes = session.scalars(select(Vote).where(Vote.number_key == key)
+                            .order_by(Vote.block_number, Vote.log_index)).all()
+    rounds = session.scalars(select(Round).where(Round.number_key == key)
+                             .order_by(Round.round_id)).all()
+    disputes = session.scalars(select(Dispute).where(Dispute.number_key == key)
+                               .order_by(Dispute.dispute_id)).all()
+    epochs = session.execute(select(EpochLeaf, Epoch).join(Epoch, Epoch.id == EpochLeaf.epoch_id)
+                             .where(EpochLeaf.number_key == key)
+                             .order_by(Epoch.block_number)).all()
+    touched = {v.validator for v in votes} | {v.model_hash for v in votes if v.model_hash}
+    return AuditOut(
+        number=number.e164, number_key=key,
+        rounds=[_round_dict(r) for r in rounds], votes=[vote_out(v) for v in votes],
+        disputes=[dispute_out(session, d) for d in disputes],
+        epochs=[_epoch_dict(leaf, epoch) for leaf, epoch in epochs],
+        events=[_event_out(e) for e in events] + _governance(session, touched))
+
+
+def _round_dict(r: Round) -> dict[str, Any]:
+    return {"round": r.round_id, "status": r.status, "country": r.country,
+            "score": r.score, "verdict": r.verdict, "category": r.category, "weight": r.weight,
+            "vote_count": r.vote_count, "opened_block": r.opened_block,
+            "opened_tx": r.opened_tx, "finalized_block": r.finalized_block,
+            "finalized_tx": r.finalized_tx}
+
+
+def _epoch_dict(leaf: EpochLeaf, epoch: Epoch) -> dict[str, Any]:
+    return {"country": epoch.country, "epoch": epoch.epoch, "root": epoch.root,
+            "snapshot_cid": epoch.cid, "score": leaf.score, "verdict": leaf.verdict,
+            "category": leaf.category, "proof": [p for p in leaf.proof.split(",") if p],
+            "block_number": epoch.block_number, "tx_hash": epoch.tx_hash}
+
+
+def _event_out(e: ChainEvent | GovernanceEvent, block_time: int | None = None) -> HistoryEvent:
+    return HistoryEvent(contract=e.contract, event=e.event, block_number=e.block_number,
+                        block_time=getattr(e, "block_time", block_time or 0),
+                        tx_hash=e.tx_hash, log_index=e.log_index, args=json.loads(e.args))
+
+
+def _governance(session: Session, touched: set[str]) -> list[HistoryEvent]:
+    """Governance events naming a validator that voted on the number or a model it used."""
+    if not touched:
+        return []
+    lowered = {t.lower() for t in touched}
+    out = []
+    for row in session.scalars(select(GovernanceEvent).order_by(GovernanceEvent.block_number,
+                                                                GovernanceEvent.log_index)):
+        values = {str(v).lower() for v in json.loads(row.args).values()}
+        if values & lowered:
+            out.append(_event_out(row))
+    return out
+
+
+# ---------------------------------------------------------------- verification from the chain
+
+
+def verify(ctx: Context, number: Number, session: Session) -> VerifyOut:
+    """Recompute the number's record from chain data; one :class:`Check` per fact checked."""
+    key = ctx.hasher.hex(number.e164)
+    chain = ctx.chain.get()
+    ledger = chain.ledger
+    first = int(chain.deployment.first_block())
+    kb = bytes.fromhex(key[2:])
+    votes = ledger.events("Consensus", "VoteCast", first, "latest", numberKey=kb)
+    finals = ledger.events("Consensus", "RoundFinalized", first, "latest", numberKey=kb)
+    checks: list[Check] = []
+    checks += [_signature_check(chain, v) for v in votes]
+    checks += [_role_check(chain, v) for v in votes]
+    checks += [_tally_check(chain, f, [v for v in votes if v["args"]["round"] ==
+                                       f["args"]["round"]]) for f in finals]
+    checks += _record_check(chain, kb, finals)
+    checks += _proof_checks(chain, session, key)
+    checks += _evidence_checks(ctx, votes, ledger, first, kb)
+    return VerifyOut(number=number.e164, number_key=key,
+                     ok=bool(checks) and all(c.ok for c in checks), checks=checks)
+
+
+def _where(log: Any) -> str:
+    return f"block {log['blockNumber']} tx 0x{bytes(log['transactionHash']).hex()}"
+
+
+def _signature_check(chain, log: Any) -> Check:
+    """The vote's signature in the transaction calldata recovers to the logged validator."""
+    import node
+
+    a = log["args"]
+    name = f"signature: {a['validator']} round {a['round']}"
+    try:
+        vote, signature = _signed_vote(chain, log)
+    except LookupError as exc:
+        return Check(name=name, ok=False, detail=f"{_where(log)}: {exc}")
+    signer = node.recover_score_vote(vote, signature, chain.deployment.chain_id,
+                                     chain.deployment.address("Consensus"))
+    ok = signer.lower() == str(a["validator"]).lower()
+    return Check(name=name, ok=ok, detail=f"{_where(log)}: recovered {signer}")
+
+
+def _signed_vote(chain, log: Any) -> tuple[dict[str, Any], bytes]:
+    tx = chain.w3.eth.get_transaction(log["transactionHash"])
+    fn, params = chain.ledger.contract("Consensus").decode_function_input(tx["input"])
+    pairs = ([(params["vote"], params["signature"])] if fn.fn_name == "castVote"
+             else list(zip(params["votes"], params["signatures"], strict=True)))
+    a = log["args"]
+    for raw, sig in pairs:
+        vote = _vote_dict(raw)
+        if (vote["round"] == a["round"] and vote["score"] == a["score"]
+                and vote["evidenceCid"] == a["evidenceCid"] and vote["abstain"] == a["abstain"]
+                and vote["modelHash"] == bytes(a["modelHash"])
+                and vote["numberKey"] == bytes(a["numberKey"])
+                and _recovers(chain, vote, sig, a["validator"])):
+            return vote, bytes(sig)
+    raise LookupError("no signed vote in the transaction matches the event")
+
+
+def _recovers(chain, vote: dict[str, Any], sig: bytes, validator: str) -> bool:
+    import node
+
+    # Several validators may sign identical votes in one bundle: pick the one that recovers.
+    return node.recover_score_vote(vote, bytes(sig), chain.deployment.chain_id,
+                                   chain.deployment.address("Consensus")).lower() == \
+        str(validator).lower()
+
+
+_VOTE_FIELDS = ("numberKey", "round", "score", "confidence", "category", "abstain",
+                "modelHash", "evidenceCid", "deadline")
+
+
+def _vote_dict(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return {f: raw[f] for f in _VOTE_FIELDS}
+    return dict(zip(_VOTE_FIELDS, raw, strict=True))
+
+
+def _role_check(chain, log: Any) -> Check:
+    """The signer was an active validator, with the logged country and weight, before the vote."""
+    a = log["args"]
+    before = int(log["blockNumber"]) - 1
+    country, weight = chain.call("ValidatorSet", "activeValidator", a["validator"],
+                                 block=before)
+    ok = weight > 0 and bytes(country) == bytes(a["country"]) and weight == a["weight"]
+    return Check(name=f"validator role: {a['validator']}", ok=ok,
+                 detail=f"at block {before}: country {bytes(country).decode(errors='replace')}"
+                        f", weight {weight} (event: weight {a['weight']})")
+
+
+def _tally_check(chain, final: Any, votes: list[Any]) -> Check:
+    """The finalized score is the weighted mean of the round's non-abstaining votes."""
+    f = final["args"]
+    scoring = [v["args"] for v in votes if not v["args"]["abstain"]]
+    weight = sum(v["weight"] for v in scoring)
+    score = sum(v["weight"] * v["score"] for v in scoring) // weight if weight else 0
+    participating = sum(v["args"]["weight"] for v in votes)
+    ok = score == f["score"] and participating == f["totalWeight"] and \
+        len(votes) == f["voteCount"]
+    return Check(name=f"tally: round {f['round']}", ok=ok,
+                 detail=f"recomputed score {score} from {len(votes)} votes "
+                        f"(weight {participating}); chain says {f['score']} "
+                        f"(weight {f['totalWeight']}, {f['voteCount']} votes), {_where(final)}")
+
+
+def _record_check(chain, kb: bytes, finals: list[Any]) -> list[Check]:
+    """The registry holds the latest finalized round's score."""
+    if not finals:
+        return []
+    last = finals[-1]["args"]
+    record = chain.call_named("SpamRegistry", "get", kb)
+    ok = record["score"] == last["score"] and record["round"] == last["round"]
+    return [Check(name="registry record", ok=ok,
+                  detail=f"SpamRegistry: score {record['score']} round {record['round']} "
+                         f"verdict {record['verdict']}; last finalized round {last['round']} "
+                         f"score {last['score']}")]
+
+
+def _proof_checks(chain, session: Session, key: str) -> list[Check]:
+    """Each indexed snapshot leaf of the number verifies on-chain against its epoch root."""
+    rows = session.execute(select(EpochLeaf, Epoch).join(Epoch, Epoch.id == EpochLeaf.epoch_id)
+                           .where(EpochLeaf.number_key == key)).all()
+    checks = []
+    for leaf, epoch in rows:
+        proof = [bytes.fromhex(p[2:]) for p in leaf.proof.split(",") if p]
+        ok = bool(chain.call("SnapshotRegistry", "verifyLeaf", epoch.country.encode(),
+                             epoch.epoch, bytes.fromhex(key[2:]), leaf.score, leaf.verdict,
+                             leaf.category, proof))
+        checks.append(Check(name=f"snapshot proof: {epoch.country} epoch {epoch.epoch}", ok=ok,
+                            detail=f"root {epoch.root}, {len(proof)} proof nodes"))
+    return checks
+
+
+def _evidence_checks(ctx: Context, votes: list[Any], ledger, first: int,
+                     kb: bytes) -> list[Check]:
+    """Each evidence CID named on-chain resolves to content that hashes to that CID."""
+    cids = [(f"vote {v['args']['validator']}", v["args"]["evidenceCid"]) for v in votes]
+    for d in ledger.events("Dispute", "DisputeOpened", first, "latest", numberKey=kb):
+        cids.append((f"dispute {d['args']['id']}", d["args"]["evidenceCid"]))
+    checks = []
+    for owner, cid in cids:
+        if not cid:
+            continue
+        checks.append(_evidence_check(ctx, owner, cid))
+    return checks
+
+
+def _evidence_check(ctx: Context, owner: str, cid: str) -> Check:
+    try:
+        size = len(ctx.evidence.get().get(cid))
+    except Exception as exc:  # a mismatch, an erasure or an unreachable node all fail the check
+        return Check(name=f"evidence: {owner}", ok=False,
+                     detail=f"{cid}: {type(exc).__name__}: {exc}")
+    return Check(name=f"evidence: {owner}", ok=True, detail=f"{cid}: {size} bytes match")
+
+

@@ -1,0 +1,124 @@
+"""API keys (roles and country scope) and per-key rate limits.
+
+A key is ``slk_`` + 32 random URL-safe bytes; only its SHA-256 is stored (the key has 256
+bits of entropy, so no slow hash or salt is needed), with an 8-character prefix for display.
+The key is printed once at creation and cannot be recovered.
+
+Roles: ``telco`` (reputation, reports), ``business`` (its own disputes, reputation),
+``regulator`` (audit), ``admin`` (everything). The country scope (``"*"`` for all) limits
+the numbers a telco may report on and the countries a regulator may audit.
+
+Example::
+
+    key = create_key(session, role="telco", country="US", name="acme")
+    principal = authenticate(session, key)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api._errors import BadRequest, Forbidden, RateLimited, Unauthorized
+from api._models import ApiKey
+
+logger = logging.getLogger(__name__)
+
+ROLES = ("telco", "business", "regulator", "admin")
+KEY_PREFIX = "slk_"
+ANY_COUNTRY = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller."""
+
+    key_id: int
+    role: str
+    country: str
+    name: str
+
+    def require(self, *roles: str) -> None:
+        """Raise :class:`Forbidden` unless the caller has one of ``roles`` (admin always may)."""
+        if self.role != "admin" and self.role not in roles:
+            raise Forbidden(f"role {self.role!r} may not do this (needs {' or '.join(roles)})")
+
+    def require_country(self, country: str) -> None:
+        """Raise :class:`Forbidden` unless ``country`` is within the key's scope."""
+        if self.country not in (ANY_COUNTRY, country):
+            raise Forbidden(f"key is scoped to country {self.country}, not {country}")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_key(session: Session, *, role: str, country: str, name: str = "") -> str:
+    """Store a new key's hash and return the key itself (shown once)."""
+    if role not in ROLES:
+        raise BadRequest(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    country = country.upper()
+    if country != ANY_COUNTRY and not (len(country) == 2 and country.isalpha()):
+        raise BadRequest(f"country must be an ISO 3166 alpha-2 code or '*', not {country!r}")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiKey(key_hash=hash_key(key), prefix=key[:12], name=name[:100], role=role,
+                       country=country, revoked=False, created_at=time.time()))
+    session.flush()
+    logger.info("created API key %s… role=%s country=%s", key[:12], role, country)
+    return key
+
+
+def revoke_key(session: Session, prefix: str) -> int:
+    """Revoke every key starting with ``prefix``; returns how many were revoked."""
+    rows = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix[:12])).all()
+    for row in rows:
+        row.revoked = True
+    return len(rows)
+
+
+def authenticate(session: Session, key: str | None) -> Principal:
+    """The principal of ``key``; :class:`Unauthorized` naming why when it is not valid."""
+    if not key:
+        raise Unauthorized("missing API key: send it in the X-API-Key header")
+    if not key.startswith(KEY_PREFIX) or len(key) > 100:
+        raise Unauthorized("malformed API key")
+    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).first()
+    if row is None:
+        raise Unauthorized("unknown API key")
+    if row.revoked:
+        raise Unauthorized("API key revoked")
+    return Principal(row.id, row.role, row.country, row.name)
+
+
+class RateLimiter:
+    """Token buckets per key: ``burst`` tokens, refilled at ``per_minute`` a minute.
+
+    Kept in memory (per API process): a restart forgives, which is acceptable for abuse
+    protection; a multi-process deployment would put this in Redis.
+    """
+
+    def __init__(self, per_minute: int, burst: int):
+        self.rate = per_minute / 60.0
+        self.burst = float(max(burst, 1))
+        self._buckets: dict[int, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key_id: int, cost: float = 1.0) -> None:
+        """Spend ``cost`` tokens or raise :class:`RateLimited` with the seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key_id, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens < cost:
+                self._buckets[key_id] = (tokens, now)
+                wait = (cost - tokens) / self.rate if self.rate > 0 else 3600
+                raise RateLimited(f"rate limit exceeded for this key; retry in {wait:.0f}s",
+                                  retry_after=max(1, int(wait + 0.999)))
+            self._buckets[key_id] = (tokens - cost, now)

@@ -1,0 +1,143 @@
+"""``spamledger api ...`` (serve, migrate, index, keys) and ``spamledger audit NUMBER``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+from spamledger._settings import add_setting_flags
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``api`` group and the top-level ``audit`` command."""
+    api = subparsers.add_parser("api", help="the HTTP API and its chain indexer")
+    sub = api.add_subparsers(dest="api_command", metavar="COMMAND", required=True)
+
+    serve = sub.add_parser("serve", help="run the API (uvicorn) with the indexer")
+    add_setting_flags(serve, ["api", "node", "ipfs"])
+    serve.add_argument("--no-indexer", action="store_true",
+                       help="serve only; another process runs `spamledger api index`")
+    serve.set_defaults(func=_serve)
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the API database schema")
+    add_setting_flags(migrate, ["api"])
+    migrate.set_defaults(func=_migrate)
+
+    index = sub.add_parser("index", help="index chain events into the API database")
+    add_setting_flags(index, ["api", "node"])
+    index.add_argument("--once", action="store_true", help="sync to the head, then exit")
+    index.set_defaults(func=_index)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(
+        dest="keys_command", metavar="COMMAND", required=True)
+    create = keys.add_parser("create", help="create a key (printed once)")
+    add_setting_flags(create, ["api"])
+    create.add_argument("--role", required=True, choices=("telco", "business", "regulator",
+                                                          "admin"))
+    create.add_argument("--country", required=True, help="ISO alpha-2 scope, or '*' for all")
+    create.add_argument("--name", default="", help="who the key is for")
+    create.set_defaults(func=_keys_create)
+    revoke = keys.add_parser("revoke", help="revoke a key by its printed prefix")
+    add_setting_flags(revoke, ["api"])
+    revoke.add_argument("prefix")
+    revoke.set_defaults(func=_keys_revoke)
+
+    audit = subparsers.add_parser("audit", help="a number's history and its verification")
+    add_setting_flags(audit, ["api", "node", "ipfs"])
+    audit.add_argument("number")
+    audit.add_argument("--country", default=None, help="region for national-format numbers")
+    audit.add_argument("--no-verify", action="store_true", help="history only")
+    audit.set_defaults(func=_audit)
+
+
+def _engine(settings):
+    from api._db import make_engine, migrate
+
+    engine = make_engine(settings)
+    migrate(engine)
+    return engine
+
+
+def _migrate(settings, args) -> int:
+    from api._db import database_url
+
+    _engine(settings)
+    print(f"database schema up to date ({database_url(settings).split('@')[-1]})")
+    return 0
+
+
+def _keys_create(settings, args) -> int:
+    from api._auth import create_key
+    from api._db import session_scope
+
+    with session_scope(_engine(settings)) as session:
+        key = create_key(session, role=args.role, country=args.country, name=args.name)
+    print(key)
+    return 0
+
+
+def _keys_revoke(settings, args) -> int:
+    from api._auth import revoke_key
+    from api._db import session_scope
+
+    with session_scope(_engine(settings)) as session:
+        count = revoke_key(session, args.prefix)
+    print(f"revoked {count} key(s)")
+    return 0 if count else 1
+
+
+def _index(settings, args) -> int:
+    import threading
+
+    from api._indexer import Indexer
+
+    indexer = Indexer.from_settings(settings, _engine(settings))
+    if args.once:
+        result = indexer.sync()
+        print(f"indexed blocks {result.from_block}..{result.to_block}: {result.events} events")
+        return 0
+    indexer.follow(threading.Event(), settings.index_poll_seconds)
+    return 0
+
+
+def _serve(settings, args) -> int:
+    import threading
+
+    import uvicorn
+
+    from api._app import create_app
+    from api._indexer import Indexer
+
+    engine = _engine(settings)
+    app = create_app(settings, engine=engine, run_migrations=False)
+    stop = threading.Event()
+    if not args.no_indexer:
+        indexer = Indexer.from_settings(settings, engine)
+        threading.Thread(target=indexer.follow, args=(stop, settings.index_poll_seconds),
+                         name="indexer", daemon=True).start()
+    try:
+        uvicorn.run(app, host=settings.api_host, port=settings.api_port,
+                    log_level=settings.log_level.lower(), access_log=False)
+    finally:
+        stop.set()
+    return 0
+
+
+def _audit(settings, args) -> int:
+    from api._app import create_app
+    from api._audit import history, verify
+    from api._reputation import parse_number
+
+    app = create_app(settings, engine=_engine(settings), run_migrations=False)
+    ctx = app.state.ctx
+    number = parse_number(args.number, args.country)
+    with ctx.session_factory() as session:
+        out = {"history": history(session, ctx, number).model_dump()}
+        if not args.no_verify:
+            out["verify"] = verify(ctx, number, session).model_dump()
+    print(json.dumps(out, indent=2, default=str))
+    ok = out.get("verify", {}).get("ok", True)
+    return 0 if ok else 3

@@ -1,0 +1,51 @@
+"""Everything a request handler needs, built once per app."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api._auth import RateLimiter
+from api._chain import Chain, Evidence, Lazy
+from api._db import sessions
+from api._metrics import Metrics
+from spamledger._keyhash import NumberHasher
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    """Settings, database sessions, number hasher, rate limiter, chain, IPFS and metrics."""
+
+    settings: Any
+    engine: Engine
+    hasher: NumberHasher
+    chain: Lazy
+    evidence: Lazy
+    limiter: RateLimiter
+    metrics: Metrics = field(default_factory=Metrics)
+    session_factory: sessionmaker[Session] | None = None
+
+    def __post_init__(self) -> None:
+        self.session_factory = sessions(self.engine)
+
+    @classmethod
+    def build(cls, settings, engine: Engine, chain: Chain | None = None,
+              evidence: Evidence | None = None) -> Context:
+        return cls(
+            settings=settings, engine=engine, hasher=NumberHasher(settings.consortium_secret),
+            chain=_fixed(chain) if chain else Lazy(lambda: Chain.from_settings(settings)),
+            evidence=(_fixed(evidence) if evidence
+                      else Lazy(lambda: Evidence.from_settings(settings))),
+            limiter=RateLimiter(settings.api_rate_per_minute, settings.api_rate_burst))
+
+
+def _fixed(value) -> Lazy:
+    lazy = Lazy(lambda: value)
+    lazy.get()
+    return lazy

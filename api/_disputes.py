@@ -1,0 +1,80 @@
+"""Disputes: evidence to IPFS, the dispute opened on-chain by the relayer, state from the index.
+
+The evidence CID on-chain names a JSON manifest listing each uploaded file's CID, name, type
+and size; the business identity never leaves the API (on-chain it is a SHA-256 claimant id).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api._auth import Principal
+from api._chain import jsonable
+from api._context import Context
+from api._errors import UpstreamUnavailable
+from api._models import ArbiterVote, Dispute, DisputeFiling
+from api._schemas import ArbiterVoteOut, DisputeOut
+from spamledger._numbers import Number
+
+logger = logging.getLogger(__name__)
+
+DISPUTE = "Dispute"
+DISPUTE_OPEN = "openDispute"
+DISPUTE_OPENED = "DisputeOpened"
+
+
+def open_dispute(ctx: Context, who: Principal, number: Number, business: str,
+                 claimant: str, files: list[tuple[str, str, bytes]]) -> dict[str, Any]:
+    """Upload the files and a manifest, open the dispute on-chain, record the filing."""
+    evidence = ctx.evidence.get()
+    listed = [{"name": name, "content_type": ctype, "size": len(data),
+               "cid": evidence.put(data, ctype)} for name, ctype, data in files]
+    manifest = json.dumps({"kind": "spamledger.dispute.evidence", "version": 1,
+                           "files": listed}, sort_keys=True).encode()
+    cid = evidence.put(manifest, "application/json")
+    key = ctx.hasher.hex(number.e164)
+    chain = ctx.chain.get()
+    receipt = chain.transact(DISPUTE, DISPUTE_OPEN, bytes.fromhex(key[2:]),
+                             bytes.fromhex(claimant[2:]), cid)
+    dispute_id = _dispute_id(chain, receipt)
+    tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+    with ctx.session_factory() as session, session.begin():
+        session.add(DisputeFiling(dispute_id=dispute_id, number_key=key, business=business,
+                                  evidence_cid=cid, files=json.dumps(listed), tx_hash=tx_hash,
+                                  api_key_id=who.key_id, created_at=time.time()))
+    logger.info("dispute %s opened for %s… in %s", dispute_id, key[:10], tx_hash)
+    return {"dispute_id": dispute_id, "number_key": key, "evidence_cid": cid,
+            "tx_hash": tx_hash, "block_number": int(receipt["blockNumber"]), "files": listed}
+
+
+def _dispute_id(chain, receipt) -> int:
+    event = getattr(chain.ledger.contract(DISPUTE).events, DISPUTE_OPENED)()
+    logs = event.process_receipt(receipt)
+    if not logs:
+        raise UpstreamUnavailable(f"transaction {receipt['transactionHash'].hex()} emitted "
+                                  f"no {DISPUTE_OPENED}")
+    args = jsonable(dict(logs[0]["args"]))
+    for name in ("id", "disputeId", "dispute"):
+        if name in args:
+            return int(args[name])
+    return int(next(v for v in args.values() if isinstance(v, int)))
+
+
+def dispute_out(session: Session, row: Dispute) -> DisputeOut:
+    votes = session.scalars(select(ArbiterVote).where(ArbiterVote.dispute_id == row.dispute_id)
+                            .order_by(ArbiterVote.block_number, ArbiterVote.log_index)).all()
+    return DisputeOut(
+        dispute_id=row.dispute_id, number_key=row.number_key, status=row.status,
+        evidence_cid=row.evidence_cid, claimant_hash=row.claimant_hash, deadline=row.deadline,
+        uphold_weight=row.uphold_weight, reject_weight=row.reject_weight,
+        opened_block=row.opened_block, opened_tx=row.opened_tx,
+        decided_block=row.decided_block, decided_tx=row.decided_tx,
+        arbiter_votes=[ArbiterVoteOut(arbiter=v.arbiter, uphold=v.uphold, weight=v.weight,
+                                      block_number=v.block_number, tx_hash=v.tx_hash)
+                       for v in votes])

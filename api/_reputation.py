@@ -1,0 +1,196 @@
+"""Reputation answers from the index: registry record, round votes or epoch snapshot leaf.
+
+A number with a finalized record answers from the record (and its round's votes); a number
+only present in a committed epoch snapshot answers from the leaf with its Merkle proof
+(checkable on-chain against the committed root); anything else is ``unknown``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api._errors import Unprocessable
+from api._models import Dispute, Epoch, EpochLeaf, RegistryRecord, Round, Vote
+from api._schemas import (
+    BatchItemError,
+    DisputeSummary,
+    EpochSource,
+    Reputation,
+    RoundSource,
+    VoteOut,
+)
+from spamledger._keyhash import NumberHasher
+from spamledger._numbers import InvalidNumber, Number, normalize
+from spamledger._types import SCORE_SCALE, Category, Verdict
+
+logger = logging.getLogger(__name__)
+
+# Large IN lists are split: SQLite's variable limit and planner both prefer modest chunks.
+_CHUNK = 500
+
+
+def parse_number(raw: str, country: str | None) -> Number:
+    """Normalize ``raw`` or raise 422 naming the problem (too_short, invalid_for_region, ...)."""
+    try:
+        return normalize(raw, country)
+    except InvalidNumber as exc:
+        raise Unprocessable(f"invalid number: {exc.reason} ({raw[:64]!r}"
+                            f"{', country ' + country if country else ''})") from exc
+
+
+def verdict_name(code: int) -> str:
+    try:
+        return Verdict(code).name.lower()
+    except ValueError:
+        return f"code_{code}"
+
+
+def category_name(code: int) -> str:
+    try:
+        return Category(code).name.lower()
+    except ValueError:
+        return f"code_{code}"
+
+
+def vote_out(v: Vote) -> VoteOut:
+    return VoteOut(validator=v.validator, country=v.country, weight=v.weight, score=v.score,
+                   confidence=v.confidence, category=category_name(v.category),
+                   abstain=v.abstain, model_hash=v.model_hash, evidence_cid=v.evidence_cid,
+                   block_number=v.block_number, tx_hash=v.tx_hash)
+
+
+def lookup(session: Session, hasher: NumberHasher, number: Number,
+           with_votes: bool = True) -> Reputation:
+    """The indexed reputation of one normalized number."""
+    return lookup_many(session, hasher, [number], with_votes=with_votes)[0]
+
+
+def lookup_many(session: Session, hasher: NumberHasher, numbers: Sequence[Number],
+                with_votes: bool = False) -> list[Reputation]:
+    """Indexed reputations of many numbers, in input order."""
+    keys = [hasher.hex(n.e164) for n in numbers]
+    records = _records(session, set(keys))
+    missing = {k for k in keys if k not in records}
+    leaves = _latest_leaves(session, missing) if missing else {}
+    disputes = _open_disputes(session, set(keys))
+    pairs = {(r.number_key, r.round_id) for r in records.values()}
+    rounds = _rounds(session, pairs) if pairs else {}
+    votes = _votes(session, pairs) if with_votes and pairs else {}
+    now = int(time.time())
+    out = []
+    for number, key in zip(numbers, keys, strict=True):
+        rep = _answer(number, key, records.get(key), leaves.get(key), now)
+        record = records.get(key)
+        if record is not None:
+            pair = (key, record.round_id)
+            rep.source = _round_source(record, rounds.get(pair),
+                                       votes.get(pair, []) if with_votes else None)
+        dispute = disputes.get(key)
+        if dispute is not None:
+            rep.dispute = DisputeSummary(dispute_id=dispute.dispute_id, status=dispute.status)
+        out.append(rep)
+    return out
+
+
+def _answer(number: Number, key: str, record: RegistryRecord | None,
+            leaf: tuple[EpochLeaf, Epoch] | None, now: int) -> Reputation:
+    if record is not None:
+        return Reputation(
+            number=number.e164, number_key=key, verdict=verdict_name(record.verdict),
+            score=record.score / SCORE_SCALE, score_bps=record.score,
+            category=category_name(record.category), expires_at=record.expires_at or None,
+            expired=bool(record.expires_at and record.expires_at < now),
+            locked_until=record.locked_until or None)
+    if leaf is not None:
+        row, epoch = leaf
+        return Reputation(
+            number=number.e164, number_key=key, verdict=verdict_name(row.verdict),
+            score=row.score / SCORE_SCALE, score_bps=row.score,
+            category=category_name(row.category),
+            source=EpochSource(country=epoch.country, epoch=epoch.epoch, root=epoch.root,
+                               snapshot_cid=epoch.cid, leaf_count=epoch.leaf_count,
+                               proof=[p for p in row.proof.split(",") if p],
+                               block_number=epoch.block_number, tx_hash=epoch.tx_hash))
+    return Reputation(number=number.e164, number_key=key, verdict="unknown", category="none")
+
+
+def _round_source(record: RegistryRecord, rnd: Round | None,
+                  votes: list[Vote] | None) -> RoundSource:
+    return RoundSource(
+        round_id=record.round_id,
+        block_number=rnd.finalized_block if rnd and rnd.finalized_block else record.block_number,
+        tx_hash=rnd.finalized_tx if rnd and rnd.finalized_tx else record.tx_hash,
+        votes=[vote_out(v) for v in votes] if votes is not None else None)
+
+
+def _chunks(items: Iterable) -> Iterable[list]:
+    items = list(items)
+    for i in range(0, len(items), _CHUNK):
+        yield items[i:i + _CHUNK]
+
+
+def _records(session: Session, keys: set[str]) -> dict[str, RegistryRecord]:
+    out: dict[str, RegistryRecord] = {}
+    for chunk in _chunks(keys):
+        for row in session.scalars(select(RegistryRecord)
+                                   .where(RegistryRecord.number_key.in_(chunk))):
+            out[row.number_key] = row
+    return out
+
+
+def _latest_leaves(session: Session, keys: set[str]) -> dict[str, tuple[EpochLeaf, Epoch]]:
+    out: dict[str, tuple[EpochLeaf, Epoch]] = {}
+    for chunk in _chunks(keys):
+        rows = session.execute(
+            select(EpochLeaf, Epoch).join(Epoch, Epoch.id == EpochLeaf.epoch_id)
+            .where(EpochLeaf.number_key.in_(chunk)).order_by(Epoch.block_number))
+        for leaf, epoch in rows:
+            out[leaf.number_key] = (leaf, epoch)  # later epochs overwrite earlier ones
+    return out
+
+
+def _open_disputes(session: Session, keys: set[str]) -> dict[str, Dispute]:
+    out: dict[str, Dispute] = {}
+    for chunk in _chunks(keys):
+        for row in session.scalars(select(Dispute).where(Dispute.number_key.in_(chunk))
+                                   .order_by(Dispute.dispute_id)):
+            out[row.number_key] = row  # the latest dispute of each number
+    return out
+
+
+def _rounds(session: Session, pairs: set[tuple[str, int]]) -> dict[tuple[str, int], Round]:
+    out: dict[tuple[str, int], Round] = {}
+    for chunk in _chunks(sorted({k for k, _ in pairs})):
+        for row in session.scalars(select(Round).where(Round.number_key.in_(chunk))):
+            if (row.number_key, row.round_id) in pairs:
+                out[(row.number_key, row.round_id)] = row
+    return out
+
+
+def _votes(session: Session, pairs: set[tuple[str, int]]) -> dict[tuple[str, int], list[Vote]]:
+    out: dict[tuple[str, int], list[Vote]] = {}
+    for chunk in _chunks(sorted({k for k, _ in pairs})):
+        for row in session.scalars(select(Vote).where(Vote.number_key.in_(chunk))
+                                   .order_by(Vote.block_number, Vote.log_index)):
+            if (row.number_key, row.round_id) in pairs:
+                out.setdefault((row.number_key, row.round_id), []).append(row)
+    return out
+
+
+def batch(session: Session, hasher: NumberHasher, raws: Sequence[str],
+          country: str | None) -> list[Reputation | BatchItemError]:
+    """Answers for a batch; invalid numbers get an error entry in place, not a failure."""
+    parsed: list[Number | BatchItemError] = []
+    for raw in raws:
+        try:
+            parsed.append(normalize(raw, country))
+        except InvalidNumber as exc:
+            parsed.append(BatchItemError(input=raw[:64], error=exc.reason, detail=str(exc)))
+    good = [p for p in parsed if isinstance(p, Number)]
+    answers = iter(lookup_many(session, hasher, good))
+    return [next(answers) if isinstance(p, Number) else p for p in parsed]

@@ -1,0 +1,176 @@
+"""Request and response bodies (pydantic); requests reject unknown fields."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    """Base of request bodies: unknown fields are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: str
+
+
+class VoteOut(BaseModel):
+    validator: str
+    country: str
+    weight: int
+    score: int
+    confidence: int
+    category: str
+    abstain: bool
+    model_hash: str
+    evidence_cid: str
+    block_number: int
+    tx_hash: str
+
+
+class RoundSource(BaseModel):
+    kind: Literal["round"] = "round"
+    round_id: int
+    block_number: int
+    tx_hash: str
+    votes: list[VoteOut] | None = None
+
+
+class EpochSource(BaseModel):
+    kind: Literal["epoch"] = "epoch"
+    country: str
+    epoch: int
+    root: str
+    snapshot_cid: str
+    leaf_count: int
+    proof: list[str]
+    block_number: int
+    tx_hash: str
+
+
+class DisputeSummary(BaseModel):
+    dispute_id: int
+    status: str
+
+
+class Reputation(BaseModel):
+    number: str = Field(description="E.164 form of the number")
+    number_key: str = Field(description="keyed hash of the number (bytes32 on-chain)")
+    verdict: str
+    score: float | None = Field(None, description="probability of spam, 0..1")
+    score_bps: int | None = None
+    category: str
+    expires_at: int | None = None
+    expired: bool = False
+    locked_until: int | None = None
+    dispute: DisputeSummary | None = None
+    source: RoundSource | EpochSource | None = None
+    chain: dict[str, object] | None = Field(
+        None, description="the record read directly from SpamRegistry (verify=chain)")
+
+
+class BatchItemError(BaseModel):
+    input: str
+    error: str
+    detail: str
+
+
+class BatchRequest(Strict):
+    numbers: list[str] = Field(min_length=1, description="numbers in any format")
+    country: str | None = Field(None, min_length=2, max_length=2,
+                                description="region for national-format numbers")
+
+
+class BatchResponse(BaseModel):
+    results: list[Reputation | BatchItemError]
+
+
+class ReportIn(Strict):
+    number: str = Field(min_length=1, max_length=64)
+    country: str = Field(min_length=2, max_length=2)
+    label: Literal["spam", "not_spam"]
+    category: Literal["", "robocall", "telemarketing", "scam", "wangiri", "survey",
+                      "debt_collection", "other"] = ""
+    reporter: str = Field(min_length=1, max_length=128,
+                          description="subscriber number or opaque id (stored hashed)")
+    source: Literal["user", "ftc", "regulator", "honeypot", "operator"] = "user"
+    ts: float | None = Field(None, ge=0, description="epoch seconds; default now")
+
+
+class ReportOut(BaseModel):
+    id: int
+    number: str
+    label: str
+    accepted: bool = True
+
+
+class ArbiterVoteOut(BaseModel):
+    arbiter: str
+    uphold: bool
+    weight: int
+    block_number: int
+    tx_hash: str
+
+
+class DisputeOut(BaseModel):
+    dispute_id: int
+    number_key: str
+    status: str
+    evidence_cid: str
+    claimant_hash: str
+    deadline: int
+    uphold_weight: int
+    reject_weight: int
+    opened_block: int
+    opened_tx: str
+    decided_block: int | None = None
+    decided_tx: str | None = None
+    arbiter_votes: list[ArbiterVoteOut]
+    files: list[dict[str, object]] | None = None
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+class VerifyOut(BaseModel):
+    number: str
+    number_key: str
+    ok: bool
+    checks: list[Check]
+
+
+class HistoryEvent(BaseModel):
+    contract: str
+    event: str
+    block_number: int
+    block_time: int
+    tx_hash: str
+    log_index: int
+    args: dict[str, object]
+
+
+class AuditOut(BaseModel):
+    number: str
+    number_key: str
+    rounds: list[dict[str, object]]
+    votes: list[VoteOut]
+    disputes: list[DisputeOut]
+    epochs: list[dict[str, object]]
+    events: list[HistoryEvent]
+
+
+class Health(BaseModel):
+    status: str
+    database: bool
+    chain: bool | None
+    ipfs: bool | None
+    indexed_block: int | None
+    head_block: int | None
+    lag_blocks: int | None

@@ -1,0 +1,25 @@
+"""Settings of the API and its indexer (merged into the core settings table)."""
+
+from __future__ import annotations
+
+from spamledger._settings import Setting
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("api_rate_per_minute", int, 600,
+            "requests per minute each API key may make (token bucket refill)", group="api"),
+    Setting("api_rate_burst", int, 100, "token bucket size per API key", group="api"),
+    Setting("api_batch_max", int, 10_000, "most numbers in one batch reputation request",
+            group="api"),
+    Setting("api_upload_max_bytes", int, 5_000_000,
+            "largest evidence file accepted with a dispute", group="api"),
+    Setting("api_upload_max_files", int, 10, "most evidence files in one dispute", group="api"),
+    Setting("api_reports_per_day", int, 20,
+            "reports one reporter may file about numbers per day", group="api"),
+    Setting("index_block_range", int, 500, "blocks the indexer reads per database transaction",
+            group="api"),
+    Setting("index_poll_seconds", float, 1.0, "seconds between indexer polls at the chain head",
+            group="api"),
+    Setting("relayer_keystore", str, "",
+            "keystore file of the relayer account the API opens disputes with "
+            "(default: data_dir/keystores/relayer.json)", group="api"),
+)
