@@ -29,6 +29,7 @@ interface Vm {
     function assume(bool condition) external pure;
     function deal(address account, uint256 newBalance) external;
     function label(address account, string calldata newLabel) external;
+    function load(address target, bytes32 slot) external view returns (bytes32 data);
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory logs);
 }
