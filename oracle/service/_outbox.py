@@ -62,6 +62,12 @@ CREATE TABLE IF NOT EXISTS txs (
     raw      BLOB NOT NULL,
     sent_at  REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS published (
+    key      TEXT PRIMARY KEY,
+    verdict  INTEGER NOT NULL,
+    score    INTEGER NOT NULL,
+    updated  REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     name     TEXT PRIMARY KEY,
     value    TEXT NOT NULL
@@ -257,6 +263,29 @@ class Outbox:
         """Number of actions per state."""
         rows = self._db.execute("SELECT state, COUNT(*) FROM actions GROUP BY state")
         return {state: n for state, n in rows}
+
+    # -- what this operator last voted per number (to push only changed verdicts) -------------
+
+    def published(self, keys: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """key hex -> (verdict, score bps) last voted, for the keys that have one."""
+        out: dict[str, tuple[int, int]] = {}
+        keys = list(keys)
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            rows = self._db.execute(
+                f"SELECT key, verdict, score FROM published WHERE key IN "
+                f"({','.join('?' * len(chunk))})", chunk)
+            out.update({k: (v, s) for k, v, s in rows})
+        return out
+
+    def record_published(self, rows: Iterable[tuple[str, int, int]]) -> None:
+        """Remember (key hex, verdict, score) as voted."""
+        now = time.time()
+        with self._tx() as db:
+            db.executemany("INSERT INTO published(key, verdict, score, updated) "
+                           "VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                           "verdict=excluded.verdict, score=excluded.score, "
+                           "updated=excluded.updated", [(k, v, s, now) for k, v, s in rows])
 
     # -- small persistent values (cursors, current model) -----------------------------------
 

@@ -26,16 +26,21 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import function_abi_to_4byte_selector
-
-from oracle.service._errors import ChainUnavailable
+from oracle.service._errors import ChainUnavailable, ServiceError
 from oracle.service._outbox import Action, Outbox, SentTx
 from oracle.service._retry import RetryPolicy, chain_transient
 
 logger = logging.getLogger(__name__)
 
 AlreadyDone = Callable[[Action], "int | None"]
+
+
+class WouldRevert(ServiceError):
+    """Estimating the transaction showed it would revert; nothing was sent."""
+
+    def __init__(self, fn_name: str, reason: str):
+        super().__init__(f"{fn_name} would revert: {reason}")
+        self.reason = reason
 
 
 def _give_up(what: str, exc: BaseException) -> ChainUnavailable:
@@ -46,10 +51,8 @@ class Submitter:
     """Signs and sends one account's transactions for outbox actions."""
 
     def __init__(self, w3: Any, account: Any, outbox: Outbox, retry: RetryPolicy, *,
-                 error_abi: Sequence[dict[str, Any]] = (), receipt_timeout: float = 120.0,
-                 gas_margin: float = 1.2):
+                 receipt_timeout: float = 120.0, gas_margin: float = 1.2):
         self.w3, self.account, self.outbox, self.retry = w3, account, outbox, retry
-        self._errors = _error_table(error_abi)
         self._timeout, self._margin = receipt_timeout, gas_margin
         self._transient = chain_transient()
         self.gas_used: list[tuple[str, int, int]] = []  # (fn name, actions, gas) per tx
@@ -57,15 +60,18 @@ class Submitter:
     # -- public -----------------------------------------------------------------------------
 
     def send(self, action_ids: list[str], contract: Any, fn_name: str,
-             args: Sequence[Any]) -> dict[str, Any] | None:
-        """Send ``contract.fn_name(*args)`` carrying ``action_ids``; returns the receipt, or
-        ``None`` when the call would revert (the actions are then ``failed`` with the reason).
+             args: Sequence[Any], *, fail_on_revert: bool = True) -> dict[str, Any] | None:
+        """Send ``contract.fn_name(*args)`` carrying ``action_ids``; returns the receipt.
+
+        When the call would revert, nothing is sent: with ``fail_on_revert`` the actions are
+        marked ``failed`` with the decoded reason and ``None`` is returned; without it
+        :class:`WouldRevert` is raised and the actions stay as they were.
         """
         self.reconcile()
         call = getattr(contract.functions, fn_name)(*args)
         nonce = self._chain(lambda: self.w3.eth.get_transaction_count(
             self.account.address, "pending"), "read the pending nonce")
-        tx = self._build(call, nonce, action_ids, fn_name)
+        tx = self._build(call, nonce, action_ids, fn_name, fail_on_revert)
         if tx is None:
             return None
         signed = self.account.sign_transaction(tx)
@@ -95,8 +101,8 @@ class Submitter:
 
     # -- steps ------------------------------------------------------------------------------
 
-    def _build(self, call: Any, nonce: int, action_ids: list[str],
-               fn_name: str) -> dict[str, Any] | None:
+    def _build(self, call: Any, nonce: int, action_ids: list[str], fn_name: str,
+               fail_on_revert: bool) -> dict[str, Any] | None:
         from web3.exceptions import ContractLogicError
 
         params = {"from": self.account.address, "nonce": nonce,
@@ -105,6 +111,8 @@ class Submitter:
             tx = self._chain(lambda: call.build_transaction(params), f"estimate {fn_name}")
         except ContractLogicError as exc:
             reason = self.decode_revert(exc)
+            if not fail_on_revert:
+                raise WouldRevert(fn_name, reason) from exc
             logger.error("%s would revert (%s); %d action(s) marked failed", fn_name, reason,
                          len(action_ids))
             for action_id in action_ids:
@@ -189,37 +197,22 @@ class Submitter:
             return self.decode_revert(exc)
         return "reverted (out of gas or state changed within the block)"
 
-    def decode_revert(self, exc: Any) -> str:
+    @staticmethod
+    def decode_revert(exc: Any) -> str:
         """A readable reason from a web3 revert: ``ErrorName(arg, ...)`` for custom errors."""
-        data = exc.data if isinstance(getattr(exc, "data", None), str) else None
-        if data and data.startswith("0x") and len(data) >= 10:
-            entry = self._errors.get(data[2:10])
-            if entry is not None:
-                name, types = entry
-                try:
-                    values = abi_decode(types, bytes.fromhex(data[10:]))
-                except Exception:  # malformed data: still name the error
-                    values = ()
-                return f"{name}({', '.join(_show(v) for v in values)})"
+        data = getattr(exc, "data", None)
+        if isinstance(data, dict):
+            data = data.get("data")
+        if isinstance(data, str | bytes) and data:
+            from node import decode_revert
+
+            name, args = decode_revert(data)
+            return f"{name}({', '.join(_show(a) for a in args)})"
         return str(getattr(exc, "message", None) or exc)
-
-
-def _error_table(abi: Sequence[dict[str, Any]]) -> dict[str, tuple[str, list[str]]]:
-    table: dict[str, tuple[str, list[str]]] = {}
-    for entry in abi:
-        if entry.get("type") == "error":
-            selector = function_abi_to_4byte_selector(entry).hex()
-            table[selector] = (entry["name"], [i["type"] for i in entry.get("inputs", [])])
-    return table
 
 
 def _show(value: Any) -> str:
     return "0x" + value.hex() if isinstance(value, bytes) else str(value)
-
-
-def collect_error_abi(contracts: Sequence[Any]) -> list[dict[str, Any]]:
-    """Every ``error`` entry of the given web3 contracts' ABIs (for revert decoding)."""
-    return [e for c in contracts for e in c.abi if e.get("type") == "error"]
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, poll: float = 0.05) -> bool:

@@ -1,0 +1,236 @@
+"""Epoch snapshots: a country's whole score table under one on-chain Merkle root.
+
+Per epoch the oracle
+
+1. turns its score table into leaves ``(number key, score bps, verdict, category)``;
+2. builds the OpenZeppelin-layout Merkle tree (:mod:`._merkle`);
+3. writes the table as Parquet to ``state/epochs/<epoch>.parquet`` (temp file + rename)
+   and to IPFS (keyed hashes only: the table never holds a raw number);
+4. commits root + CID + model hash + leaf count with ``SnapshotRegistry.commitEpoch``, as an
+   outbox action ``epoch:<chain>:<country>:<epoch>`` (sent once, reconciled on restart).
+
+``proof(number)`` reads the local table of an epoch and returns the leaf and its proof, which
+``SnapshotRegistry.verifyLeaf`` accepts.
+
+Example::
+
+    snaps = EpochService(operator, chain, store, hasher)
+    snaps.commit(rows, model_hash, epoch=snaps.epoch_of(chain.now(), 3600))
+    snaps.proof("+14155550123")
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from oracle.service._chain import Chain, country_bytes
+from oracle.service._errors import MerkleError, ServiceError
+from oracle.service._merkle import MerkleTree, leaf_hash, verify
+from oracle.service._operator import Operator
+from oracle.service._outbox import MINED
+from oracle.service._retry import RetryPolicy
+from oracle.service._scored import ScoredNumber, model_hash_bytes
+
+logger = logging.getLogger(__name__)
+
+PARQUET = "application/vnd.apache.parquet"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One epoch's table and tree."""
+
+    epoch: int
+    country: str
+    tree: MerkleTree
+    cid: str
+    model_hash: bytes
+    path: Path
+
+    @property
+    def root(self) -> bytes:
+        return self.tree.root
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A number's leaf in a snapshot and the proof ``verifyLeaf`` takes."""
+
+    country: str
+    epoch: int
+    number_key: bytes
+    score: int
+    verdict: int
+    category: int
+    root: bytes
+    proof: list[bytes]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"country": self.country, "epoch": self.epoch,
+                "numberKey": "0x" + self.number_key.hex(), "score": self.score,
+                "verdict": self.verdict, "category": self.category,
+                "root": "0x" + self.root.hex(), "proof": ["0x" + p.hex() for p in self.proof]}
+
+
+def epoch_of(timestamp: int, epoch_seconds: int) -> int:
+    """Epoch number of a timestamp (>= 1, as the contract requires)."""
+    return max(1, int(timestamp) // max(1, int(epoch_seconds)))
+
+
+def table_arrays(rows: Sequence[ScoredNumber], hasher: Any) -> dict[str, np.ndarray]:
+    """The snapshot columns of a score table; a number scored twice keeps its last row."""
+    latest = {hasher.key(r.e164): r for r in rows}
+    keys = np.frombuffer(b"".join(latest), dtype=np.uint8).reshape(-1, 32)
+    vals = list(latest.values())
+    return {"key": keys,
+            "score": np.array([r.score_bps for r in vals], dtype=np.uint16),
+            "verdict": np.array([int(r.verdict) for r in vals], dtype=np.uint8),
+            "category": np.array([int(r.category) for r in vals], dtype=np.uint8)}
+
+
+def table_bytes(cols: dict[str, np.ndarray]) -> bytes:
+    """The table as Parquet (keys as 32-byte binary)."""
+    keys = cols["key"]
+    table = pa.table({
+        "number_key": pa.array([keys[i].tobytes() for i in range(len(keys))], pa.binary(32)),
+        "score": pa.array(cols["score"]), "verdict": pa.array(cols["verdict"]),
+        "category": pa.array(cols["category"])})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def read_table(data: bytes | Path) -> dict[str, np.ndarray]:
+    """Columns of a snapshot table written by :func:`table_bytes`."""
+    source = pa.BufferReader(data) if isinstance(data, bytes) else str(data)
+    table = pq.read_table(source)
+    keys = b"".join(table.column("number_key").to_pylist())
+    return {"key": np.frombuffer(keys, dtype=np.uint8).reshape(-1, 32),
+            "score": table.column("score").to_numpy(),
+            "verdict": table.column("verdict").to_numpy(),
+            "category": table.column("category").to_numpy()}
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class EpochService:
+    """Builds, stores, commits and proves one operator's epoch snapshots."""
+
+    def __init__(self, operator: Operator, chain: Chain | None, store: Any, hasher: Any,
+                 retry: RetryPolicy | None = None):
+        self.op, self.chain, self.store, self.hasher = operator, chain, store, hasher
+        self.retry = retry or RetryPolicy()
+
+    def path(self, epoch: int) -> Path:
+        return self.op.epochs_dir / f"{epoch}.parquet"
+
+    def build(self, rows: Sequence[ScoredNumber], epoch: int,
+              model_hash: str | bytes) -> Snapshot:
+        """Tree + local table + IPFS copy of ``rows`` for ``epoch`` (no chain call)."""
+        if not rows:
+            raise MerkleError("an epoch snapshot needs at least one scored number")
+        cols = table_arrays(rows, self.hasher)
+        tree = MerkleTree.from_arrays(cols["key"], cols["score"], cols["verdict"],
+                                      cols["category"])
+        data = table_bytes(cols)
+        _write_atomic(self.path(epoch), data)
+        cid = self._put(data)
+        logger.info("epoch %d: %d numbers, root 0x%s, table %s (%d bytes)", epoch, tree.count,
+                    tree.root.hex(), cid, len(data))
+        return Snapshot(epoch, self.op.country, tree, cid, model_hash_bytes(model_hash),
+                        self.path(epoch))
+
+    def _put(self, data: bytes) -> str:
+        from oracle.service._evidence import _give_up, _ipfs_transient
+
+        return self.retry.call(lambda: self.store.put_bytes(data, PARQUET),
+                               "put the epoch table into IPFS", _ipfs_transient(), _give_up)
+
+    def commit(self, snap: Snapshot) -> dict[str, Any] | None:
+        """Commit a built snapshot on-chain exactly once; returns the receipt if sent now."""
+        chain = self._need_chain()
+        action_id = f"epoch:{chain.chain_id}:{snap.country}:{snap.epoch}"
+        action = chain.outbox.plan(action_id, "epoch", {
+            "epoch": snap.epoch, "root": snap.root.hex(), "cid": snap.cid,
+            "model": snap.model_hash.hex(), "count": snap.tree.count})
+        chain.submitter.reconcile()
+        action = chain.outbox.get(action_id)
+        if action.state in (MINED, "failed"):
+            return None
+        if self.committed_root(snap.epoch) is not None:
+            chain.outbox.mark_mined(action_id, None)  # found on chain: done before a crash
+            return None
+        p = action.payload
+        return chain.send([action_id], "SnapshotRegistry", "commitEpoch",
+                          country_bytes(snap.country), snap.epoch, bytes.fromhex(p["root"]),
+                          p["cid"], bytes.fromhex(p["model"]), p["count"])
+
+    def committed_root(self, epoch: int) -> bytes | None:
+        """The root committed on-chain for this operator's country and ``epoch``."""
+        got = self._need_chain().call("SnapshotRegistry", "getEpoch",
+                                      country_bytes(self.op.country), epoch)
+        root = bytes(got[0])
+        return None if root == b"\0" * 32 else root
+
+    def _need_chain(self) -> Chain:
+        if self.chain is None:
+            raise ServiceError("this epoch service has no chain connection")
+        return self.chain
+
+    def latest_local_epoch(self) -> int:
+        epochs = [int(p.stem) for p in self.op.epochs_dir.glob("*.parquet") if p.stem.isdigit()]
+        if not epochs:
+            raise ServiceError(f"operator {self.op.name} has no epoch snapshot yet")
+        return max(epochs)
+
+    def proof(self, number: str | bytes, epoch: int | None = None) -> Proof:
+        """The proof of a number (E.164 or its 32-byte key) in an epoch (default: latest)."""
+        epoch = self.latest_local_epoch() if epoch is None else epoch
+        key = number if isinstance(number, bytes) else self.hasher.key(number)
+        cols = read_table(self.path(epoch))
+        tree = MerkleTree.from_arrays(cols["key"], cols["score"], cols["verdict"],
+                                      cols["category"])
+        idx = _row_of(cols["key"], key)
+        leaf = (key, int(cols["score"][idx]), int(cols["verdict"][idx]),
+                int(cols["category"][idx]))
+        proof = tree.proof(key)
+        if not verify(tree.root, leaf_hash(*leaf), proof):  # pragma: no cover - invariant
+            raise MerkleError("proof does not verify against the local root")
+        return Proof(self.op.country, epoch, key, leaf[1], leaf[2], leaf[3], tree.root, proof)
+
+    def verify_on_chain(self, proof: Proof) -> bool:
+        """``SnapshotRegistry.verifyLeaf`` for a proof."""
+        return bool(self._need_chain().call(
+            "SnapshotRegistry", "verifyLeaf", country_bytes(proof.country), proof.epoch,
+            proof.number_key, proof.score, proof.verdict, proof.category, proof.proof))
+
+
+def _row_of(keys: np.ndarray, key: bytes) -> int:
+    target = np.frombuffer(key, dtype=np.uint8)
+    hits = np.nonzero((keys == target).all(axis=1))[0]
+    if len(hits) == 0:
+        raise MerkleError("number is not in this epoch's snapshot")
+    return int(hits[0])

@@ -1,0 +1,183 @@
+"""Model governance: register before voting, promote only without regression, roll back.
+
+- ``register``: the model hash and its metrics card (JSON, in IPFS) go on-chain with
+  ``ModelRegistry.registerModel`` (an outbox action, once). Validators of other countries
+  approve it (``approve``); ``Consensus`` refuses votes naming a model that is not approved.
+- ``promote``: the candidate becomes this operator's current model only if it is approved
+  on-chain and its validation precision and recall are each no more than ``tolerance``
+  below the current model's (for this operator's country when the card has per-country
+  figures, else overall).
+- ``rollback``: back to the previous promoted model that is still approved on-chain.
+
+The promotion history lives in ``state/models.json`` (written atomically).
+
+Example::
+
+    gov = ModelGovernance(operator, chain, store, tolerance=0.02)
+    gov.register(model_hash, card); gov.promote(model_hash, card)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from oracle.service._chain import Chain
+from oracle.service._errors import ModelGovernanceError
+from oracle.service._evidence import EvidenceWriter
+from oracle.service._operator import Operator
+from oracle.service._outbox import MINED
+from oracle.service._scored import model_hash_bytes
+
+logger = logging.getLogger(__name__)
+
+STATUS_NONE, STATUS_PENDING, STATUS_APPROVED, STATUS_REVOKED = 0, 1, 2, 3
+
+
+def metrics_of(card: dict[str, Any], country: str) -> tuple[float, float]:
+    """(precision, recall) of a model card: the country's own figures, else overall."""
+    paths = (("metrics", country), ("countries", country), ("per_country", country),
+             ("metrics", "overall"), ("metrics",), ())
+    for path in paths:
+        node: Any = card
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and "precision" in node and "recall" in node:
+            return float(node["precision"]), float(node["recall"])
+    raise ModelGovernanceError("model card has no precision and recall "
+                               f"(for {country} or overall)")
+
+
+class ModelGovernance:
+    """One operator's models: on-chain registration, promotion and rollback."""
+
+    def __init__(self, operator: Operator, chain: Chain | None,
+                 evidence: EvidenceWriter | None, tolerance: float = 0.02):
+        self.op, self.chain, self.evidence, self.tolerance = operator, chain, evidence, tolerance
+        self.path = operator.state_dir / "models.json"
+
+    # -- state file --------------------------------------------------------------------------
+
+    def _load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {"current": None, "history": [], "cards": {}}
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ModelGovernanceError(f"cannot read {self.path}: {exc}") from exc
+
+    def _save(self, state: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(state, fh, indent=2, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+    def current(self) -> str | None:
+        """Hex of the promoted model this operator votes with (None before the first)."""
+        return self._load()["current"]
+
+    # -- chain -------------------------------------------------------------------------------
+
+    def _need_chain(self) -> Chain:
+        if self.chain is None:
+            raise ModelGovernanceError("model governance needs a chain connection")
+        return self.chain
+
+    def register(self, model_hash: str | bytes, card: dict[str, Any]) -> str:
+        """Put the card into IPFS and register the model on-chain (once); returns its CID."""
+        chain, h = self._need_chain(), model_hash_bytes(model_hash)
+        state = self._load()
+        state["cards"][h.hex()] = card
+        self._save(state)
+        action_id = f"model:{chain.chain_id}:{h.hex()}"
+        found = chain.outbox.find(action_id)
+        cid = found.payload["cid"] if found else self._put_card(card)
+        action = chain.outbox.plan(action_id, "model", {"hash": h.hex(), "cid": cid})
+        chain.submitter.reconcile()
+        if chain.outbox.get(action_id).state not in (MINED, "failed"):
+            if chain.model_status(h) != STATUS_NONE:
+                chain.outbox.mark_mined(action_id, None)
+            else:
+                chain.send([action_id], "ModelRegistry", "registerModel", h, cid)
+        return action.payload["cid"]
+
+    def _put_card(self, card: dict[str, Any]) -> str:
+        if self.evidence is None:
+            raise ModelGovernanceError("registering a model needs the IPFS evidence store")
+        return self.evidence.put(card)
+
+    def approve(self, model_hash: str | bytes) -> bool:
+        """Approve another country's model (once per validator); True if approved now."""
+        chain, h = self._need_chain(), model_hash_bytes(model_hash)
+        action_id = f"approve:{chain.chain_id}:{h.hex()}:{chain.address}"
+        chain.outbox.plan(action_id, "approve", {"hash": h.hex()})
+        if chain.outbox.get(action_id).state in (MINED, "failed"):
+            return False
+        if chain.call("ModelRegistry", "hasApproved", h, chain.address):
+            chain.outbox.mark_mined(action_id, None)
+            return False
+        receipt = chain.send([action_id], "ModelRegistry", "approveModel", h)
+        return bool(receipt) and receipt["status"] == 1
+
+    # -- promotion ---------------------------------------------------------------------------
+
+    def check_promotion(self, candidate: dict[str, Any], current: dict[str, Any] | None) -> None:
+        """Raise :class:`ModelGovernanceError` naming the metric that dropped too far."""
+        if current is None:
+            return
+        new_p, new_r = metrics_of(candidate, self.op.country)
+        old_p, old_r = metrics_of(current, self.op.country)
+        for name, new, old in (("precision", new_p, old_p), ("recall", new_r, old_r)):
+            if new < old - self.tolerance:
+                raise ModelGovernanceError(
+                    f"not promoted: validation {name} {new:.4f} is below the current "
+                    f"model's {old:.4f} by more than the tolerance {self.tolerance}")
+
+    def promote(self, model_hash: str | bytes, card: dict[str, Any] | None = None) -> str:
+        """Make a registered, approved model current if it does not regress; returns its hex."""
+        h = model_hash_bytes(model_hash).hex()
+        state = self._load()
+        card = card or state["cards"].get(h)
+        if card is None:
+            raise ModelGovernanceError(f"no metrics card known for model {h}; register it")
+        current = state["current"]
+        if current == h:
+            return h
+        self.check_promotion(card, state["cards"].get(current) if current else None)
+        if self.chain is not None and not self.chain.model_approved(bytes.fromhex(h)):
+            raise ModelGovernanceError(f"model {h} is not approved on-chain yet")
+        state["cards"][h] = card
+        if current:
+            state["history"].append(current)
+        state["current"] = h
+        self._save(state)
+        logger.info("model %s promoted (previous %s)", h, current)
+        return h
+
+    def rollback(self) -> str:
+        """Return to the previous promoted model still approved on-chain; returns its hex."""
+        state = self._load()
+        while state["history"]:
+            previous = state["history"].pop()
+            if self.chain is None or self.chain.model_approved(bytes.fromhex(previous)):
+                logger.warning("model rolled back from %s to %s", state["current"], previous)
+                state["current"] = previous
+                self._save(state)
+                return previous
+            logger.warning("skipping model %s: no longer approved on-chain", previous)
+        raise ModelGovernanceError("no previous approved model to roll back to")
+
+
+def read_card(path: Path) -> dict[str, Any]:
+    """A model card JSON file."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelGovernanceError(f"cannot read model card {path}: {exc}") from exc

@@ -1,0 +1,320 @@
+"""Votes, rounds and finalization: the cross-country picture, as the contract counts it.
+
+For each push the oracle
+
+1. picks the numbers that matter: a verdict changed since its last vote, or a flagged
+   number that reached subscribers in several countries;
+2. opens a round for each flagged one that has none open (``Consensus.openRound``);
+3. answers rounds other countries opened (read from ``RoundOpened`` events): with its own
+   score where it has data, as an abstention where it has none;
+4. signs one EIP-712 ``ScoreVote`` per (number, round), evidence CID inside, and submits
+   them in ``castVotes`` bundles; a bundle that would revert is split until the bad vote is
+   isolated and failed with its decoded reason;
+5. submits ``finalize`` for rounds the contract's own state shows at quorum.
+
+Every step is an outbox action with a deterministic id, so a restart resumes and never
+doubles. The oracle never computes the tally: the contract does.
+
+Example::
+
+    votes = VoteService(operator, chain, hasher, evidence, model_hash, VotePolicy())
+    report = votes.push(scored_numbers)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from oracle.service._chain import MAX_BUNDLE, ROUND_OPEN, Chain, country_bytes
+from oracle.service._evidence import EvidenceWriter, build_evidence
+from oracle.service._operator import Operator
+from oracle.service._outbox import MINED, SIGNED, Action
+from oracle.service._scored import ScoredNumber, model_hash_bytes
+from oracle.service._submit import WouldRevert
+from spamledger._types import Verdict
+
+logger = logging.getLogger(__name__)
+
+CURSOR = "rounds_cursor"
+
+
+@dataclass(frozen=True)
+class VotePolicy:
+    """Which numbers get votes and how they are sent."""
+
+    batch_size: int = 40
+    vote_ttl: int = 3600
+    cross_border_min: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> VotePolicy:
+        return cls(batch_size=max(1, min(MAX_BUNDLE, settings.service_batch_size)),
+                   vote_ttl=settings.service_vote_ttl,
+                   cross_border_min=settings.service_cross_border_min)
+
+
+@dataclass
+class PushReport:
+    """What one push did (counts of actions, by kind)."""
+
+    selected: int = 0
+    opened: int = 0
+    votes_planned: int = 0
+    abstained: int = 0
+    votes_mined: int = 0
+    finalized: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+class VoteService:
+    """One operator's votes on the Consensus contract."""
+
+    def __init__(self, operator: Operator, chain: Chain, hasher: Any,
+                 evidence: EvidenceWriter | None, model_hash: str | bytes,
+                 policy: VotePolicy):
+        self.op, self.chain, self.hasher, self.evidence = operator, chain, hasher, evidence
+        self.policy = policy
+        self.outbox = chain.outbox
+        self.set_model(model_hash)
+        self._table: dict[bytes, ScoredNumber] = {}
+
+    def set_model(self, model_hash: str | bytes) -> None:
+        self.model_hash = model_hash_bytes(model_hash)
+
+    # -- the whole push ---------------------------------------------------------------------
+
+    def push(self, rows: Iterable[ScoredNumber]) -> PushReport:
+        """Vote on what matters in ``rows``, answer others' rounds, send, finalize."""
+        report = PushReport()
+        self.chain.submitter.reconcile(self._vote_already_counted)
+        keyed = self.remember(rows)
+        chosen = self.select(keyed)
+        report.selected = len(chosen)
+        for key, row in chosen.items():
+            self._vote_on(key, row, report)
+        self.answer_open_rounds(report)
+        report.votes_mined = self.send_votes()
+        report.finalized = self.finalize_ready()
+        report.failed = [a.id for a in self.outbox.actions(["failed"])]
+        logger.info("push: %d selected, %d opened, %d voted (%d abstained), %d mined, "
+                    "%d finalized", report.selected, report.opened, report.votes_planned,
+                    report.abstained, report.votes_mined, report.finalized)
+        return report
+
+    def remember(self, rows: Iterable[ScoredNumber]) -> dict[bytes, ScoredNumber]:
+        """Key the rows and keep them as this operator's latest table (for answering)."""
+        keyed = {self.hasher.key(r.e164): r for r in rows}
+        self._table.update(keyed)
+        return keyed
+
+    def select(self, keyed: Mapping[bytes, ScoredNumber]) -> dict[bytes, ScoredNumber]:
+        """Numbers whose verdict changed since the last vote, or flagged cross-border."""
+        last = self.outbox.published(k.hex() for k in keyed)
+        chosen = {}
+        for key, row in keyed.items():
+            before = last.get(key.hex())
+            changed = before is not None and before[0] != int(row.verdict)
+            flagged = row.verdict >= Verdict.SUSPICIOUS
+            first_flag = before is None and flagged
+            crosses = row.countries_reached >= self.policy.cross_border_min and flagged
+            if changed or first_flag or crosses:
+                chosen[key] = row
+        return chosen
+
+    # -- rounds ------------------------------------------------------------------------------
+
+    def _vote_on(self, key: bytes, row: ScoredNumber, report: PushReport) -> None:
+        round_id = self.ensure_round(key, row, report)
+        if round_id is None:
+            return
+        if self.plan_vote(key, round_id, row):
+            report.votes_planned += 1
+        self.outbox.record_published([(key.hex(), int(row.verdict), row.score_bps)])
+
+    def ensure_round(self, key: bytes, row: ScoredNumber, report: PushReport) -> int | None:
+        """The open round of ``key``, opening one when the number is flagged."""
+        current = self.chain.current_round(key)
+        if current.status == ROUND_OPEN and current.deadline >= self.chain.now():
+            return current.id
+        if row.verdict < Verdict.SUSPICIOUS and not self._registry_flags(key):
+            return None  # nothing on-chain to correct and nothing to flag
+        action_id = f"open:{self.chain.chain_id}:{key.hex()}:{current.id + 1}"
+        action = self.outbox.plan(action_id, "open", {"key": key.hex(),
+                                                      "round": current.id + 1})
+        if action.state not in (MINED, "failed"):
+            receipt = self.chain.send([action_id], "Consensus", "openRound", key,
+                                      country_bytes(row.country or self.op.country))
+            report.opened += int(bool(receipt) and receipt["status"] == 1)
+        after = self.chain.current_round(key)
+        return after.id if after.status == ROUND_OPEN else None
+
+    def _registry_flags(self, key: bytes) -> bool:
+        return int(self.chain.call("SpamRegistry", "verdictOf", key)) >= Verdict.SUSPICIOUS
+
+    def answer_open_rounds(self, report: PushReport) -> int:
+        """Vote (or abstain) on every round opened since the last look."""
+        start = int(self.outbox.get_meta(CURSOR, "0") or 0)
+        head = self.chain.block_number()
+        if start > head:
+            return 0
+        answered = 0
+        for log in self.chain.events("Consensus", "RoundOpened", start, head):
+            key, round_id = bytes(log["args"]["numberKey"]), int(log["args"]["round"])
+            if self._answer(key, round_id, report):
+                answered += 1
+        self.outbox.set_meta(CURSOR, str(head + 1))
+        return answered
+
+    def _answer(self, key: bytes, round_id: int, report: PushReport) -> bool:
+        current = self.chain.current_round(key)
+        if current.status != ROUND_OPEN or current.id != round_id:
+            return False
+        row = self._table.get(key)
+        planned = self.plan_vote(key, round_id, row)
+        report.votes_planned += int(planned)
+        report.abstained += int(planned and row is None)
+        return planned
+
+    # -- votes -------------------------------------------------------------------------------
+
+    def vote_id(self, key: bytes, round_id: int) -> str:
+        return (f"vote:{self.chain.chain_id}:{self.chain.consensus.address}:{key.hex()}:"
+                f"{round_id}")
+
+    def plan_vote(self, key: bytes, round_id: int, row: ScoredNumber | None) -> bool:
+        """Plan this operator's vote for (key, round): its score, or an abstention."""
+        action_id = self.vote_id(key, round_id)
+        if self.outbox.find(action_id) is not None:
+            return False
+        vote = self._vote_body(key, round_id, row)
+        self.outbox.plan(action_id, "vote", vote)
+        return True
+
+    def _vote_body(self, key: bytes, round_id: int, row: ScoredNumber | None) -> dict[str, Any]:
+        if row is None:
+            return {"numberKey": key.hex(), "round": round_id, "score": 0, "confidence": 0,
+                    "category": 0, "abstain": True, "modelHash": self.model_hash.hex(),
+                    "evidenceCid": ""}
+        return {"numberKey": key.hex(), "round": round_id, "score": row.score_bps,
+                "confidence": row.confidence_bps, "category": int(row.category),
+                "abstain": False, "modelHash": self.model_hash.hex(),
+                "evidenceCid": self._evidence_cid(key, row)}
+
+    def _evidence_cid(self, key: bytes, row: ScoredNumber) -> str:
+        if self.evidence is None:
+            return ""
+        doc = build_evidence(number_key="0x" + key.hex(), operator=self.op.name,
+                             country=self.op.country, model_hash="0x" + self.model_hash.hex(),
+                             score_bps=row.score_bps, verdict=int(row.verdict),
+                             category=int(row.category), confidence=row.confidence_bps,
+                             features=row.features, reasons=list(row.reasons),
+                             reports=row.reports)
+        return self.evidence.put(doc)
+
+    def sign_pending(self) -> list[Action]:
+        """Sign planned votes (and re-sign signed ones whose deadline is near)."""
+        now = self.chain.now()
+        out = []
+        for action in self.outbox.actions(["planned", SIGNED], kind="vote"):
+            if action.state == SIGNED and action.payload.get("deadline", 0) > now + 30:
+                out.append(action)
+                continue
+            out.append(self._sign(action, now + self.policy.vote_ttl))
+        return out
+
+    def _sign(self, action: Action, deadline: int) -> Action:
+        import node
+
+        body = dict(action.payload, deadline=deadline)
+        signature = node.sign_score_vote(self.chain.account, _vote_dict(body),
+                                         self.chain.chain_id, self.chain.consensus.address)
+        body["signature"] = signature.hex()
+        return self.outbox.mark_signed(action.id, body)
+
+    def send_votes(self) -> int:
+        """Submit every signed vote in bundles; returns how many were mined."""
+        ready = [a for a in self.sign_pending() if self._still_wanted(a)]
+        mined = 0
+        for i in range(0, len(ready), self.policy.batch_size):
+            mined += self._send_bundle(ready[i:i + self.policy.batch_size])
+        return mined
+
+    def _still_wanted(self, action: Action) -> bool:
+        """False (and settled) when the contract already counts it or cannot any more."""
+        key, round_id = bytes.fromhex(action.payload["numberKey"]), action.payload["round"]
+        if self.chain.has_voted(key, round_id):
+            self.outbox.mark_mined(action.id, None)
+            return False
+        current = self.chain.current_round(key)
+        if current.status != ROUND_OPEN or current.id != round_id:
+            self.outbox.mark_failed(action.id, f"round {round_id} is no longer open")
+            return False
+        return True
+
+    def _send_bundle(self, actions: list[Action]) -> int:
+        votes = [_vote_tuple(a.payload) for a in actions]
+        sigs = [bytes.fromhex(a.payload["signature"]) for a in actions]
+        ids = [a.id for a in actions]
+        try:
+            receipt = self.chain.send(ids, "Consensus", "castVotes", votes, sigs,
+                                      fail_on_revert=False)
+        except WouldRevert as exc:
+            if len(actions) == 1:
+                self.outbox.mark_failed(ids[0], exc.reason)
+                logger.error("vote %s refused: %s", ids[0], exc.reason)
+                return 0
+            half = len(actions) // 2
+            return self._send_bundle(actions[:half]) + self._send_bundle(actions[half:])
+        return len(ids) if receipt is not None and receipt["status"] == 1 else 0
+
+    def _vote_already_counted(self, action: Action) -> int | None:
+        if action.kind != "vote":
+            return None
+        key = bytes.fromhex(action.payload["numberKey"])
+        return 0 if self.chain.has_voted(key, action.payload["round"]) else None
+
+    # -- finalization -----------------------------------------------------------------------
+
+    def finalize_ready(self) -> int:
+        """Finalize every round this operator voted in that the contract shows at quorum."""
+        done = 0
+        for key, round_id in self._my_open_rounds():
+            current = self.chain.current_round(key)
+            if current.status != ROUND_OPEN or current.id != round_id:
+                continue
+            if not self.chain.quorum_reached(key):
+                continue
+            action_id = f"finalize:{self.chain.chain_id}:{key.hex()}:{round_id}"
+            action = self.outbox.plan(action_id, "finalize", {"key": key.hex(),
+                                                              "round": round_id})
+            if action.state in ("planned", SIGNED):
+                receipt = self.chain.send([action_id], "Consensus", "finalize", key)
+                done += int(bool(receipt) and receipt["status"] == 1)
+        return done
+
+    def _my_open_rounds(self) -> list[tuple[bytes, int]]:
+        rounds = set()
+        for action in self.outbox.actions([MINED], kind="vote"):
+            key = bytes.fromhex(action.payload["numberKey"])
+            fin = f"finalize:{self.chain.chain_id}:{key.hex()}:{action.payload['round']}"
+            if self.outbox.find(fin) is None:
+                rounds.add((key, int(action.payload["round"])))
+        return sorted(rounds)
+
+
+def _vote_dict(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The EIP-712 message of a stored vote body."""
+    return {"numberKey": bytes.fromhex(body["numberKey"]), "round": int(body["round"]),
+            "score": int(body["score"]), "confidence": int(body["confidence"]),
+            "category": int(body["category"]), "abstain": bool(body["abstain"]),
+            "modelHash": bytes.fromhex(body["modelHash"]),
+            "evidenceCid": str(body["evidenceCid"]), "deadline": int(body["deadline"])}
+
+
+def _vote_tuple(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    import node
+
+    return node.vote_tuple(_vote_dict(body))

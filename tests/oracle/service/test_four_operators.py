@@ -1,0 +1,94 @@
+"""Four operators (US, IN, BR, GB) on one Anvil: a cross-border scammer finalizes as spam."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from oracle.service._chain import ROUND_FINALIZED
+from oracle.service._evidence import check_no_raw_numbers
+from oracle.service._scored import ScoredNumber
+from spamledger._types import Category, Verdict
+
+from .conftest import approve_models
+
+WEIGHTS = {"US": 4000, "IN": 2500, "BR": 2000, "GB": 1000}
+
+
+def _fresh_number() -> str:
+    return "+1415555" + f"{secrets.randbelow(10_000):04d}"
+
+
+def _scammer_row(e164: str, score: float, reached: int = 3) -> ScoredNumber:
+    return ScoredNumber(
+        e164=e164, country="US", score=score, verdict=Verdict.SPAM, category=Category.SCAM,
+        confidence=0.9, countries_reached=reached,
+        features={"calls_24h": 412.0, "distinct_callees_ratio": 0.97, "short_call_share": 0.81,
+                  "report_spam_distinct": 14.0},
+        reasons=("many distinct callees", "very short calls", "14 spam reports"),
+        reports={"spam": 14, "not_spam": 0})
+
+
+def test_cross_border_scammer_finalizes_as_spam_with_weighted_score(
+        consortium, make_operator, service_ipfs):
+    rigs = {cc: make_operator(cc) for cc in WEIGHTS}
+    approve_models(list(rigs.values()))
+    scammer = _fresh_number()
+    key = consortium.hasher.key(scammer)
+    scores = {"US": 0.95, "IN": 0.90, "BR": 0.85}  # GB's subscribers were not called
+
+    reports = {}
+    for cc in ("US", "IN", "BR", "GB"):
+        rows = [_scammer_row(scammer, scores[cc])] if cc in scores else []
+        reports[cc] = rigs[cc].votes.push(rows)
+
+    assert reports["US"].opened == 1
+    record = consortium.ledger.call("SpamRegistry", "get", key)
+    expected = sum(WEIGHTS[c] * round(s * 10_000) for c, s in scores.items()) // sum(
+        WEIGHTS[c] for c in scores)
+    assert record[0] == expected  # score, computed by the contract
+    assert record[1] == Verdict.SPAM and record[2] == Category.SCAM
+    assert rigs["US"].chain.current_round(key).status == ROUND_FINALIZED
+
+    votes = consortium.ledger.events("Consensus", "VoteCast", 0, "latest", numberKey=key)
+    voters = {v["args"]["validator"] for v in votes}
+    assert voters == {rigs[c].account.address for c in scores}
+    for vote in votes:
+        doc = service_ipfs.get_json(vote["args"]["evidenceCid"])
+        text = json.dumps(doc)
+        assert doc["numberKey"] == "0x" + key.hex()
+        assert scammer not in text and scammer[1:] not in text
+        check_no_raw_numbers(doc)
+        assert doc["model"] == "0x" + vote["args"]["modelHash"].hex()
+
+
+def test_operator_without_data_abstains_and_round_uses_scoring_votes_only(
+        consortium, make_operator):
+    rigs = {cc: make_operator(cc) for cc in WEIGHTS}
+    approve_models(list(rigs.values()))
+    number = _fresh_number()
+    key = consortium.hasher.key(number)
+    rigs["IN"].votes.push([_scammer_row(number, 0.88, reached=1)])
+    rigs["GB"].votes.push([])  # no data: abstains (0.25 + 0.1 < quorum)
+    assert rigs["GB"].chain.has_voted(key, 1)
+    assert rigs["US"].chain.current_round(key).status != ROUND_FINALIZED
+    rigs["US"].votes.push([])  # no data either: abstains, quorum reached, finalizes
+    record = consortium.ledger.call("SpamRegistry", "get", key)
+    assert record[0] == 8800 and record[1] == Verdict.SPAM
+    abstained = [v for v in consortium.ledger.events("Consensus", "VoteCast", 0, "latest",
+                                                     numberKey=key) if v["args"]["abstain"]]
+    assert {v["args"]["validator"] for v in abstained} == {rigs["GB"].account.address,
+                                                          rigs["US"].account.address}
+
+
+def test_pushing_the_same_scores_again_sends_nothing(consortium, make_operator):
+    rigs = {cc: make_operator(cc) for cc in WEIGHTS}
+    approve_models(list(rigs.values()))
+    number = _fresh_number()
+    row = _scammer_row(number, 0.9, reached=1)
+    first = rigs["US"].votes.push([row])
+    again = rigs["US"].votes.push([row])
+    assert first.votes_planned == 1 and again.votes_planned == 0 and again.opened == 0
+    key = consortium.hasher.key(number)
+    votes = consortium.ledger.events("Consensus", "VoteCast", 0, "latest", numberKey=key)
+    assert len(votes) == 1
