@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from web3.logs import DISCARD
 
 from api._auth import Principal
 from api._chain import jsonable
@@ -55,7 +56,7 @@ def open_dispute(ctx: Context, who: Principal, number: Number, business: str,
 
 def _dispute_id(chain, receipt) -> int:
     event = getattr(chain.ledger.contract(DISPUTE).events, DISPUTE_OPENED)()
-    logs = event.process_receipt(receipt)
+    logs = event.process_receipt(receipt, errors=DISCARD)
     if not logs:
         raise UpstreamUnavailable(f"transaction {receipt['transactionHash'].hex()} emitted "
                                   f"no {DISPUTE_OPENED}")

@@ -73,3 +73,28 @@ def new_key(engine: Engine, role: str, country: str = "*") -> dict[str, str]:
     """Headers carrying a fresh key of ``role``."""
     with session_scope(engine) as session:
         return {"X-API-Key": create_key(session, role=role, country=country, name=role)}
+
+
+# -------------------------------------------------------------- chain + IPFS (end to end)
+
+from tests.node.ipfs.conftest import ipfs_node  # noqa: E402,F401 - reused session fixture
+
+
+@pytest.fixture
+def chain_app(consortium, ipfs_node, engine, tmp_path):  # noqa: F811
+    """An app wired to the session's Anvil consortium and js-ipfs node, plus its indexer."""
+    from fastapi.testclient import TestClient
+
+    from api import Chain, Evidence, Indexer
+    from node import Ledger
+    from node.ipfs import EvidenceStore
+
+    settings = api_settings(tmp_path, ipfs_api=ipfs_node.api)
+    chain = Chain(Ledger(consortium.w3, consortium.deployment), consortium.relayer)
+    store = EvidenceStore(ipfs_node.api, timeout=10.0)
+    app = create_app(settings, engine=engine, chain=chain, evidence=Evidence(store),
+                     run_migrations=False)
+    indexer = Indexer(consortium.w3, consortium.deployment, engine, block_range=200)
+    with TestClient(app) as client:
+        yield client, indexer, store
+    store.close()

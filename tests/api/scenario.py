@@ -1,0 +1,55 @@
+"""Drive the consortium's contracts for API tests: models, rounds, votes, disputes."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from node import sign_score_vote, vote_tuple
+from node._consortium import country_bytes
+
+
+def approved_model(consortium, tag: str) -> bytes:
+    """A model registered by the US validator and approved by IN and BR."""
+    model = bytes.fromhex(os.urandom(32).hex())
+    ledger, v = consortium.ledger, consortium.validators
+    ledger.transact("ModelRegistry", "registerModel", model, f"bafymetrics{tag}", account=v["US"])
+    for cc in ("IN", "BR"):
+        ledger.transact("ModelRegistry", "approveModel", model, account=v[cc])
+    return model
+
+
+def run_round(consortium, key: bytes, country: str, scores: dict[str, int | None],
+              model: bytes, cids: dict[str, str] | None = None, finalize: bool = True) -> int:
+    """Open a round, cast one bundle of signed votes (None = abstain), optionally finalize."""
+    ledger, v = consortium.ledger, consortium.validators
+    receipt = ledger.transact("Consensus", "openRound", key, country_bytes(country),
+                              account=v["US"])
+    opened = ledger.contract("Consensus").events.RoundOpened().process_receipt(receipt)
+    round_id = int(opened[0]["args"]["round"])
+    deadline = int(consortium.w3.eth.get_block("latest")["timestamp"]) + 3600
+    votes, sigs = [], []
+    for cc, score in scores.items():
+        vote = _vote(key, round_id, score, model, (cids or {}).get(cc, ""), deadline)
+        votes.append(vote_tuple(vote))
+        sigs.append(sign_score_vote(v[cc], vote, consortium.chain_id,
+                                    consortium.deployment.address("Consensus")))
+    ledger.transact("Consensus", "castVotes", votes, sigs)
+    if finalize:
+        ledger.transact("Consensus", "finalize", key)
+    return round_id
+
+
+def _vote(key: bytes, round_id: int, score: int | None, model: bytes, cid: str,
+          deadline: int) -> dict[str, Any]:
+    return {"numberKey": key, "round": round_id, "score": score or 0,
+            "confidence": 8000, "category": 3 if score else 0, "abstain": score is None,
+            "modelHash": model if score is not None else b"\x00" * 32,
+            "evidenceCid": cid, "deadline": deadline}
+
+
+def uphold(consortium, dispute_id: int) -> None:
+    """Both arbiters (DE, JP) uphold, then anyone resolves."""
+    for arbiter in consortium.arbiters.values():
+        consortium.ledger.transact("Dispute", "vote", dispute_id, True, account=arbiter)
+    consortium.ledger.transact("Dispute", "resolve", dispute_id)

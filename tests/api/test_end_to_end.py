@@ -1,0 +1,117 @@
+"""End to end on Anvil + js-ipfs + each database: telcos, businesses and regulators.
+
+The chain is shared by the session, so every test uses numbers no other test touches.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from pathlib import Path
+
+from tests.api.conftest import new_key
+from tests.api.scenario import approved_model, run_round, uphold
+
+_numbers = itertools.count(random.randrange(1000, 8000, 100))
+
+
+def fresh_number() -> str:
+    return f"+1415555{next(_numbers):04d}"
+
+
+def test_telco_query_before_and_after_round_finalizes(chain_app, consortium, engine):
+    client, indexer, _ = chain_app
+    number = fresh_number()
+    key = consortium.hasher.key(number)
+    model = approved_model(consortium, "telco")
+    headers = new_key(engine, "telco", "US")
+    run_round(consortium, key, "US", {"US": 9000, "IN": 8000, "BR": 7000, "GB": None}, model,
+              finalize=False)
+    indexer.sync()
+    before = client.get(f"/v1/reputation/{number}", headers=headers).json()
+    assert before["verdict"] == "unknown"
+
+    consortium.ledger.transact("Consensus", "finalize", key)
+    indexer.sync()
+    after = client.get(f"/v1/reputation/{number}?verify=chain", headers=headers).json()
+    # floor((4000*9000 + 2500*8000 + 2000*7000) / 8500) = 8235; GB abstained.
+    assert (after["verdict"], after["score_bps"], after["category"]) == ("spam", 8235, "scam")
+    assert after["source"]["kind"] == "round"
+    assert sorted(v["country"] for v in after["source"]["votes"]) == ["BR", "GB", "IN", "US"]
+    assert after["chain"]["score"] == 8235 and after["chain"]["verdict"] == 3
+
+
+def test_business_dispute_from_upload_to_upheld(chain_app, consortium, engine, tmp_path: Path):
+    client, indexer, store = chain_app
+    number = fresh_number()
+    key = consortium.hasher.key(number)
+    run_round(consortium, key, "US", {"US": 9000, "IN": 9000, "BR": 8000},
+              approved_model(consortium, "dispute"))
+    business = new_key(engine, "business", "US")
+    response = client.post(
+        "/v1/disputes", headers=business,
+        data={"number": number, "business": "Acme Pharmacy LLC, EIN 12-3456789"},
+        files=[("evidence", ("licence.pdf", b"%PDF-1.4 licence", "application/pdf")),
+               ("evidence", ("calls.csv", b"ts,callee\n1,+1\n", "text/csv"))])
+    assert response.status_code == 201, response.text
+    filed = response.json()
+    manifest = store.get_json(filed["evidence_cid"])
+    assert [f["name"] for f in manifest["files"]] == ["licence.pdf", "calls.csv"]
+    assert store.get(manifest["files"][0]["cid"]) == b"%PDF-1.4 licence"
+    assert "Acme" not in str(manifest)
+
+    indexer.sync()
+    opened = client.get(f"/v1/disputes/{filed['dispute_id']}", headers=business).json()
+    assert opened["status"] == "open"
+    uphold(consortium, filed["dispute_id"])
+    indexer.sync()
+    decided = client.get(f"/v1/disputes/{filed['dispute_id']}", headers=business).json()
+    assert decided["status"] == "upheld"
+    assert sorted(v["weight"] for v in decided["arbiter_votes"]) == [1000, 1000]
+    rep = client.get(f"/v1/reputation/{number}", headers=new_key(engine, "telco")).json()
+    assert rep["verdict"] == "not_spam"
+    assert rep["locked_until"] > 0 and rep["dispute"]["status"] == "upheld"
+    other = new_key(engine, "business", "US")
+    assert client.get(f"/v1/disputes/{filed['dispute_id']}", headers=other).status_code == 403
+
+
+def test_regulator_verify_three_countries_true_then_false_after_tampering(
+        chain_app, consortium, engine, ipfs_node):
+    client, indexer, store = chain_app
+    number = fresh_number()
+    key = consortium.hasher.key(number)
+    marker = f"evidence-{number}-{random.random()}"
+    cids = {cc: store.put_json({"country": cc, "marker": marker, "features": {"calls": 900}})
+            for cc in ("US", "IN", "BR")}
+    run_round(consortium, key, "US", {"US": 9000, "IN": 8000, "BR": 7000},
+              approved_model(consortium, "audit"), cids=cids)
+    indexer.sync()
+    regulator = new_key(engine, "regulator", "*")
+    history = client.get(f"/v1/audit/numbers/{number}", headers=regulator).json()
+    assert sorted(v["country"] for v in history["votes"]) == ["BR", "IN", "US"]
+    assert {e["event"] for e in history["events"]} >= {"RoundOpened", "VoteCast",
+                                                       "RoundFinalized", "RecordFinalized"}
+    verified = client.get(f"/v1/audit/numbers/{number}/verify", headers=regulator).json()
+    assert verified["ok"] is True, verified
+    names = [c["name"].split(":")[0] for c in verified["checks"]]
+    assert names.count("signature") == 3 and names.count("evidence") == 3
+    assert "tally" in names and "registry record" in names
+
+    _tamper_block(ipfs_node.settings.data_dir, marker, "US")
+    tampered = client.get(f"/v1/audit/numbers/{number}/verify", headers=regulator).json()
+    assert tampered["ok"] is False
+    failed = [c for c in tampered["checks"] if not c["ok"]]
+    assert [c["name"].split(":")[0] for c in failed] == ["evidence"]
+    assert "Tampered" in failed[0]["detail"]
+
+
+def _tamper_block(data_dir: Path, marker: str, country: str) -> None:
+    """Alter the stored block holding one evidence document inside the js-ipfs repository."""
+    needle = f'"country":"{country}"'.encode()
+    for path in Path(data_dir).rglob("*"):
+        if path.is_file() and path.stat().st_size < 65536:
+            data = path.read_bytes()
+            if marker.encode() in data and needle in data:
+                path.write_bytes(data.replace(b'"calls":900', b'"calls":100'))
+                return
+    raise AssertionError("evidence block not found in the IPFS repository")
