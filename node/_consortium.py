@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from node._client import Ledger
+from node._errors import InvalidCountry
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ def country_bytes(country: str) -> bytes:
     """ISO 3166-1 alpha-2 as the contracts' ``bytes2`` (``"US"`` -> ``b"US"``)."""
     code = country.strip().upper()
     if len(code) != 2 or not code.isalpha() or not code.isascii():
-        raise ValueError(f"not an ISO 3166-1 alpha-2 country code: {country!r}")
+        raise InvalidCountry(f"not an ISO 3166-1 alpha-2 country code: {country!r}")
     return code.encode("ascii")
 
 

@@ -10,6 +10,7 @@
         ├── ArtifactError        a compiled contract is missing (run `make compile`)
         ├── DeploymentError      no deployment record, or one that does not match the chain
         ├── MigrationError       a migration step failed (the record names the step)
+        ├── InvalidCountry       not an ISO 3166-1 alpha-2 code
         └── ContractRevert       a transaction or call reverted; ``error_name`` and ``args``
             └── MissingRole      ... because the sender lacks a role
 
@@ -57,6 +58,10 @@ class DeploymentError(NodeError):
 
 class MigrationError(NodeError):
     """A migration step failed; the deployment record names the step."""
+
+
+class InvalidCountry(NodeError, ValueError):
+    """Not an ISO 3166-1 alpha-2 country code."""
 
 
 class ContractRevert(NodeError):

@@ -47,13 +47,14 @@ def resolve_password(data_dir: Path, configured: str = "", create: bool = False)
 
 
 def create_keystore(directory: Path, name: str, password: str,
-                    scrypt_n: int = DEFAULT_SCRYPT_N) -> LocalAccount:
+                    scrypt_n: int | None = None) -> LocalAccount:
     """Create ``directory/<name>.json`` with a fresh key; refuses to overwrite one."""
     path = Path(directory) / f"{name}.json"
     if path.exists():
         raise KeystoreError(f"keystore {path} exists; refusing to overwrite a key")
     account = Account.create()
-    blob = Account.encrypt(account.key, password, kdf="scrypt", iterations=scrypt_n)
+    blob = Account.encrypt(account.key, password, kdf="scrypt",
+                           iterations=scrypt_n or DEFAULT_SCRYPT_N)
     blob["name"] = name
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -64,7 +65,7 @@ def create_keystore(directory: Path, name: str, password: str,
 
 
 def ensure_keystores(directory: Path, names: list[str], password: str,
-                     scrypt_n: int = DEFAULT_SCRYPT_N) -> dict[str, LocalAccount]:
+                     scrypt_n: int | None = None) -> dict[str, LocalAccount]:
     """Load the named keystores, creating those that do not exist yet."""
     out = {}
     for name in names:

@@ -20,7 +20,14 @@ from spamledger._settings import SETTINGS, Settings, load_settings
 logger = logging.getLogger(__name__)
 
 # Order is the order in `spamledger --help`.
-_GROUP_MODULES = ("node._cli", "migrations._cli", "oracle._cli", "api._cli", "spamledger._demo")
+_GROUP_MODULES = (
+    "node._cli",
+    "migrations._cli",
+    "node._gov_cli",
+    "oracle._cli",
+    "api._cli",
+    "spamledger._demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,195 @@
+"""Gas table of the SpamLedger contracts, measured on a fresh Anvil.
+
+Prints and writes ``bench/GAS.md``: deployment of each contract, one vote, a 5-signature
+bundle, finalize, an epoch commit, a Merkle proof verification, the dispute lifecycle, and the
+amortized gas per number of an epoch snapshot of ``--numbers`` numbers (default one million).
+
+    .venv/bin/python -m bench.gas_table [--numbers 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from eth_account import Account
+
+from migrations import deploy, fund_dev_accounts
+from node import (
+    AnvilNode,
+    Ledger,
+    admit_consortium,
+    approve_model,
+    cast_votes,
+    commit_epoch,
+    connect,
+    make_vote,
+    open_round,
+    register_model,
+    resolve_dispute,
+    sign_score_vote,
+    vote_dispute,
+)
+from oracle.service._merkle import MerkleTree
+from spamledger import NumberHasher
+from spamledger._types import Category
+
+OUT = Path(__file__).with_name("GAS.md")
+WEIGHTS = {"US": 4000, "IN": 2500, "BR": 2000, "GB": 1000, "FR": 500}
+
+
+def _port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Bench:
+    """A deployed consortium plus a list of measured rows."""
+
+    def __init__(self, data_dir: Path, rpc_url: str):
+        self.w3 = connect(rpc_url)
+        self.gov = Account.create()
+        self.vals = {cc: Account.create() for cc in WEIGHTS}
+        self.arbs = {cc: Account.create() for cc in ("DE", "JP")}
+        self.relayer, self.regulator = Account.create(), Account.create()
+        every = [self.gov, self.relayer, self.regulator, *self.vals.values(), *self.arbs.values()]
+        fund_dev_accounts(self.w3, [a.address for a in every])
+        self.deployment = deploy(self.w3, data_dir, self.gov)
+        self.ledger = Ledger(self.w3, self.deployment, self.gov)
+        admit_consortium(self.ledger,
+                         validators={a.address: (cc, WEIGHTS[cc]) for cc, a in self.vals.items()},
+                         arbiters={a.address: (cc, 1000) for cc, a in self.arbs.items()},
+                         relayers=[self.relayer.address], regulators=[self.regulator.address])
+        self.hasher = NumberHasher(os.urandom(32))
+        self.rows: list[tuple[str, int, str]] = []
+        self.model = hashlib.sha256(b"gas-model").digest()
+
+    def add(self, what: str, gas: int, note: str = "") -> None:
+        self.rows.append((what, int(gas), note))
+        print(f"{what:<48} {gas:>12,} {note}")
+
+    def deployments(self) -> None:
+        for name, info in self.deployment.contracts.items():
+            receipt = self.w3.eth.get_transaction_receipt(info["tx_hash"])
+            self.add(f"deploy {name}", receipt["gasUsed"])
+
+    def approve(self) -> None:
+        register_model(self.ledger, self.model, "bafy-metrics", self.vals["US"])
+        for cc in ("IN", "BR"):
+            approve_model(self.ledger, self.model, self.vals[cc])
+
+    def _signed(self, key: bytes, round_id: int, countries: list[str]) -> list:
+        consensus = self.deployment.address("Consensus")
+        out = []
+        for cc in countries:
+            vote = make_vote(key, round_id, score=9000, category=Category.SCAM,
+                             model_hash=self.model,
+                             cid="bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
+            out.append((vote, sign_score_vote(self.vals[cc], vote, self.w3.eth.chain_id,
+                                              consensus)))
+        return out
+
+    def votes(self) -> bytes:
+        key = self.hasher.key("+14155550123")
+        receipt = self.ledger.transact("Consensus", "openRound", key, b"US",
+                                       account=self.vals["US"])
+        self.add("openRound", receipt["gasUsed"])
+        round_id = open_round_id(self.ledger, key)
+        one = cast_votes(self.ledger, self._signed(key, round_id, ["US"]))[0]
+        self.add("castVotes, 1 signature", one["gasUsed"])
+        key2 = self.hasher.key("+14155550124")
+        open_round(self.ledger, key2, "US", account=self.vals["US"])
+        five = cast_votes(self.ledger, self._signed(key2, 1, list(WEIGHTS)))[0]
+        self.add("castVotes, 5-signature bundle", five["gasUsed"],
+                 f"{five['gasUsed'] // 5:,} per vote")
+        fin = self.ledger.transact("Consensus", "finalize", key2)
+        self.add("finalize (quorum reached, writes registry)", fin["gasUsed"])
+        return key2
+
+    def epoch(self, numbers: int) -> None:
+        t0 = time.perf_counter()
+        rng = np.random.default_rng(7)
+        keys = rng.integers(0, 256, size=(numbers, 32), dtype=np.uint8)
+        scores = rng.integers(0, 10_001, size=numbers)
+        verdicts = np.where(scores >= 7000, 3, np.where(scores >= 4000, 2, 1))
+        cats = np.where(verdicts == 3, 3, 0)
+        tree = MerkleTree.from_arrays(keys, scores, verdicts, cats)
+        build_s = time.perf_counter() - t0
+        receipt = commit_epoch(self.ledger, "US", 1, tree.root,
+                               "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+                               self.model, numbers, self.vals["US"])
+        gas = receipt["gasUsed"]
+        self.add(f"commitEpoch ({numbers:,} numbers)", gas,
+                 f"{gas / numbers:.4f} gas per number; tree built in {build_s:.1f} s")
+        key = keys[123].tobytes()
+        proof = tree.proof(key)
+        args = (b"US", 1, key, int(scores[123]), int(verdicts[123]), int(cats[123]), proof)
+        fn = self.ledger.contract("SnapshotRegistry").functions.verifyLeaf(*args)
+        assert fn.call(), "proof must verify"
+        self.add(f"verifyLeaf (proof of {len(proof)} hashes)", fn.estimate_gas(),
+                 "view: free for callers, gas if called on-chain")
+
+    def dispute(self, key: bytes) -> None:
+        claimant = hashlib.sha256(b"business").digest()
+        receipt = self.ledger.transact("Dispute", "openDispute", key, claimant,
+                                       "bafy-dispute", account=self.relayer)
+        self.add("dispute: openDispute", receipt["gasUsed"])
+        dispute_id = open_dispute_id(self.ledger)
+        total = receipt["gasUsed"]
+        for arb in self.arbs.values():
+            total += vote_dispute(self.ledger, dispute_id, True, arb)["gasUsed"]
+        self.add("dispute: arbiter vote", vote_dispute(self.ledger, dispute_id, True,
+                                                        self.regulator)["gasUsed"])
+        res = resolve_dispute(self.ledger, dispute_id)
+        self.add("dispute: resolve (upheld, registry locked)", res["gasUsed"])
+        self.add("dispute: whole lifecycle (open, 3 votes, resolve)", total + res["gasUsed"])
+
+
+def open_round_id(ledger: Ledger, key: bytes) -> int:
+    return int(ledger.call("Consensus", "currentRound", key)[0])
+
+
+def open_dispute_id(ledger: Ledger) -> int:
+    return int(ledger.call("Dispute", "disputeCount"))
+
+
+def write_markdown(rows: list[tuple[str, int, str]], numbers: int) -> None:
+    lines = ["# Gas table", "",
+             f"Measured by `bench/gas_table.py` on Anvil (London gas rules), "
+             f"{time.strftime('%Y-%m-%d')}. Snapshot size: {numbers:,} numbers.", "",
+             "| operation | gas | note |", "|---|---:|---|"]
+    lines += [f"| {what} | {gas:,} | {note} |" for what, gas, note in rows]
+    OUT.write_text("\n".join(lines) + "\n")
+    print(f"wrote {OUT}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--numbers", type=int, default=1_000_000,
+                        help="numbers in the epoch snapshot (default 1,000,000)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        node = AnvilNode(Path(tmp), port=_port())
+        node.start()
+        try:
+            bench = Bench(Path(tmp), node.rpc_url)
+            bench.deployments()
+            bench.approve()
+            key = bench.votes()
+            bench.epoch(args.numbers)
+            bench.dispute(key)
+        finally:
+            node.stop()
+    write_markdown(bench.rows, args.numbers)
+
+
+if __name__ == "__main__":
+    main()
