@@ -163,7 +163,7 @@ def open_dispute_id(ledger: Ledger) -> int:
 
 def write_markdown(rows: list[tuple[str, int, str]], numbers: int) -> None:
     lines = ["# Gas table", "",
-             f"Measured by `bench/gas_table.py` on Anvil (London gas rules), "
+             f"Measured by `bench/gas_table.py` on Anvil 1.7.1 (its default hardfork), "
              f"{time.strftime('%Y-%m-%d')}. Snapshot size: {numbers:,} numbers.", "",
              "| operation | gas | note |", "|---|---:|---|"]
     lines += [f"| {what} | {gas:,} | {note} |" for what, gas, note in rows]
