@@ -74,7 +74,7 @@ class _TamperingProxy(BaseHTTPRequestHandler):
     upstream_port = 0
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self._read_body()
         upstream = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=30)
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() not in {"host", "content-length", "transfer-encoding"}}
@@ -92,6 +92,17 @@ class _TamperingProxy(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _read_body(self) -> bytes:
+        if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = bytearray()
+        while size := int(self.rfile.readline().split(b";")[0].strip(), 16):
+            body += self.rfile.read(size)
+            self.rfile.readline()
+        while self.rfile.readline().strip():
+            pass
+        return bytes(body)
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: the test output should show failures only."""
