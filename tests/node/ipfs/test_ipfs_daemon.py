@@ -84,6 +84,6 @@ def test_non_loopback_api_is_refused(own_node: Settings) -> None:
 
 def test_port_held_by_another_node_fails_clearly(own_node: Settings, ipfs_node) -> None:
     clash = own_node.replace(ipfs_api=ipfs_node.api)
-    with pytest.raises(IpfsDaemonError, match="another IPFS node|exited during start-up"):
+    with pytest.raises(IpfsDaemonError, match=r"another IPFS node|exited during start-up"):
         start_ipfs(clash)
     assert not ipfs_status(clash).running

@@ -36,7 +36,7 @@ def test_json_round_trip_returns_the_same_document(store: EvidenceStore) -> None
 
 
 def test_stored_cid_equals_the_independently_computed_one(store: EvidenceStore) -> None:
-    data = "callee,calls\n".encode() + b"".join(
+    data = b"callee,calls\n" + b"".join(
         f"{i:08d},{i % 97}\n".encode() for i in range(70_000))
     assert len(data) > 2 * CHUNK_SIZE
     cid = store.put_bytes(data, "text/csv")
@@ -97,8 +97,8 @@ def test_oversized_download_is_refused_naming_the_limit(store, ipfs_node) -> Non
 
 
 def test_wrong_content_type_is_refused_naming_the_allowed_ones(store: EvidenceStore) -> None:
-    with pytest.raises(BadContentType, match="application/x-msdownload.*not allowed.*"
-                                             "application/json"):
+    with pytest.raises(BadContentType, match=r"application/x-msdownload.*not allowed.*"
+                                             r"application/json"):
         store.put_bytes(b"MZ\x90\x00", "application/x-msdownload")
     with pytest.raises(BadContentType, match="not valid JSON"):
         store.put_bytes(b"{not json", "application/json")
