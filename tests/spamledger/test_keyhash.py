@@ -23,7 +23,7 @@ def test_short_secret_is_refused():
 
 
 def test_non_e164_input_is_refused():
-    with pytest.raises(ValueError, match="not an E.164"):
+    with pytest.raises(ValueError, match=r"not an E\.164"):
         NumberHasher(SECRET).key("4155550123")
 
 

@@ -14,7 +14,7 @@ def test_defaults_come_from_the_table():
 def test_unknown_key_in_config_file_fails_at_start(tmp_path: Path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('rpc_url = "http://127.0.0.1:9"\nrpc_uri = "typo"\n')
-    with pytest.raises(SettingsError, match="unknown key.*rpc_uri"):
+    with pytest.raises(SettingsError, match=r"unknown key.*rpc_uri"):
         load_settings(config_file=cfg, environ={})
 
 
