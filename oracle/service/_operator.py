@@ -1,8 +1,9 @@
 """Operator identity: who this oracle is and where its own files live.
 
 Several operators run side by side on one machine (demo, tests): each has its own folder
-``<data_dir>/operators/<name>/`` holding its keystore, drop folder, models and state
-(outbox database, epoch tables), so two oracles never share mutable state.
+``<data_dir>/operators/<name>/`` holding its drop folder, models and state
+(outbox database, epoch tables), so two oracles never share mutable state. Its validator
+keystore is ``<data_dir>/keystore/<name>.json`` (where ``spamledger node keys`` writes it).
 
 Example::
 
@@ -45,9 +46,11 @@ class Operator:
         name = (name or country.lower()).strip()
         if not _NAME.match(name):
             raise OperatorError(f"operator name {name!r}: use 1-40 of a-z, 0-9, '-', '_'")
-        home = Path(data_dir).expanduser().resolve() / "operators" / name
+        root = Path(data_dir).expanduser().resolve()
+        home = root / "operators" / name
+        # Same place `spamledger node keys` writes keystores: data_dir/keystore/<name>.json.
         return cls(name=name, country=country,
-                   keystore=_abs(keystore, home / "keystore.json"),
+                   keystore=_abs(keystore, root / "keystore" / f"{name}.json"),
                    drop_dir=_abs(drop_dir, home / "drop"),
                    model_dir=_abs(model_dir, home / "models"),
                    state_dir=home / "state")

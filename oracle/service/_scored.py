@@ -109,3 +109,32 @@ def _reasons(raw: Any) -> tuple[str, ...]:
         return tuple(str(r) for r in raw)
     except TypeError:
         return (str(raw),)
+
+
+def read_scores(path: Any) -> list[ScoredNumber]:
+    """Scored numbers from a ``scores`` file (Parquet or CSV, data contract columns).
+
+    Optional extra columns: ``confidence`` (0..1), ``countries_reached`` (int), and any
+    numeric feature columns (kept as evidence).
+    """
+    import pandas as pd
+
+    from oracle.service._errors import ServiceError
+
+    p = str(path)
+    try:
+        frame = pd.read_csv(p) if p.endswith(".csv") else pd.read_parquet(p)
+    except (OSError, ValueError) as exc:
+        raise ServiceError(f"cannot read scores file {p}: {exc}") from exc
+    missing = [c for c in ("number", "score", "verdict") if c not in frame.columns]
+    if missing:
+        raise ServiceError(f"scores file {p}: missing column(s) {', '.join(missing)}")
+    known = {"number", "country", "score", "verdict", "category", "reasons", "model",
+             "confidence", "countries_reached"}
+    feature_cols = [c for c in frame.columns if c not in known
+                    and pd.api.types.is_numeric_dtype(frame[c])]
+    records = frame.to_dict("records")
+    feats = {str(r["number"]): {c: r[c] for c in feature_cols} for r in records}
+    reach = ({str(r["number"]): int(r["countries_reached"]) for r in records}
+             if "countries_reached" in frame.columns else None)
+    return from_records(records, feats, reach)

@@ -13,7 +13,7 @@ SETTINGS: tuple[Setting, ...] = (
             "data_dir/operators/<name> (default: the lower-cased country)", group=_G),
     Setting("operator_country", str, "", "ISO 3166-1 alpha-2 country of this operator", group=_G),
     Setting("operator_keystore", Path, Path(""), "validator keystore file "
-            "(default: data_dir/operators/<name>/keystore.json)", group=_G),
+            "(default: data_dir/keystore/<name>.json)", group=_G),
     Setting("operator_model_dir", Path, Path(""), "model directory "
             "(default: data_dir/operators/<name>/models)", group=_G),
     Setting("operator_drop_dir", Path, Path(""), "folder watched for new call/report files "

@@ -22,6 +22,9 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
+import random
+import signal
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,6 +36,18 @@ from oracle.service._retry import RetryPolicy, chain_transient
 logger = logging.getLogger(__name__)
 
 AlreadyDone = Callable[[Action], "int | None"]
+
+
+def failpoint(name: str) -> None:
+    """Crash-test instrumentation: ``SPAMLEDGER_FAILPOINT=after_sent:0.3`` SIGKILLs this
+    process at that point with probability 0.3. Unset (always, outside crash tests): no-op.
+    """
+    spec = os.environ.get("SPAMLEDGER_FAILPOINT", "")
+    if not spec.startswith(name + ":"):
+        return
+    if random.random() < float(spec.partition(":")[2] or 1):
+        logger.warning("failpoint %s: killing this process", name)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class WouldRevert(ServiceError):
@@ -78,6 +93,7 @@ class Submitter:
         sent = SentTx(hash="0x" + bytes(signed.hash).hex(), nonce=nonce,
                       raw=bytes(signed.raw_transaction))
         self.outbox.mark_sent(action_ids, sent)
+        failpoint("after_sent")
         return self._settle(sent, fn_name)
 
     def reconcile(self, already_done: AlreadyDone | None = None) -> int:
@@ -125,6 +141,7 @@ class Submitter:
                 receipt: dict[str, Any] | None = None) -> dict[str, Any] | None:
         if receipt is None:
             self._broadcast(sent)
+            failpoint("after_broadcast")
             receipt = self._wait(sent.hash)
         block = int(receipt["blockNumber"])
         if receipt["status"] == 1:

@@ -89,6 +89,9 @@ class VoteService:
     def push(self, rows: Iterable[ScoredNumber]) -> PushReport:
         """Vote on what matters in ``rows``, answer others' rounds, send, finalize."""
         report = PushReport()
+        rows = list(rows)
+        logger.info("push: start (%d scored numbers; outbox %s)", len(rows),
+                    self.outbox.counts())
         self.chain.submitter.reconcile(self._vote_already_counted)
         keyed = self.remember(rows)
         chosen = self.select(keyed)

@@ -22,7 +22,7 @@ def test_operator_from_settings_takes_explicit_paths(tmp_path):
                              environ={})
     op = Operator.from_settings(settings)
     assert op.name == "in" and op.drop_dir == (tmp_path / "incoming").resolve()
-    assert op.keystore == (tmp_path / "operators" / "in" / "keystore.json").resolve()
+    assert op.keystore == (tmp_path / "keystore" / "in.json").resolve()
 
 
 @pytest.mark.parametrize("country", ["", "USA", "1A"])

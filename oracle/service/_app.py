@@ -1,0 +1,79 @@
+"""Wiring: one operator's oracle service assembled from settings (CLI and continuous mode)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from oracle.service._chain import Chain
+from oracle.service._epoch import EpochService
+from oracle.service._errors import ServiceError
+from oracle.service._evidence import EvidenceWriter
+from oracle.service._models import ModelGovernance
+from oracle.service._operator import Operator
+from oracle.service._outbox import Outbox
+from oracle.service._retry import RetryPolicy
+from oracle.service._votes import VotePolicy, VoteService
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class OracleApp:
+    """Every part of one operator's service, connected."""
+
+    settings: Any
+    operator: Operator
+    outbox: Outbox
+    chain: Chain
+    store: Any
+    hasher: Any
+    models: ModelGovernance
+    epochs: EpochService
+    votes: VoteService
+
+    @classmethod
+    def from_settings(cls, settings: Any, model_hash: str | None = None) -> OracleApp:
+        """Connect to the chain and IPFS as the configured operator.
+
+        :param model_hash: model to vote with (default: the promoted one).
+        """
+        import node
+        from node.ipfs import EvidenceStore
+        from spamledger import NumberHasher
+
+        op = Operator.from_settings(settings).ensure_dirs()
+        password = node.resolve_password(settings.data_dir, settings.keystore_password)
+        account = op.load_account(password)
+        retry = RetryPolicy.from_settings(settings)
+        w3 = node.connect(settings.rpc_url)
+        ledger = node.Ledger(w3, node.Deployment.load(settings.data_dir, int(w3.eth.chain_id)))
+        outbox = Outbox(op.outbox_path)
+        chain = Chain(ledger, account, outbox, retry)
+        store = EvidenceStore.from_settings(settings)
+        evidence = EvidenceWriter(store, retry)
+        hasher = NumberHasher(settings.consortium_secret)
+        models = ModelGovernance(op, chain, evidence, settings.service_promote_tolerance)
+        chosen = model_hash or models.current()
+        votes = VoteService(op, chain, hasher, evidence, chosen or b"\0" * 32,
+                            VotePolicy.from_settings(settings))
+        if not chosen:
+            logger.warning("operator %s has no promoted model: votes will be refused "
+                           "until one is registered, approved and promoted", op.name)
+        epochs = EpochService(op, chain, store, hasher, retry)
+        return cls(settings, op, outbox, chain, store, hasher, models, epochs, votes)
+
+    def require_model(self) -> bytes:
+        if self.votes.model_hash == b"\0" * 32:
+            raise ServiceError(f"operator {self.operator.name} has no model: run "
+                               "`spamledger oracle models register` and `promote`, "
+                               "or pass --model-hash")
+        return self.votes.model_hash
+
+    def close(self) -> None:
+        self.outbox.close()
+        try:
+            self.store.close()
+        except Exception:  # closing an HTTP session must not mask the real outcome
+            logger.debug("closing the IPFS client failed", exc_info=True)

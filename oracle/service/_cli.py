@@ -1,0 +1,169 @@
+"""``spamledger oracle run|push|epoch|proof|models``: the service's commands.
+
+``register_service_commands(oracle_subparsers)`` adds them to the ``oracle`` group; until it
+is wired there, ``python -m oracle.service COMMAND`` runs the same commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from spamledger._settings import add_setting_flags
+
+logger = logging.getLogger(__name__)
+
+GROUPS = ("service", "node", "ipfs")
+
+
+def register_service_commands(sub: Any) -> None:
+    """Add the service commands to the ``oracle`` subparsers."""
+    _add(sub, "run", "continuous mode: watch the drop folder, rescore, push, commit epochs",
+         _run, [("--once", {"action": "store_true", "help": "one cycle, then exit"}),
+                ("--cycles", {"type": int, "default": 0, "help": "stop after N cycles"})])
+    _add(sub, "push", "vote on a scores file's numbers that matter; answer open rounds; "
+         "finalize rounds at quorum", _push, [
+             ("scores", {"type": Path, "nargs": "?", "help": "scores file (Parquet/CSV)"}),
+             ("--model-hash", {"default": None, "help": "model to vote with"})])
+    _add(sub, "epoch", "commit an epoch snapshot of a scores file", _epoch, [
+        ("scores", {"type": Path, "help": "scores file (Parquet/CSV): the whole table"}),
+        ("--epoch", {"type": int, "default": None, "help": "epoch number (default: now)"}),
+        ("--model-hash", {"default": None, "help": "model that produced the scores"})])
+    _add(sub, "proof", "Merkle proof of a number in an epoch snapshot", _proof, [
+        ("number", {"help": "E.164 number"}),
+        ("--epoch", {"type": int, "default": None, "help": "epoch (default: latest)"})])
+    models = sub.add_parser("models", help="register, approve, promote or roll back models")
+    msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    _add(msub, "register", "register a model hash with its metrics card", _register, [
+        ("model_hash", {"help": "model content hash (hex)"}),
+        ("--card", {"type": Path, "required": True, "help": "metrics card JSON"})])
+    _add(msub, "approve", "approve another country's model", _approve,
+         [("model_hash", {"help": "model content hash (hex)"})])
+    _add(msub, "promote", "make a registered, approved model current", _promote, [
+        ("model_hash", {"help": "model content hash (hex)"}),
+        ("--card", {"type": Path, "default": None, "help": "metrics card JSON"})])
+    _add(msub, "rollback", "return to the previous approved model", _rollback, [])
+
+
+def _add(sub: Any, name: str, help_text: str, func: Any,
+         args: list[tuple[str, dict[str, Any]]]) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    for flag, kwargs in args:
+        parser.add_argument(flag, **kwargs)
+    add_setting_flags(parser, GROUPS)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _app(settings: Any, model_hash: str | None = None) -> Any:
+    from oracle.service._app import OracleApp
+
+    return OracleApp.from_settings(settings, model_hash)
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def _push(settings: Any, args: argparse.Namespace) -> int:
+    from oracle.service._scored import read_scores
+
+    app = _app(settings, args.model_hash)
+    try:
+        rows = read_scores(args.scores) if args.scores else []
+        if rows:
+            app.require_model()
+        report = app.votes.push(rows)
+        _print(report.__dict__ | {"outbox": app.outbox.counts()})
+        return 0
+    finally:
+        app.close()
+
+
+def _epoch(settings: Any, args: argparse.Namespace) -> int:
+    from oracle.service._epoch import epoch_of
+    from oracle.service._scored import read_scores
+
+    app = _app(settings, args.model_hash)
+    try:
+        model = app.require_model()
+        epoch = args.epoch or epoch_of(app.chain.now(), settings.service_epoch_seconds)
+        snap = app.epochs.build(read_scores(args.scores), epoch, model)
+        receipt = app.epochs.commit(snap)
+        _print({"epoch": epoch, "root": "0x" + snap.root.hex(), "cid": snap.cid,
+                "count": snap.tree.count,
+                "tx": None if receipt is None else "0x" + bytes(
+                    receipt["transactionHash"]).hex()})
+        return 0
+    finally:
+        app.close()
+
+
+def _proof(settings: Any, args: argparse.Namespace) -> int:
+    from spamledger._numbers import normalize
+
+    app = _app(settings)
+    try:
+        number = normalize(args.number, app.operator.country).e164
+        proof = app.epochs.proof(number, args.epoch)
+        _print(proof.as_dict() | {"verifiedOnChain": app.epochs.verify_on_chain(proof)})
+        return 0
+    finally:
+        app.close()
+
+
+def _register(settings: Any, args: argparse.Namespace) -> int:
+    from oracle.service._models import read_card
+
+    app = _app(settings)
+    try:
+        cid = app.models.register(args.model_hash, read_card(args.card))
+        _print({"model": args.model_hash, "metricsCid": cid})
+        return 0
+    finally:
+        app.close()
+
+
+def _approve(settings: Any, args: argparse.Namespace) -> int:
+    app = _app(settings)
+    try:
+        _print({"model": args.model_hash, "approvedNow": app.models.approve(args.model_hash)})
+        return 0
+    finally:
+        app.close()
+
+
+def _promote(settings: Any, args: argparse.Namespace) -> int:
+    from oracle.service._models import read_card
+
+    app = _app(settings)
+    try:
+        card = read_card(args.card) if args.card else None
+        _print({"current": app.models.promote(args.model_hash, card)})
+        return 0
+    finally:
+        app.close()
+
+
+def _rollback(settings: Any, args: argparse.Namespace) -> int:
+    app = _app(settings)
+    try:
+        _print({"current": app.models.rollback()})
+        return 0
+    finally:
+        app.close()
+
+
+def _run(settings: Any, args: argparse.Namespace) -> int:
+    from oracle.service._run import ContinuousRunner
+
+    app = _app(settings)
+    try:
+        cycles = 1 if args.once else args.cycles
+        ContinuousRunner.from_app(app).run(max_cycles=cycles or None)
+        return 0
+    finally:
+        app.close()

@@ -1,0 +1,64 @@
+"""Model governance: registered and approved before use; no promotion on regression."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from oracle.service import ModelGovernanceError
+from oracle.service._models import metrics_of
+
+from .conftest import approve_models, model_hash_for
+
+
+def _card(p: float, r: float) -> dict:
+    return {"metrics": {"BR": {"precision": p, "recall": r},
+                        "overall": {"precision": 0.5, "recall": 0.5}}}
+
+
+def test_card_metrics_prefer_the_country():
+    assert metrics_of(_card(0.97, 0.95), "BR") == (0.97, 0.95)
+    assert metrics_of(_card(0.97, 0.95), "US") == (0.5, 0.5)
+    with pytest.raises(ModelGovernanceError, match="no precision"):
+        metrics_of({"notes": "x"}, "BR")
+
+
+def test_promote_refuses_regression_and_rollback_restores(make_operator):
+    rigs = [make_operator(cc) for cc in ("BR", "US", "IN")]
+    approve_models(rigs)
+    br = rigs[0]
+    gov = br.models
+    first = gov.promote(br.model_hash, _card(0.96, 0.95))
+    assert gov.current() == first
+
+    worse = model_hash_for("BR", version=2)
+    gov.register(worse, _card(0.90, 0.95))
+    for other in rigs[1:]:
+        other.models.approve(worse)
+    with pytest.raises(ModelGovernanceError, match=r"precision 0\.9000 is below"):
+        gov.promote(worse)
+    assert gov.current() == first
+
+    better = model_hash_for("BR", version=3)
+    gov.register(better, _card(0.955, 0.96))  # within tolerance 0.02
+    with pytest.raises(ModelGovernanceError, match="not approved on-chain"):
+        gov.promote(better)
+    for other in rigs[1:]:
+        other.models.approve(better)
+    assert gov.promote(better) == better.hex()
+    assert gov.rollback() == first
+    with pytest.raises(ModelGovernanceError, match="no previous"):
+        gov.rollback()
+
+
+def test_vote_naming_an_unapproved_model_is_refused_with_reason(consortium, make_operator):
+    from oracle.service._scored import ScoredNumber
+    from spamledger._types import Verdict
+
+    rig = make_operator("US")
+    rig.votes.set_model(model_hash_for("US", version=99))  # never registered
+    number = "+1646555" + f"{secrets.randbelow(10_000):04d}"
+    report = rig.votes.push([ScoredNumber(number, "US", 0.99, Verdict.SPAM)])
+    failed = [rig.outbox.get(i) for i in report.failed if i.startswith("vote:")]
+    assert failed and "ModelNotApproved" in failed[-1].error
