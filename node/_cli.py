@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -58,13 +59,20 @@ def _ipfs_module() -> Any:
     return ipfs if hasattr(ipfs, "start_ipfs") else None
 
 
+def _plain(obj: Any) -> dict[str, Any]:
+    """A status dataclass as a plain dict, for JSON output."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    return dict(obj) if isinstance(obj, dict) else {"value": str(obj)}
+
+
 def _start(settings: Settings, args: argparse.Namespace) -> int:
     pid = _anvil(settings).start()
     print(f"chain: anvil pid {pid} at http://127.0.0.1:{settings.anvil_port}")
     ipfs = _ipfs_module()
     if ipfs and not args.no_ipfs:
-        info = ipfs.start_ipfs(settings)
-        print(f"ipfs: {info}")
+        info = _plain(ipfs.start_ipfs(settings))
+        print(f"ipfs: pid {info.get('pid')} api {info.get('api')} gateway {info.get('gateway')}")
     return 0
 
 
@@ -82,7 +90,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"chain": _anvil(settings).status()}
     ipfs = _ipfs_module()
     if ipfs:
-        report["ipfs"] = ipfs.ipfs_status(settings)
+        report["ipfs"] = _plain(ipfs.ipfs_status(settings))
     print(json.dumps(report, indent=2, default=str))
     return 0 if report["chain"]["running"] else 3
 
