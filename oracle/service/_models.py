@@ -41,7 +41,7 @@ STATUS_NONE, STATUS_PENDING, STATUS_APPROVED, STATUS_REVOKED = 0, 1, 2, 3
 def metrics_of(card: dict[str, Any], country: str) -> tuple[float, float]:
     """(precision, recall) of a model card: the country's own figures, else overall."""
     paths = (("metrics", country), ("countries", country), ("per_country", country),
-             ("metrics", "overall"), ("metrics",), ())
+             ("metrics", "overall"), ("countries", "*"), ("metrics",), ())
     for path in paths:
         node: Any = card
         for part in path:

@@ -80,6 +80,7 @@ class VoteService:
         self.outbox = chain.outbox
         self.set_model(model_hash)
         self._table: dict[bytes, ScoredNumber] = {}
+        self._seen: list[tuple[str, int, int]] = []
 
     def set_model(self, model_hash: str | bytes) -> None:
         self.model_hash = model_hash_bytes(model_hash)
@@ -98,6 +99,7 @@ class VoteService:
         report.selected = len(chosen)
         for key, row in chosen.items():
             self._vote_on(key, row, report)
+        self.outbox.record_published(self._seen)
         self.answer_open_rounds(report)
         report.votes_mined = self.send_votes()
         report.finalized = self.finalize_ready()
@@ -114,17 +116,24 @@ class VoteService:
         return keyed
 
     def select(self, keyed: Mapping[bytes, ScoredNumber]) -> dict[bytes, ScoredNumber]:
-        """Numbers whose verdict changed since the last vote, or flagged cross-border."""
+        """Numbers whose verdict changed since this operator last saw them, and newly
+        flagged numbers that reached subscribers in several countries. (Flagged domestic
+        numbers reach the chain through the epoch snapshot.) Every row's verdict is
+        remembered, so the next push can tell what changed."""
         last = self.outbox.published(k.hex() for k in keyed)
-        chosen = {}
+        chosen, seen = {}, []
         for key, row in keyed.items():
             before = last.get(key.hex())
-            changed = before is not None and before[0] != int(row.verdict)
             flagged = row.verdict >= Verdict.SUSPICIOUS
-            first_flag = before is None and flagged
-            crosses = row.countries_reached >= self.policy.cross_border_min and flagged
-            if changed or first_flag or crosses:
+            crosses = row.countries_reached >= self.policy.cross_border_min
+            if before is None:
+                if flagged and crosses:
+                    chosen[key] = row
+            elif before[0] != int(row.verdict):
                 chosen[key] = row
+            if before is None or before[0] != int(row.verdict):
+                seen.append((key.hex(), int(row.verdict), row.score_bps))
+        self._seen = seen
         return chosen
 
     # -- rounds ------------------------------------------------------------------------------
@@ -135,7 +144,6 @@ class VoteService:
             return
         if self.plan_vote(key, round_id, row):
             report.votes_planned += 1
-        self.outbox.record_published([(key.hex(), int(row.verdict), row.score_bps)])
 
     def ensure_round(self, key: bytes, row: ScoredNumber, report: PushReport) -> int | None:
         """The open round of ``key``, opening one when the number is flagged."""

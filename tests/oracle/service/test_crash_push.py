@@ -43,7 +43,7 @@ def _scores(path: Path, n: int) -> list[str]:
     numbers = [f"+1212{base + i:07d}" for i in range(n)]
     pd.DataFrame({"number": numbers, "country": "US", "score": 0.93, "verdict": "spam",
                   "category": "robocall", "reasons": "many short calls",
-                  "calls_24h": 300.0}).to_parquet(path)
+                  "calls_24h": 300.0, "countries_reached": 2}).to_parquet(path)
     return numbers
 
 

@@ -68,7 +68,7 @@ def test_operator_without_data_abstains_and_round_uses_scoring_votes_only(
     approve_models(list(rigs.values()))
     number = _fresh_number()
     key = consortium.hasher.key(number)
-    rigs["IN"].votes.push([_scammer_row(number, 0.88, reached=1)])
+    rigs["IN"].votes.push([_scammer_row(number, 0.88, reached=2)])
     rigs["GB"].votes.push([])  # no data: abstains (0.25 + 0.1 < quorum)
     assert rigs["GB"].chain.has_voted(key, 1)
     assert rigs["US"].chain.current_round(key).status != ROUND_FINALIZED
@@ -85,7 +85,7 @@ def test_pushing_the_same_scores_again_sends_nothing(consortium, make_operator):
     rigs = {cc: make_operator(cc) for cc in WEIGHTS}
     approve_models(list(rigs.values()))
     number = _fresh_number()
-    row = _scammer_row(number, 0.9, reached=1)
+    row = _scammer_row(number, 0.9, reached=2)
     first = rigs["US"].votes.push([row])
     again = rigs["US"].votes.push([row])
     assert first.votes_planned == 1 and again.votes_planned == 0 and again.opened == 0

@@ -59,6 +59,7 @@ def test_vote_naming_an_unapproved_model_is_refused_with_reason(consortium, make
     rig = make_operator("US")
     rig.votes.set_model(model_hash_for("US", version=99))  # never registered
     number = "+1646555" + f"{secrets.randbelow(10_000):04d}"
-    report = rig.votes.push([ScoredNumber(number, "US", 0.99, Verdict.SPAM)])
+    report = rig.votes.push([ScoredNumber(number, "US", 0.99, Verdict.SPAM,
+                                                countries_reached=2)])
     failed = [rig.outbox.get(i) for i in report.failed if i.startswith("vote:")]
     assert failed and "ModelNotApproved" in failed[-1].error
