@@ -1,0 +1,305 @@
+"""Per-number features computed by DuckDB over the clean ``calls`` and ``reports`` tables.
+
+One row per number that placed at least one call in the long window before ``until``.
+Only rows strictly before ``until`` are read (:func:`oracle._ingest.load_calls` already
+drops later rows; the queries filter again so that a table loaded without a cutoff cannot
+leak later data either).
+
+Windows: the *long* window (``long_days``, default 14) describes a number's habits; the
+*short* window (the last ``short_hours``, default 24) catches new and re-awakened numbers.
+
+Feature groups (names in :data:`FEATURES`):
+
+* volume and rhythm: calls, calls per active day, active days, last-24 h calls and burst
+  ratio, inter-call gap mean / coefficient of variation / share under a minute;
+* counterparts: distinct callees, distinct callees over calls, calls per counterpart,
+  callee block spread (sweeps hit few 10,000-blocks), callee countries, international share;
+* reciprocity: outgoing share of all calls, calls received, callback rate (callees who
+  called back);
+* talk: answer rate, share of very short answered calls, mean and variation of talk time,
+  share of calls over 10 minutes;
+* time of day: distinct active hours, share of calls in local quiet hours (per-country
+  window from the rules, default 21:00-08:00);
+* age: days since first seen (as caller or callee, whole history), days from first seen
+  to the last call placed, days since that call, days quiet before the last 24 h;
+* complaints: distinct spam reporters whose complaint the CDRs confirm (the number did
+  call them), unconfirmed spam reporters, distinct "not spam" reporters, time-decayed
+  confirmed reporters (half-life ``decay_days``), spam share, confirmed reporters per
+  distinct callee (complaint rate);
+* STIR/SHAKEN attestation mix (A/B/C shares where the network signs calls);
+* neighbourhood: other numbers of the same 100-number block that placed calls, that were
+  reported, and their spam reports (campaigns rotate through adjacent numbers);
+* number type (libphonenumber) and whether the number is foreign to the recording network.
+
+Example::
+
+    con = connect(); load_calls(con, "calls/"); load_reports(con, "reports.parquet")
+    frame = build_features(con, until=datetime(2026, 1, 15))
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from oracle._errors import FeatureError
+from spamledger._numbers import NUMBER_TYPES
+
+logger = logging.getLogger(__name__)
+
+# Local-time offsets (hours) of the networks, for time-of-day features; 0 when unknown.
+UTC_OFFSETS: dict[str, float] = {
+    "US": -5, "CA": -5, "MX": -6, "BR": -3, "AR": -3, "GB": 0, "IE": 0, "PT": 0, "FR": 1,
+    "DE": 1, "ES": 1, "IT": 1, "NL": 1, "PL": 1, "RU": 3, "TR": 3, "AE": 4, "IN": 5.5,
+    "PK": 5, "ID": 7, "CN": 8, "JP": 9, "KR": 9, "AU": 10, "NG": 1, "ZA": 2, "KE": 3,
+}
+DEFAULT_QUIET = (21, 8)  # local quiet hours [start, end) when a country sets none
+
+# Volumes are per observed day (the window, or the number's age if younger) so that a model
+# trained on a shorter history scores a longer one consistently.
+NUMERIC_FEATURES: tuple[str, ...] = (
+    "calls_per_day", "active_day_share", "n_out_24h", "burst_ratio",
+    "gap_mean_s", "gap_cv", "gap_short_share",
+    "callees_per_day", "distinct_ratio", "calls_per_counterpart", "callee_block_spread",
+    "callee_countries", "intl_share",
+    "outgoing_share", "in_per_day", "callback_rate",
+    "answer_rate", "short_share", "mean_dur_s", "dur_cv", "long_share",
+    "distinct_hours", "quiet_share",
+    "age_days", "lifespan_days", "recency_days", "quiet_days_before_24h",
+    "spam_reporters", "unverified_reporters", "not_spam_reporters", "spam_decayed",
+    "spam_share", "report_rate",
+    "att_a", "att_b", "att_c",
+    "nb_active", "nb_reported", "nb_spam_reports",
+)
+CATEGORICAL_FEATURES: tuple[str, ...] = ("number_type", "foreign")
+FEATURES: tuple[str, ...] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+ID_COLUMNS: tuple[str, ...] = ("number", "country", "network", "report_category")
+# Kept in the table for people and rules, not given to the models (they grow with the window).
+COUNT_COLUMNS: tuple[str, ...] = ("n_out", "distinct_callees", "n_in", "active_days")
+
+
+def _ts(value: datetime) -> str:
+    return f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S.%f}'"
+
+
+def _local_hour_expr(offsets: Mapping[str, float]) -> str:
+    cases = " ".join(f"WHEN '{cc}' THEN {off * 3600}" for cc, off in sorted(offsets.items()))
+    return f"floor(((t + CASE country {cases} ELSE 0 END) % 86400) / 3600)"
+
+
+def _quiet_expr(quiet: Mapping[str, tuple[int, int]], col: str = "hr") -> str:
+    def window(start: int, end: int) -> str:
+        if start <= end:
+            return f"({col} >= {start} AND {col} < {end})"
+        return f"({col} >= {start} OR {col} < {end})"
+
+    cases = " ".join(f"WHEN '{cc}' THEN {window(*w)}" for cc, w in sorted(quiet.items()))
+    default = window(*DEFAULT_QUIET)
+    return f"CASE country {cases} ELSE {default} END" if cases else default
+
+
+def build_features(con: duckdb.DuckDBPyConnection, until: datetime, long_days: float = 14,
+                   short_hours: float = 24, decay_days: float = 3.0,
+                   quiet_hours: Mapping[str, tuple[int, int]] | None = None,
+                   calls: str = "calls", reports: str | None = "reports") -> pd.DataFrame:
+    """The feature table (one row per calling number) from data strictly before ``until``.
+
+    :param con: a connection holding the clean ``calls`` (and ``reports``) tables.
+    :param until: naive UTC instant; nothing at or after it is read.
+    :param quiet_hours: local quiet window per country, e.g. ``{"IN": (21, 9)}``.
+    :returns: DataFrame with :data:`ID_COLUMNS`, :data:`COUNT_COLUMNS` and :data:`FEATURES`,
+        sorted by number.
+    """
+    lo = until - timedelta(days=long_days)
+    short = until - timedelta(hours=short_hours)
+    params = {"u": _ts(until), "lo": _ts(lo), "s": _ts(short)}
+    try:
+        _window(con, calls, params, quiet_hours or {})
+        frame = _assemble(con, calls, reports, params, decay_days)
+    except duckdb.Error as exc:
+        raise FeatureError(f"feature query failed: {exc}") from exc
+    if frame.empty:
+        raise FeatureError(f"no calls between {lo:%Y-%m-%d %H:%M} and {until:%Y-%m-%d %H:%M} "
+                           "UTC: nothing to build features from")
+    return _finish(frame, long_days)
+
+
+def _window(con: duckdb.DuckDBPyConnection, calls: str, p: dict[str, str],
+            quiet: Mapping[str, tuple[int, int]]) -> None:
+    hour = _local_hour_expr(UTC_OFFSETS)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE fw AS
+        SELECT t, caller, callee, caller_region, caller_type, callee_region, duration_s,
+               answered, country, attestation, t >= epoch({p['s']}) AS recent,
+               {_quiet_expr(quiet)} AS quiet, hr
+        FROM (SELECT *, {hour} AS hr FROM {calls}
+              WHERE ts >= {p['lo']} AND ts < {p['u']})""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE fpairs AS
+        SELECT caller, callee, min(t) AS first_t, max(t) AS last_t, bool_or(recent) AS recent
+        FROM fw GROUP BY caller, callee""")
+
+
+_OUT = """
+    SELECT caller AS number, any_value(caller_region) AS region,
+           any_value(caller_type) AS number_type_name, mode(country) AS network,
+           count(*) AS n_out, count(*) FILTER (WHERE recent) AS n_out_24h,
+           count(DISTINCT floor(t / 86400)) AS active_days,
+           min(t) AS first_out_w, max(t) AS last_out_w,
+           avg(answered::INTEGER) AS answer_rate,
+           sum((answered AND duration_s < 10)::INTEGER) / nullif(sum(answered::INTEGER), 0)
+               AS short_share,
+           avg(duration_s) FILTER (WHERE answered) AS mean_dur_s,
+           stddev_pop(duration_s) FILTER (WHERE answered)
+               / nullif(avg(duration_s) FILTER (WHERE answered), 0) AS dur_cv,
+           avg((duration_s >= 600)::INTEGER) FILTER (WHERE answered) AS long_share,
+           count(DISTINCT hr) AS distinct_hours, avg(quiet::INTEGER) AS quiet_share,
+           count(DISTINCT callee_region) AS callee_countries,
+           avg((callee_region <> caller_region)::INTEGER) AS intl_share,
+           avg((attestation = 'A')::INTEGER) FILTER (WHERE attestation IS NOT NULL) AS att_a,
+           avg((attestation = 'B')::INTEGER) FILTER (WHERE attestation IS NOT NULL) AS att_b,
+           avg((attestation = 'C')::INTEGER) FILTER (WHERE attestation IS NOT NULL) AS att_c
+    FROM fw GROUP BY caller"""
+
+_GAPS = """
+    SELECT caller AS number, avg(gap) AS gap_mean_s,
+           stddev_pop(gap) / nullif(avg(gap), 0) AS gap_cv,
+           avg((gap < 60)::INTEGER) AS gap_short_share
+    FROM (SELECT caller, t - lag(t) OVER (PARTITION BY caller ORDER BY t) AS gap FROM fw)
+    WHERE gap IS NOT NULL GROUP BY caller"""
+
+_PAIRS = """
+    SELECT p.caller AS number, count(*) AS distinct_callees,
+           count(*) FILTER (WHERE p.recent) AS distinct_callees_24h,
+           count(DISTINCT left(p.callee, length(p.callee) - 4)) / count(*)
+               AS callee_block_spread,
+           count(q.caller) FILTER (WHERE q.last_t > p.first_t) / count(*) AS callback_rate
+    FROM fpairs p LEFT JOIN fpairs q ON q.caller = p.callee AND q.callee = p.caller
+    GROUP BY p.caller"""
+
+_IN = "SELECT callee AS number, count(*) AS n_in FROM fw GROUP BY callee"
+
+_HISTORY = """
+    SELECT number, min(t) AS first_t, max(t) FILTER (WHERE t < epoch({s})) AS last_before
+    FROM (SELECT caller AS number, t FROM {calls} WHERE ts < {u}
+          UNION ALL SELECT callee, t FROM {calls} WHERE ts < {u})
+    GROUP BY number"""
+
+# A subscriber's complaint counts when the network saw the number call that subscriber
+# before the complaint (operators check complaints against CDRs); feed entries (FTC,
+# regulator, honeypot) carry no subscriber and count as they are.
+VERIFIED_REPORTS = """
+    SELECT r.*, (r.source <> 'user' OR EXISTS (
+               SELECT 1 FROM {calls} c WHERE c.caller = r.number
+               AND c.callee = r.reporter_key AND c.ts <= r.ts)) AS verified
+    FROM {reports} r WHERE r.ts < {u}"""
+
+_REPORTS = """
+    SELECT number,
+           count(DISTINCT reporter_key) FILTER (WHERE label = 'spam' AND verified)
+               AS spam_reporters,
+           count(DISTINCT reporter_key) FILTER (WHERE label = 'spam' AND NOT verified)
+               AS unverified_reporters,
+           count(DISTINCT reporter_key) FILTER (WHERE label = 'not_spam') AS not_spam_reporters,
+           mode(category) FILTER (WHERE label = 'spam' AND category IS NOT NULL)
+               AS report_category
+    FROM f_vrep GROUP BY number"""
+
+# Each reporter counts once, with the weight of its latest spam report.
+_DECAY = """
+    SELECT number, sum(exp(-(epoch({u}) - last_t) / {tau})) AS spam_decayed
+    FROM (SELECT number, reporter_key, max(t) AS last_t FROM f_vrep
+          WHERE label = 'spam' AND verified GROUP BY number, reporter_key)
+    GROUP BY number"""
+
+
+def _assemble(con: duckdb.DuckDBPyConnection, calls: str, reports: str | None,
+              p: dict[str, str], decay_days: float) -> pd.DataFrame:
+    tau = decay_days * 86400 / math.log(2)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE f_out AS {_OUT}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE f_gaps AS {_GAPS}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE f_pairs AS {_PAIRS}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE f_in AS {_IN}")
+    con.execute("CREATE OR REPLACE TEMP TABLE f_hist AS "
+                + _HISTORY.format(calls=calls, s=p["s"], u=p["u"]))
+    if reports:
+        con.execute("CREATE OR REPLACE TEMP TABLE f_vrep AS "
+                    + VERIFIED_REPORTS.format(reports=reports, calls=calls, u=p["u"]))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE f_rep AS {_REPORTS}")
+        con.execute("CREATE OR REPLACE TEMP TABLE f_decay AS "
+                    + _DECAY.format(u=p["u"], tau=tau))
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE f_rep AS SELECT NULL::VARCHAR AS number, "
+                    "0 AS spam_reporters, 0 AS unverified_reporters, 0 AS not_spam_reporters, "
+                    "NULL::VARCHAR AS report_category WHERE false")
+        con.execute("CREATE OR REPLACE TEMP TABLE f_decay AS SELECT NULL::VARCHAR AS number, "
+                    "0.0 AS spam_decayed WHERE false")
+    return con.execute(_JOIN.format(u=p["u"], s=p["s"])).df()
+
+
+# Neighbourhood: the 100-number block (all digits but the last two).
+_JOIN = """
+    WITH base AS (
+        SELECT o.*, g.gap_mean_s, g.gap_cv, g.gap_short_share,
+               pr.distinct_callees, pr.distinct_callees_24h, pr.callee_block_spread,
+               pr.callback_rate, coalesce(i.n_in, 0) AS n_in,
+               (epoch({u}) - h.first_t) / 86400 AS age_days,
+               (epoch({s}) - h.last_before) / 86400 AS quiet_days_before_24h,
+               (o.last_out_w - h.first_t) / 86400 AS lifespan_days,
+               (epoch({u}) - o.last_out_w) / 86400 AS recency_days,
+               coalesce(r.spam_reporters, 0) AS spam_reporters,
+               coalesce(r.not_spam_reporters, 0) AS not_spam_reporters,
+               coalesce(r.unverified_reporters, 0) AS unverified_reporters,
+               r.report_category, coalesce(d.spam_decayed, 0) AS spam_decayed,
+               left(o.number, length(o.number) - 2) AS block
+        FROM f_out o
+        LEFT JOIN f_gaps g USING (number) LEFT JOIN f_pairs pr USING (number)
+        LEFT JOIN f_in i USING (number) LEFT JOIN f_hist h USING (number)
+        LEFT JOIN f_rep r USING (number) LEFT JOIN f_decay d USING (number)
+    ),
+    rep_blocks AS (
+        SELECT left(number, length(number) - 2) AS block, count(*) AS reported,
+               sum(spam_reporters) AS spam_reports
+        FROM f_rep WHERE spam_reporters > 0 GROUP BY block
+    ),
+    act_blocks AS (SELECT block, count(*) AS active FROM base GROUP BY block)
+    SELECT base.*, a.active - 1 AS nb_active,
+           coalesce(rb.reported, 0) - (base.spam_reporters > 0)::INTEGER AS nb_reported,
+           coalesce(rb.spam_reports, 0) - base.spam_reporters AS nb_spam_reports
+    FROM base JOIN act_blocks a USING (block) LEFT JOIN rep_blocks rb USING (block)
+    ORDER BY number"""
+
+
+def _finish(frame: pd.DataFrame, long_days: float) -> pd.DataFrame:
+    """Derived ratios and categorical codes, in a fixed column order."""
+    f = frame
+    observed = np.clip(f["age_days"].fillna(long_days), 1.0, long_days)
+    f["calls_per_day"] = f["n_out"] / observed
+    f["callees_per_day"] = f["distinct_callees"] / observed
+    f["in_per_day"] = f["n_in"] / observed
+    f["active_day_share"] = f["active_days"] / np.ceil(observed)
+    earlier = (f["n_out"] - f["n_out_24h"]) / max(long_days - 1, 1)
+    f["burst_ratio"] = f["n_out_24h"] / (earlier + 1.0)
+    f["distinct_ratio"] = f["distinct_callees"] / f["n_out"]
+    f["calls_per_counterpart"] = f["n_out"] / f["distinct_callees"]
+    f["outgoing_share"] = f["n_out"] / (f["n_out"] + f["n_in"])
+    f["report_rate"] = f["spam_reporters"] / f["distinct_callees"]
+    reports = f["spam_reporters"] + f["not_spam_reporters"]
+    f["spam_share"] = np.where(reports > 0, f["spam_reporters"] / reports.where(reports > 0, 1),
+                               np.nan)
+    f["quiet_days_before_24h"] = f["quiet_days_before_24h"].fillna(-1.0)
+    # Networks without STIR/SHAKEN: -1, so such numbers stay apart from unattested calls.
+    f[["att_a", "att_b", "att_c"]] = f[["att_a", "att_b", "att_c"]].fillna(-1.0)
+    f["number_type"] = f["number_type_name"].map(_TYPE_CODES).fillna(-1).astype(np.int64)
+    f["foreign"] = (f["region"] != f["network"]).astype(np.int64)
+    f["country"] = f["region"]
+    out = f[list(ID_COLUMNS) + list(COUNT_COLUMNS) + list(FEATURES)].copy()
+    out[list(NUMERIC_FEATURES)] = out[list(NUMERIC_FEATURES)].astype(np.float64)
+    return out.reset_index(drop=True)
+
+
+_TYPE_CODES = {name: i for i, name in enumerate(NUMBER_TYPES)}

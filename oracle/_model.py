@@ -1,0 +1,366 @@
+"""Per-country spam models: training, calibration, thresholds, saving with a content hash.
+
+For every country (the recording network) with enough labelled numbers a scikit-learn
+``HistGradientBoostingClassifier`` is trained, and one global model on all countries is the
+fallback. Negatives are undersampled for fitting only: calibration and thresholds use
+out-of-fold predictions at the real class ratio, so the saved probabilities mean what they
+say. The spam threshold is the lowest score at which out-of-fold precision reaches
+``target_precision`` (default 0.95); the suspicious threshold is the lowest at which it
+reaches ``suspicious_precision``.
+
+A saved model is a directory: ``model.pkl`` (the pickled payload; its SHA-256 is the model
+hash, the ``bytes32`` the ledger records) and ``model_card.json`` (hash, features, training
+window, per-country metrics, class ratio, thresholds). Loading checks the hash.
+``model.pkl`` is a pickle: load only models from your own model directory.
+
+Example::
+
+    model = train(features, labels, window={"until": "2026-01-15T00:00:00"})
+    save_model(model, "models/current")
+    model = load_model("models/current"); model.hash
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import os
+import pickle
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.isotonic import IsotonicRegression
+from sklearn.metrics import average_precision_score, precision_recall_curve
+from sklearn.model_selection import StratifiedGroupKFold
+
+from oracle._errors import LabelError, ModelError
+from oracle._features import CATEGORICAL_FEATURES, COUNT_COLUMNS, FEATURES
+
+logger = logging.getLogger(__name__)
+
+GLOBAL = "*"
+MODEL_FILE = "model.pkl"
+CARD_FILE = "model_card.json"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Knobs of :func:`train`; the defaults are what the benchmarks ran."""
+
+    target_precision: float = 0.95
+    suspicious_precision: float = 0.70
+    min_positives: int = 100
+    min_negatives: int = 500
+    negative_ratio: float = 5.0     # negatives kept per positive when fitting
+    folds: int = 4
+    max_iter: int = 200
+    learning_rate: float = 0.06
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 15
+    l2_regularization: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class CountryModel:
+    """One fitted classifier with its calibration, thresholds and reference point."""
+
+    key: str
+    classifier: HistGradientBoostingClassifier
+    calibrator: IsotonicRegression
+    spam_threshold: float
+    suspicious_threshold: float
+    reference: np.ndarray          # median feature vector of the negatives (for reasons)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        return self.classifier.predict_proba(x)[:, 1]
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probability of spam for each row of ``x``."""
+        return np.clip(self.calibrator.predict(self.raw(x)), 0.0, 1.0)
+
+
+@dataclass
+class Model:
+    """Everything needed to score: feature list, per-country models, provenance."""
+
+    features: tuple[str, ...]
+    categorical: tuple[str, ...]
+    countries: dict[str, CountryModel]
+    window: dict[str, Any]
+    config: TrainConfig
+    hash: str = ""
+
+    def model_for(self, country: str | None) -> CountryModel:
+        return self.countries.get(country or GLOBAL, self.countries[GLOBAL])
+
+    @property
+    def hash_bytes32(self) -> bytes:
+        """The model hash as the 32 bytes recorded on-chain."""
+        if not self.hash:
+            raise ModelError("model has no hash yet: save it first")
+        return bytes.fromhex(self.hash)
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The feature matrix in this model's column order (missing columns are an error)."""
+        missing = [f for f in self.features if f not in frame.columns]
+        if missing:
+            raise ModelError(f"feature table lacks column(s) the model needs: {missing}")
+        return frame[list(self.features)].to_numpy(dtype=np.float64)
+
+
+def feature_columns(frame: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The features to train on: ours when present, else every numeric column given."""
+    if all(f in frame.columns for f in FEATURES):
+        return FEATURES, CATEGORICAL_FEATURES
+    skip = {"number", "country", "network", "label", "report_category", "snapshot",
+            *COUNT_COLUMNS}
+    cols = tuple(c for c in frame.columns
+                 if c not in skip and pd.api.types.is_numeric_dtype(frame[c]))
+    if not cols:
+        raise ModelError("feature table has no numeric feature columns")
+    return cols, tuple(c for c in CATEGORICAL_FEATURES if c in cols)
+
+
+def group_key(frame: pd.DataFrame) -> pd.Series:
+    """The country whose model scores each row: the recording network, else the number's."""
+    col = "network" if "network" in frame.columns else "country"
+    return frame[col].fillna(GLOBAL).astype(str)
+
+
+def train(features: pd.DataFrame, labels: pd.DataFrame | None = None,
+          config: TrainConfig = TrainConfig(),
+          window: dict[str, Any] | None = None) -> Model:
+    """Fit per-country models plus the global fallback.
+
+    :param features: output of :func:`oracle.build_features` or an operator's table.
+    :param labels: ``number``, ``label`` (1 spam, 0 not); without it ``features`` must
+        hold a ``label`` column.
+    :param window: provenance recorded in the model card (training cutoff, windows...).
+    """
+    data = _labelled(features, labels)
+    cols, categorical = feature_columns(data)
+    x = data[list(cols)].to_numpy(dtype=np.float64)
+    y = data["label"].to_numpy(dtype=np.int64)
+    keys = group_key(data).to_numpy()
+    cat_mask = np.array([c in categorical for c in cols])
+    groups = data["number"].to_numpy()
+    countries = {GLOBAL: _fit_group(GLOBAL, x, y, groups, cat_mask, config)}
+    for cc in sorted(set(keys)):
+        sel = keys == cc
+        pos, neg = int(y[sel].sum()), int((y[sel] == 0).sum())
+        if pos >= config.min_positives and neg >= config.min_negatives:
+            countries[cc] = _fit_group(cc, x[sel], y[sel], groups[sel], cat_mask, config)
+        else:
+            logger.info("country %s: %d spam / %d not spam labels: global model", cc, pos, neg)
+    return Model(cols, categorical, countries, dict(window or {}), config)
+
+
+def _labelled(features: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:
+    if labels is not None:
+        keys = ["number", "snapshot"] if "snapshot" in labels.columns else ["number"]
+        data = features.drop(columns=["label"], errors="ignore").merge(
+            labels[[*keys, "label"]], on=keys, how="inner")
+    elif "label" in features.columns:
+        data = features.dropna(subset=["label"])
+    else:
+        raise LabelError("no labels: give a labels table or a feature table with 'label'")
+    y = data["label"].astype(int)
+    if y.sum() < 5 or (y == 0).sum() < 5:
+        raise LabelError(f"too few labels to train: {int(y.sum())} spam, "
+                         f"{int((y == 0).sum())} not spam (need at least 5 of each)")
+    order = ["number", "snapshot"] if "snapshot" in data.columns else ["number"]
+    return data.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def _classifier(config: TrainConfig, cat_mask: np.ndarray) -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(
+        max_iter=config.max_iter, learning_rate=config.learning_rate,
+        max_leaf_nodes=config.max_leaf_nodes, min_samples_leaf=config.min_samples_leaf,
+        l2_regularization=config.l2_regularization, early_stopping=False,
+        categorical_features=cat_mask if cat_mask.any() else None,
+        random_state=config.seed)
+
+
+def _undersample(y: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:
+    """Indices keeping every positive and at most ``ratio`` negatives per positive."""
+    pos = np.flatnonzero(y == 1)
+    neg = np.flatnonzero(y == 0)
+    keep = int(min(len(neg), max(ratio * len(pos), 1)))
+    return np.sort(np.concatenate([pos, rng.choice(neg, size=keep, replace=False)]))
+
+
+def _fit(x: np.ndarray, y: np.ndarray, cat_mask: np.ndarray, config: TrainConfig,
+         rng: np.random.Generator) -> HistGradientBoostingClassifier:
+    idx = _undersample(y, config.negative_ratio, rng)
+    xs = x[idx]
+    # A column with no value at all in this subset breaks HGB's binning; 0 stands in.
+    empty = np.isnan(xs).all(axis=0)
+    if empty.any():
+        xs = xs.copy()
+        xs[:, empty] = 0.0
+    return _classifier(config, cat_mask).fit(xs, y[idx])
+
+
+def _fit_group(key: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray,
+               cat_mask: np.ndarray, config: TrainConfig) -> CountryModel:
+    """Out-of-fold scores at the real ratio -> calibration and thresholds; then refit on all."""
+    rng = np.random.default_rng(config.seed)
+    oof = np.zeros(len(y))
+    folds = min(config.folds, int(y.sum()), int((y == 0).sum()))
+    # Grouped by number: snapshots of one number never sit on both sides of a fold.
+    splitter = StratifiedGroupKFold(max(folds, 2), shuffle=True, random_state=config.seed)
+    for tr, te in splitter.split(x, y, groups):
+        oof[te] = _fit(x[tr], y[tr], cat_mask, config, rng).predict_proba(x[te])[:, 1]
+    calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof, y)
+    calibrated = calibrator.predict(oof)
+    spam_t = _threshold(y, calibrated, config.target_precision)
+    susp_t = min(_threshold(y, calibrated, config.suspicious_precision), spam_t)
+    model = CountryModel(key, _fit(x, y, cat_mask, config, rng), calibrator, spam_t, susp_t,
+                         pd.DataFrame(x[y == 0]).median().to_numpy(dtype=np.float64))
+    model.metrics = _metrics(y, calibrated, spam_t, susp_t)
+    logger.info("model %s: %s", key, model.metrics)
+    return model
+
+
+def _threshold(y: np.ndarray, score: np.ndarray, precision_target: float) -> float:
+    """Lowest score whose out-of-fold precision (at the real ratio) meets the target."""
+    precision, _recall, thresholds = precision_recall_curve(y, score)
+    ok = np.flatnonzero(precision[:-1] >= precision_target)
+    if len(ok) == 0:
+        return 1.0  # never reached: nothing is called spam by this model alone
+    return float(thresholds[ok[0]])
+
+
+def _metrics(y: np.ndarray, score: np.ndarray, spam_t: float, susp_t: float) -> dict:
+    flagged = score >= spam_t
+    tp = int((flagged & (y == 1)).sum())
+    return {
+        "numbers": len(y), "spam": int(y.sum()),
+        "class_ratio": round(float(y.mean()), 5),
+        "pr_auc": round(float(average_precision_score(y, score)), 4),
+        "precision": round(tp / max(int(flagged.sum()), 1), 4),
+        "recall": round(tp / max(int(y.sum()), 1), 4),
+        "spam_threshold": round(spam_t, 6), "suspicious_threshold": round(susp_t, 6),
+    }
+
+
+def retrain(model: Model, features: pd.DataFrame, labels: pd.DataFrame | None = None,
+            mode: str = "window", extra_iter: int = 60,
+            window: dict[str, Any] | None = None) -> Model:
+    """A new model from fresh data, for frequent (e.g. 30-minute) retraining.
+
+    ``mode="window"``: train from scratch on the given (sliding-window) features.
+    ``mode="warm"``: keep every fitted tree and add ``extra_iter`` trees fitted on the new
+    data (scikit-learn warm start); calibration and thresholds are re-estimated on a
+    held-out 30% of the new data at its real class ratio. Much faster than a full fit.
+    """
+    if mode == "window":
+        return train(features, labels, model.config, window)
+    if mode != "warm":
+        raise ModelError(f"unknown retrain mode {mode!r}: use 'window' or 'warm'")
+    data = _labelled(features, labels)
+    x = model.matrix(data)
+    y = data["label"].to_numpy(dtype=np.int64)
+    keys = group_key(data).to_numpy()
+    countries = {}
+    for key, old in model.countries.items():
+        sel = np.ones(len(y), bool) if key == GLOBAL else keys == key
+        countries[key] = (_warm(old, x[sel], y[sel], extra_iter, model.config)
+                          if y[sel].sum() >= 5 and (y[sel] == 0).sum() >= 5 else old)
+    return Model(model.features, model.categorical, countries,
+                 dict(window or model.window, retrained="warm"), model.config)
+
+
+def _warm(old: CountryModel, x: np.ndarray, y: np.ndarray, extra_iter: int,
+          config: TrainConfig) -> CountryModel:
+    rng = np.random.default_rng(config.seed)
+    holdout = rng.random(len(y)) < 0.3
+    clf = copy.deepcopy(old.classifier)
+    clf.set_params(warm_start=True, max_iter=clf.max_iter + extra_iter)
+    idx = np.flatnonzero(~holdout)
+    idx = idx[_undersample(y[idx], config.negative_ratio, rng)]
+    clf.fit(x[idx], y[idx])
+    clf.set_params(warm_start=False)
+    raw = clf.predict_proba(x[holdout])[:, 1]
+    calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+        raw, y[holdout])
+    cal = calibrator.predict(raw)
+    spam_t = _threshold(y[holdout], cal, config.target_precision)
+    susp_t = min(_threshold(y[holdout], cal, config.suspicious_precision), spam_t)
+    new = CountryModel(old.key, clf, calibrator, spam_t, susp_t, old.reference)
+    new.metrics = _metrics(y[holdout], cal, spam_t, susp_t)
+    return new
+
+
+def model_card(model: Model) -> dict[str, Any]:
+    """The JSON model card: hash, features, window, thresholds and metrics per country."""
+    return {
+        "model_hash": model.hash,
+        "features": list(model.features),
+        "categorical": list(model.categorical),
+        "window": model.window,
+        "config": asdict(model.config),
+        "countries": {k: {"spam_threshold": m.spam_threshold,
+                          "suspicious_threshold": m.suspicious_threshold, **m.metrics}
+                      for k, m in sorted(model.countries.items())},
+        "sklearn_version": sklearn.__version__,
+    }
+
+
+def save_model(model: Model, directory: str | Path) -> str:
+    """Write ``model.pkl`` and ``model_card.json`` atomically; returns the model hash."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = pickle.dumps({"features": model.features, "categorical": model.categorical,
+                            "countries": model.countries, "window": model.window,
+                            "config": model.config}, protocol=5)
+    model.hash = hashlib.sha256(payload).hexdigest()
+    _atomic_write(out / MODEL_FILE, payload)
+    _atomic_write(out / CARD_FILE, (json.dumps(model_card(model), indent=2, default=_json)
+                                    + "\n").encode())
+    logger.info("saved model %s to %s", model.hash[:12], out)
+    return model.hash
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_model(directory: str | Path) -> Model:
+    """Load a saved model, refusing one whose bytes do not match its card's hash."""
+    d = Path(directory)
+    try:
+        payload = (d / MODEL_FILE).read_bytes()
+        card = json.loads((d / CARD_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"no readable model in {d}: {exc}") from exc
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != card.get("model_hash"):
+        raise ModelError(f"{d / MODEL_FILE}: content hash {digest[:12]}… does not match the "
+                         f"model card ({str(card.get('model_hash'))[:12]}…)")
+    try:
+        data = pickle.loads(payload)
+    except (pickle.UnpicklingError, AttributeError, ImportError) as exc:
+        raise ModelError(f"{d / MODEL_FILE}: cannot unpickle: {exc}") from exc
+    return Model(tuple(data["features"]), tuple(data["categorical"]), data["countries"],
+                 data["window"], data["config"], digest)

@@ -1,0 +1,174 @@
+"""From files to features, labels, models and scores: the steps the CLI and the service share.
+
+Example::
+
+    feats, info = features_from_files("calls/", "reports.parquet", until=cutoff,
+                                      quarantine_dir="out/")
+    model = train_from_files("calls/", "reports.parquet", until=cutoff)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from oracle._errors import FeatureError, IngestError, SchemaError
+from oracle._features import build_features
+from oracle._ingest import IngestStats, connect, load_calls, load_reports, sources
+from oracle._labels import LabelPolicy, derive_labels, read_labels
+from oracle._model import Model, TrainConfig, train
+from oracle._rules import CountryRules, load_rules, quiet_windows
+from spamledger._numbers import InvalidNumber, normalize_many
+
+logger = logging.getLogger(__name__)
+
+_CONFIG = TrainConfig()
+_POLICY = LabelPolicy()
+
+
+@dataclass
+class BuildInfo:
+    """What a feature build read and where the data ended."""
+
+    until: datetime
+    stats: list[IngestStats] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return "; ".join(s.summary() for s in self.stats)
+
+
+def parse_instant(text: str | None) -> datetime | None:
+    """An ISO-8601 instant (offset honoured, naive = UTC) or epoch seconds -> naive UTC."""
+    if text is None:
+        return None
+    raw = text.strip()
+    try:
+        if raw.replace(".", "", 1).isdigit():
+            return datetime.fromtimestamp(float(raw), UTC).replace(tzinfo=None)
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise IngestError(f"cannot read {text!r} as an instant (ISO-8601 or epoch "
+                          "seconds)") from exc
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _end_of_data(con: duckdb.DuckDBPyConnection) -> datetime:
+    last = con.execute("SELECT max(ts) FROM calls").fetchone()[0]
+    if last is None:
+        raise IngestError("no clean calls to work from")
+    return last + timedelta(microseconds=1)
+
+
+def load_sources(con: duckdb.DuckDBPyConnection, calls: str | Path,
+                 reports: str | Path | None, until: datetime | None,
+                 quarantine_dir: str | Path | None) -> BuildInfo:
+    """Load calls (and reports) into ``con``; ``until`` defaults to just after the last call."""
+    q = Path(quarantine_dir) if quarantine_dir else None
+    stats = [load_calls(con, calls, q / "quarantine-calls.parquet" if q else None, until)]
+    if reports:
+        stats.append(load_reports(con, reports, q / "quarantine-reports.parquet" if q else None,
+                                  until))
+    return BuildInfo(until or _end_of_data(con), stats)
+
+
+def features_from_files(calls: str | Path, reports: str | Path | None,
+                        until: datetime | None = None,
+                        quarantine_dir: str | Path | None = None,
+                        rules: dict[str, CountryRules] | None = None,
+                        long_days: float = 14, short_hours: float = 24,
+                        con: duckdb.DuckDBPyConnection | None = None,
+                        ) -> tuple[pd.DataFrame, BuildInfo]:
+    """Read the files and build the per-number feature table at ``until``."""
+    con = con or connect()
+    info = load_sources(con, calls, reports, until, quarantine_dir)
+    rules = load_rules() if rules is None else rules
+    frame = build_features(con, info.until, long_days, short_hours,
+                           quiet_hours=quiet_windows(rules),
+                           reports="reports" if reports else None)
+    return frame, info
+
+
+def train_from_files(calls: str | Path, reports: str | Path,
+                     until: datetime | None = None, labels: str | Path | None = None,
+                     label_delay_hours: float = 48, snapshots: int = 3,
+                     snapshot_step_hours: float = 48,
+                     quarantine_dir: str | Path | None = None,
+                     config: TrainConfig = _CONFIG, policy: LabelPolicy = _POLICY,
+                     rules: dict[str, CountryRules] | None = None,
+                     long_days: float = 14) -> tuple[Model, BuildInfo]:
+    """Train from raw calls and reports, everything strictly before ``until``.
+
+    Features are taken ``label_delay_hours`` before each label instant and labels from
+    complaints up to it: the model learns to predict complaints that have not arrived yet
+    from behaviour, rather than to re-read complaints it already sees. ``snapshots``
+    label instants, ``snapshot_step_hours`` apart and ending at ``until``, are stacked
+    (short-lived spam numbers live in different windows). A labels file replaces the
+    derived labels (one snapshot at ``until``, no delay).
+    """
+    con = connect()
+    info = load_sources(con, calls, reports, until, quarantine_dir)
+    rules = load_rules() if rules is None else rules
+    quiet = quiet_windows(rules)
+    if labels:
+        feats = build_features(con, info.until, long_days, quiet_hours=quiet)
+        lab = read_labels(labels)
+        delay, snapshots = timedelta(0), 1
+    else:
+        delay = timedelta(hours=label_delay_hours)
+        feats, lab = _stacked(con, info.until, delay, snapshots,
+                              timedelta(hours=snapshot_step_hours), long_days, quiet, policy)
+    window = {"until": info.until.isoformat(), "features_at": (info.until - delay).isoformat(),
+              "long_days": long_days, "snapshots": snapshots,
+              "label_delay_hours": delay.total_seconds() / 3600,
+              "label_source": str(labels) if labels else "complaints",
+              "label_policy": None if labels else vars(policy)}
+    return train(feats, lab, config, window), info
+
+
+def _stacked(con: duckdb.DuckDBPyConnection, until: datetime, delay: timedelta,
+             snapshots: int, step: timedelta, long_days: float,
+             quiet: dict[str, tuple[int, int]],
+             policy: LabelPolicy) -> tuple[pd.DataFrame, pd.DataFrame]:
+    feats, labs = [], []
+    for k in range(max(snapshots, 1)):
+        label_at = until - k * step
+        try:
+            f = build_features(con, label_at - delay, long_days, quiet_hours=quiet)
+        except FeatureError:
+            break  # no data that far back
+        lab = derive_labels(con, label_at, policy, numbers=f["number"])
+        feats.append(f.assign(snapshot=k))
+        labs.append(lab.assign(snapshot=k))
+    if not feats:
+        raise FeatureError(f"no calls in the {long_days}-day window before "
+                           f"{until - delay:%Y-%m-%d %H:%M}")
+    return pd.concat(feats, ignore_index=True), pd.concat(labs, ignore_index=True)
+
+
+def read_feature_table(path: str | Path) -> pd.DataFrame:
+    """An operator's per-number feature table, numbers normalized to E.164."""
+    frames = []
+    for f in sources(path):
+        frames.append(pd.read_csv(f) if f.suffix in (".csv", ".tsv") else pd.read_parquet(f))
+    frame = pd.concat(frames, ignore_index=True)
+    for col in ("number", "country"):
+        if col not in frame.columns:
+            raise SchemaError(path, col, "required column is missing")
+    pairs = list(zip(frame["number"].astype(str), frame["country"].astype(str).str.upper(),
+                     strict=True))
+    mapped = normalize_many(pairs)
+    ok = [not isinstance(mapped[p], InvalidNumber) for p in pairs]
+    if not all(ok):
+        logger.warning("%s: %d rows with invalid numbers skipped", path, ok.count(False))
+    frame = frame[ok].copy()
+    frame["network"] = frame["country"].astype(str).str.upper()
+    frame["number"] = [mapped[p].e164 for p, good in zip(pairs, ok, strict=True) if good]
+    frame["country"] = [mapped[p].region for p, good in zip(pairs, ok, strict=True) if good]
+    return frame.drop_duplicates("number", keep="last").reset_index(drop=True)
