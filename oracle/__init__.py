@@ -1,6 +1,110 @@
-"""placeholder (filled in below)"""
+"""The ML oracle: from call records and complaints to calibrated, explained verdicts.
+
+Modules (private; the public names are re-exported here):
+
+- ``_ingest``    calls/reports from Parquet, CSV or folders into DuckDB; quarantine
+- ``_feeds``     FTC Do-Not-Call export and number lists -> reports
+- ``_features``  per-number features over long and short windows (DuckDB SQL)
+- ``_labels``    labels from a file, or derived from confirmed complaints
+- ``_model``     per-country HistGradientBoosting + global fallback; calibration,
+                 thresholds, model card, content hash, warm-start retraining
+- ``_reasons``   the features that pushed a score up, in words
+- ``_rules``     country rules (YAML): never-spam, registered telemarketers, quiet hours
+- ``_score``     batch scoring to the scores table
+- ``_evaluate``  precision/recall/PR-AUC per country, new numbers, FPR per legit class
+- ``_simulate``  a simulator of several operators' networks with a truth table
+- ``_pipeline``  the file-to-model and file-to-scores steps the CLI and service share
+- ``service/``   chain submission (a separate subpackage)
+
+Errors: see ``_errors`` (``OracleError`` and its subclasses).
+
+Python API, as the service and the demo use it::
+
+    import oracle
+    paths = oracle.simulate("sim/", scale=0.2, days=14, seed=7)
+    until = datetime(2026, 1, 15)                               # naive = UTC
+    model, _ = oracle.train_from_files(paths["calls"], paths["reports"], until=until)
+    oracle.save_model(model, "models/m1")                       # sets model.hash
+    feats = oracle.build_features(paths["calls"], paths["reports"], until=later)
+    scores = oracle.score(oracle.load_model("models/m1"), feats, oracle.load_rules())
+    report = oracle.evaluate(scores, pd.read_parquet(paths["truth"]), as_of=later)
+"""
 
 # The settings table imports every package's ``_settings`` (including
 # ``oracle.service``, which imports ``oracle._errors``): loading it first keeps
 # ``import oracle._errors`` from entering that cycle half-way.
 import spamledger  # noqa: F401  isort: skip
+
+from oracle._errors import (
+    FeatureError,
+    IngestError,
+    LabelError,
+    ModelError,
+    OracleError,
+    RulesError,
+    SchemaError,
+)
+from oracle._evaluate import evaluate, format_report
+from oracle._features import FEATURES
+from oracle._feeds import FeedResult, import_feed
+from oracle._ingest import IngestStats
+from oracle._labels import LabelPolicy, derive_labels, read_labels
+from oracle._model import (
+    CountryModel,
+    Model,
+    TrainConfig,
+    load_model,
+    model_card,
+    retrain,
+    save_model,
+    train,
+)
+from oracle._pipeline import (
+    build_features,
+    parse_instant,
+    read_feature_table,
+    train_from_files,
+    training_data,
+)
+from oracle._rules import CountryRules, load_rules
+from oracle._score import SCORE_COLUMNS, read_scores, score, write_scores
+from oracle._simulate import simulate
+
+__all__ = [
+    "FEATURES",
+    "SCORE_COLUMNS",
+    "CountryModel",
+    "CountryRules",
+    "FeatureError",
+    "FeedResult",
+    "IngestError",
+    "IngestStats",
+    "LabelError",
+    "LabelPolicy",
+    "Model",
+    "ModelError",
+    "OracleError",
+    "RulesError",
+    "SchemaError",
+    "TrainConfig",
+    "build_features",
+    "derive_labels",
+    "evaluate",
+    "format_report",
+    "import_feed",
+    "load_model",
+    "load_rules",
+    "model_card",
+    "parse_instant",
+    "read_feature_table",
+    "read_labels",
+    "read_scores",
+    "retrain",
+    "save_model",
+    "score",
+    "simulate",
+    "train",
+    "train_from_files",
+    "training_data",
+    "write_scores",
+]

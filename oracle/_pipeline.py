@@ -18,8 +18,15 @@ import duckdb
 import pandas as pd
 
 from oracle._errors import FeatureError, IngestError, SchemaError
-from oracle._features import build_features
-from oracle._ingest import IngestStats, connect, load_calls, load_reports, sources
+from oracle._features import build_features as _build_features_sql
+from oracle._ingest import (
+    IngestStats,
+    connect,
+    load_calls,
+    load_reports,
+    quarantine_path_for,
+    sources,
+)
 from oracle._labels import LabelPolicy, derive_labels, read_labels
 from oracle._model import Model, TrainConfig, train
 from oracle._rules import CountryRules, load_rules, quiet_windows
@@ -69,11 +76,15 @@ def _end_of_data(con: duckdb.DuckDBPyConnection) -> datetime:
 def load_sources(con: duckdb.DuckDBPyConnection, calls: str | Path,
                  reports: str | Path | None, until: datetime | None,
                  quarantine_dir: str | Path | None) -> BuildInfo:
-    """Load calls (and reports) into ``con``; ``until`` defaults to just after the last call."""
-    q = Path(quarantine_dir) if quarantine_dir else None
-    stats = [load_calls(con, calls, q / "quarantine-calls.parquet" if q else None, until)]
+    """Load calls (and reports) into ``con``; ``until`` defaults to just after the last call.
+
+    Bad rows go beside ``quarantine_dir`` (a directory, or an output file whose name is
+    reused: ``scores.parquet`` -> ``scores.quarantine-calls.parquet``).
+    """
+    q = quarantine_dir
+    stats = [load_calls(con, calls, quarantine_path_for(q, "calls") if q else None, until)]
     if reports:
-        stats.append(load_reports(con, reports, q / "quarantine-reports.parquet" if q else None,
+        stats.append(load_reports(con, reports, quarantine_path_for(q, "reports") if q else None,
                                   until))
     return BuildInfo(until or _end_of_data(con), stats)
 
@@ -89,21 +100,19 @@ def features_from_files(calls: str | Path, reports: str | Path | None,
     con = con or connect()
     info = load_sources(con, calls, reports, until, quarantine_dir)
     rules = load_rules() if rules is None else rules
-    frame = build_features(con, info.until, long_days, short_hours,
+    frame = _build_features_sql(con, info.until, long_days, short_hours,
                            quiet_hours=quiet_windows(rules),
                            reports="reports" if reports else None)
     return frame, info
 
 
-def train_from_files(calls: str | Path, reports: str | Path,
-                     until: datetime | None = None, labels: str | Path | None = None,
-                     label_delay_hours: float = 48, snapshots: int = 3,
-                     snapshot_step_hours: float = 48,
-                     quarantine_dir: str | Path | None = None,
-                     config: TrainConfig = _CONFIG, policy: LabelPolicy = _POLICY,
-                     rules: dict[str, CountryRules] | None = None,
-                     long_days: float = 14) -> tuple[Model, BuildInfo]:
-    """Train from raw calls and reports, everything strictly before ``until``.
+def training_data(calls: str | Path, reports: str | Path, until: datetime | None = None,
+                  labels: str | Path | None = None, label_delay_hours: float = 48,
+                  snapshots: int = 3, snapshot_step_hours: float = 48,
+                  quarantine_dir: str | Path | None = None, policy: LabelPolicy = _POLICY,
+                  rules: dict[str, CountryRules] | None = None, long_days: float = 14,
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict, BuildInfo]:
+    """Features, labels and the training window from raw calls and reports before ``until``.
 
     Features are taken ``label_delay_hours`` before each label instant and labels from
     complaints up to it: the model learns to predict complaints that have not arrived yet
@@ -117,7 +126,7 @@ def train_from_files(calls: str | Path, reports: str | Path,
     rules = load_rules() if rules is None else rules
     quiet = quiet_windows(rules)
     if labels:
-        feats = build_features(con, info.until, long_days, quiet_hours=quiet)
+        feats = _build_features_sql(con, info.until, long_days, quiet_hours=quiet)
         lab = read_labels(labels)
         delay, snapshots = timedelta(0), 1
     else:
@@ -129,6 +138,15 @@ def train_from_files(calls: str | Path, reports: str | Path,
               "label_delay_hours": delay.total_seconds() / 3600,
               "label_source": str(labels) if labels else "complaints",
               "label_policy": None if labels else vars(policy)}
+    return feats, lab, window, info
+
+
+def train_from_files(calls: str | Path, reports: str | Path, until: datetime | None = None,
+                     labels: str | Path | None = None, config: TrainConfig = _CONFIG,
+                     **kwargs: object) -> tuple[Model, BuildInfo]:
+    """Train from raw calls and reports (see :func:`training_data` for ``kwargs``)."""
+    feats, lab, window, info = training_data(calls, reports, until, labels,
+                                             **kwargs)  # type: ignore[arg-type]
     return train(feats, lab, config, window), info
 
 
@@ -140,7 +158,7 @@ def _stacked(con: duckdb.DuckDBPyConnection, until: datetime, delay: timedelta,
     for k in range(max(snapshots, 1)):
         label_at = until - k * step
         try:
-            f = build_features(con, label_at - delay, long_days, quiet_hours=quiet)
+            f = _build_features_sql(con, label_at - delay, long_days, quiet_hours=quiet)
         except FeatureError:
             break  # no data that far back
         lab = derive_labels(con, label_at, policy, numbers=f["number"])
@@ -172,3 +190,14 @@ def read_feature_table(path: str | Path) -> pd.DataFrame:
     frame["number"] = [mapped[p].e164 for p, good in zip(pairs, ok, strict=True) if good]
     frame["country"] = [mapped[p].region for p, good in zip(pairs, ok, strict=True) if good]
     return frame.drop_duplicates("number", keep="last").reset_index(drop=True)
+
+
+def build_features(calls: str | Path, reports: str | Path | None = None,
+                   until: datetime | None = None, **kwargs: object) -> pd.DataFrame:
+    """The feature table of the numbers in ``calls`` at ``until`` (files in, frame out).
+
+    ``kwargs`` go to :func:`features_from_files` (``quarantine_dir``, ``rules``,
+    ``long_days``, ``short_hours``).
+    """
+    frame, _info = features_from_files(calls, reports, until, **kwargs)  # type: ignore[arg-type]
+    return frame

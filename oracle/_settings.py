@@ -1,0 +1,24 @@
+"""The oracle's settings (merged into the core table by ``spamledger._settings``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spamledger._settings import Setting
+
+_G = "oracle"
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("oracle_rules_dir", Path, Path(""), "folder of country rules <CC>.yaml "
+            "(default: the packaged oracle/rules)", group=_G),
+    Setting("oracle_long_days", float, 14.0, "long feature window in days", group=_G),
+    Setting("oracle_short_hours", float, 24.0, "short feature window in hours "
+            "(new and re-awakened numbers)", group=_G),
+    Setting("oracle_label_delay_hours", float, 48.0, "hours between the features a model "
+            "learns from and the complaints that label them", group=_G),
+    Setting("oracle_snapshots", int, 3, "training snapshots stacked, 48 h apart", group=_G),
+    Setting("oracle_target_precision", float, 0.95, "precision each country's spam "
+            "threshold is chosen for", group=_G),
+    Setting("oracle_suspicious_precision", float, 0.70, "precision of the lower "
+            "'suspicious' threshold", group=_G),
+)
