@@ -2,8 +2,9 @@
 
 For each push the oracle
 
-1. picks the numbers that matter: a verdict changed since its last vote, or a flagged
-   number that reached subscribers in several countries;
+1. picks the numbers that matter: a verdict changed since it last saw the number (a new
+   spam number is a change from unknown), or a suspicious number that reached subscribers
+   in several countries;
 2. opens a round for each flagged one that has none open (``Consensus.openRound``);
 3. answers rounds other countries opened (read from ``RoundOpened`` events): with its own
    score where it has data, as an abstention where it has none;
@@ -116,18 +117,23 @@ class VoteService:
         return keyed
 
     def select(self, keyed: Mapping[bytes, ScoredNumber]) -> dict[bytes, ScoredNumber]:
-        """Numbers whose verdict changed since this operator last saw them, and newly
-        flagged numbers that reached subscribers in several countries. (Flagged domestic
-        numbers reach the chain through the epoch snapshot.) Every row's verdict is
-        remembered, so the next push can tell what changed."""
+        """The numbers that get a per-number vote.
+
+        - a verdict that changed since this operator last saw the number;
+        - a number seen for the first time as spam (unknown -> spam is a change), or as
+          suspicious when it reached subscribers in several countries.
+
+        Other flagged numbers (domestic, suspicious) reach the chain through the epoch
+        snapshot. Every row's verdict is remembered, so the next push can tell what changed.
+        """
         last = self.outbox.published(k.hex() for k in keyed)
         chosen, seen = {}, []
         for key, row in keyed.items():
             before = last.get(key.hex())
-            flagged = row.verdict >= Verdict.SUSPICIOUS
-            crosses = row.countries_reached >= self.policy.cross_border_min
             if before is None:
-                if flagged and crosses:
+                crosses = row.countries_reached >= self.policy.cross_border_min
+                if row.verdict == Verdict.SPAM or (row.verdict == Verdict.SUSPICIOUS
+                                                   and crosses):
                     chosen[key] = row
             elif before[0] != int(row.verdict):
                 chosen[key] = row
