@@ -29,6 +29,9 @@ SCHEMA = "spamledger.vote-evidence/1"
 MAX_FEATURES = 24
 # 7 or more digits, possibly split by spaces, dots, dashes or brackets: a phone number.
 _PHONE_LIKE = re.compile(r"\+?\d(?:[\s().-]*\d){6,}")
+# ISO-8601 instants are digit runs too; they are removed before the check.
+_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+                          r"(?:Z|[+-]\d{2}:?\d{2})?")
 
 
 class EvidenceStoreLike(Protocol):
@@ -95,7 +98,7 @@ def check_no_raw_numbers(doc: Any, path: str = "$") -> None:
     elif isinstance(doc, list | tuple):
         for i, v in enumerate(doc):
             check_no_raw_numbers(v, f"{path}[{i}]")
-    elif isinstance(doc, str) and _PHONE_LIKE.search(doc):
+    elif isinstance(doc, str) and _PHONE_LIKE.search(_ISO_INSTANT.sub(" ", doc)):
         raise RawNumberInEvidence(f"evidence field {path} looks like a phone number; "
                                   "only keyed hashes may leave the operator")
 
