@@ -165,7 +165,7 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def _exclusive(paths: IpfsPaths) -> Iterator[None]:
     """Serialize start/stop between processes (two `node start` at once)."""
-    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (paths.root / "control.lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -243,6 +243,8 @@ def ensure_repo(settings: Any, node_bin: str) -> IpfsPaths:
             shutil.rmtree(staging, ignore_errors=True)
         logger.info("initialized IPFS repository %s", paths.repo)
     _apply_config(paths.repo / "config", wanted)
+    # The config holds the node's private key.
+    os.chmod(paths.repo / "config", 0o600)
     return paths
 
 

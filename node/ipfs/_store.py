@@ -55,6 +55,13 @@ def encode_json(obj: Any) -> bytes:
     return text.encode("utf-8")
 
 
+def _parse_json(cid: str, data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadContentType(f"{cid} is not a JSON document: {exc}") from exc
+
+
 class EvidenceStore:
     """Evidence on one IPFS node (js-ipfs or Kubo) through its RPC API.
 
@@ -218,11 +225,7 @@ class EvidenceStore:
 
     def get_json(self, cid: str) -> Any:
         """The document parsed as JSON (verified first)."""
-        data = self.get(cid)
-        try:
-            return json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise BadContentType(f"{cid} is not a JSON document: {exc}") from exc
+        return _parse_json(cid, self.get(cid))
 
     def get_many(self, cids: Sequence[str]) -> list[bytes]:
         """Verified reads of many documents, ``workers`` at a time; input order kept."""
@@ -233,7 +236,8 @@ class EvidenceStore:
 
     def get_json_many(self, cids: Sequence[str]) -> list[Any]:
         """:meth:`get_many`, each parsed as JSON."""
-        return [json.loads(data.decode("utf-8")) for data in self.get_many(cids)]
+        return [_parse_json(cid, data) for cid, data in zip(cids, self.get_many(cids),
+                                                            strict=True)]
 
     def _readable(self, cid: str) -> Cid:
         parsed = parse_cid(cid)

@@ -66,8 +66,6 @@ def test_data_survives_restart_and_kill(own_node: Settings) -> None:
     os.kill(second.pid, signal.SIGKILL)
     _wait_dead(own_node)
     assert (paths_for(own_node).repo / "repo.lock").exists()  # js-ipfs leaves it behind
-    with pytest.raises(ProcessLookupError):
-        os.kill(second.pid, 0)
 
     third = start_ipfs(own_node)
     assert third.pid != second.pid
