@@ -29,6 +29,8 @@ SCHEMA = "spamledger.vote-evidence/1"
 MAX_FEATURES = 24
 # 7 or more digits, possibly split by spaces, dots, dashes or brackets: a phone number.
 _PHONE_LIKE = re.compile(r"\+?\d(?:[\s().-]*\d){6,}")
+# Digests and CIDs are long runs of hex/base32 characters: not phone numbers.
+_DIGEST = re.compile(r"^(?:0x)?[0-9a-fA-F]{32,}$|^(?:baf[a-z2-7]{50,}|Qm[1-9A-HJ-NP-Za-km-z]{44})$")
 # ISO-8601 instants are digit runs too; they are removed before the check.
 _ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
                           r"(?:Z|[+-]\d{2}:?\d{2})?")
@@ -98,7 +100,8 @@ def check_no_raw_numbers(doc: Any, path: str = "$") -> None:
     elif isinstance(doc, list | tuple):
         for i, v in enumerate(doc):
             check_no_raw_numbers(v, f"{path}[{i}]")
-    elif isinstance(doc, str) and _PHONE_LIKE.search(_ISO_INSTANT.sub(" ", doc)):
+    elif (isinstance(doc, str) and not _DIGEST.match(doc)
+          and _PHONE_LIKE.search(_ISO_INSTANT.sub(" ", doc))):
         raise RawNumberInEvidence(f"evidence field {path} looks like a phone number; "
                                   "only keyed hashes may leave the operator")
 

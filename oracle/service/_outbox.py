@@ -160,6 +160,15 @@ class Outbox:
                        (_dump(payload), SIGNED, time.time(), action_id))
         return self.get(action_id)
 
+    def mark_signed_many(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """:meth:`mark_signed` for many actions in one database transaction."""
+        now = time.time()
+        with self._tx() as db:
+            for action_id, _ in items:
+                self._require(db, action_id, (PLANNED, SIGNED))
+            db.executemany("UPDATE actions SET payload=?, state=?, updated=? WHERE id=?",
+                           [(_dump(p), SIGNED, now, i) for i, p in items])
+
     def mark_sent(self, action_ids: list[str], tx: SentTx) -> None:
         """Record that ``tx`` carries ``action_ids``; call *before* broadcasting it."""
         now = time.time()

@@ -189,6 +189,8 @@ class VoteService:
         current = self.chain.current_round(key)
         if current.status != ROUND_OPEN or current.id != round_id:
             return False
+        if self.outbox.find(self.vote_id(key, round_id)) or self.chain.has_voted(key, round_id):
+            return False
         row = self._table.get(key)
         planned = self.plan_vote(key, round_id, row)
         report.votes_planned += int(planned)
@@ -231,29 +233,41 @@ class VoteService:
                              reports=row.reports)
         return self.evidence.put(doc)
 
-    def sign_pending(self) -> list[Action]:
-        """Sign planned votes (and re-sign signed ones whose deadline is near)."""
+    def sign_pending(self) -> tuple[list[Action], list[Action]]:
+        """Sign planned votes (and re-sign stored ones whose deadline is near), in one
+        database transaction; returns (signed now, signed by an earlier run)."""
         now = self.chain.now()
-        out = []
+        fresh, resumed, signed = [], [], []
         for action in self.outbox.actions(["planned", SIGNED], kind="vote"):
             if action.state == SIGNED and action.payload.get("deadline", 0) > now + 30:
-                out.append(action)
-                continue
-            out.append(self._sign(action, now + self.policy.vote_ttl))
-        return out
+                resumed.append(action)
+            else:
+                body = self._signed_body(action, now + self.policy.vote_ttl)
+                signed.append((action.id, body))
+                target = resumed if action.state == SIGNED else fresh
+                target.append(Action(action.id, "vote", body, SIGNED))
+        if signed:
+            self.outbox.mark_signed_many(signed)
+        return fresh, resumed
 
-    def _sign(self, action: Action, deadline: int) -> Action:
+    def _signed_body(self, action: Action, deadline: int) -> dict[str, Any]:
         import node
 
         body = dict(action.payload, deadline=deadline)
         signature = node.sign_score_vote(self.chain.account, _vote_dict(body),
                                          self.chain.chain_id, self.chain.consensus.address)
         body["signature"] = signature.hex()
-        return self.outbox.mark_signed(action.id, body)
+        return body
 
     def send_votes(self) -> int:
-        """Submit every signed vote in bundles; returns how many were mined."""
-        ready = [a for a in self.sign_pending() if self._still_wanted(a)]
+        """Submit every signed vote in bundles; returns how many were mined.
+
+        Votes signed in this call were never sent, so they go straight into bundles (a
+        bundle that would revert is split); votes left signed by an earlier run are first
+        checked against the contract (counted already? round still open?).
+        """
+        fresh, resumed = self.sign_pending()
+        ready = fresh + [a for a in resumed if self._still_wanted(a)]
         mined = 0
         for i in range(0, len(ready), self.policy.batch_size):
             mined += self._send_bundle(ready[i:i + self.policy.batch_size])
@@ -279,6 +293,10 @@ class VoteService:
             receipt = self.chain.send(ids, "Consensus", "castVotes", votes, sigs,
                                       fail_on_revert=False)
         except WouldRevert as exc:
+            if len(actions) == 1 and exc.reason.startswith("AlreadyVoted("):
+                # Counted already (e.g. sent by an earlier instance whose state was lost).
+                self.outbox.mark_mined(ids[0], None)
+                return 0
             if len(actions) == 1:
                 self.outbox.mark_failed(ids[0], exc.reason)
                 logger.error("vote %s refused: %s", ids[0], exc.reason)

@@ -61,5 +61,6 @@ def test_vote_naming_an_unapproved_model_is_refused_with_reason(consortium, make
     number = "+1646555" + f"{secrets.randbelow(10_000):04d}"
     report = rig.votes.push([ScoredNumber(number, "US", 0.99, Verdict.SPAM,
                                                 countries_reached=2)])
-    failed = [rig.outbox.get(i) for i in report.failed if i.startswith("vote:")]
-    assert failed and "ModelNotApproved" in failed[-1].error
+    action = rig.outbox.get(rig.votes.vote_id(consortium.hasher.key(number), 1))
+    assert action.id in report.failed
+    assert action.state == "failed" and action.error.startswith("ModelNotApproved(")
