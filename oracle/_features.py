@@ -298,7 +298,9 @@ def _finish(frame: pd.DataFrame, long_days: float) -> pd.DataFrame:
     f["foreign"] = (f["region"] != f["network"]).astype(np.int64)
     f["country"] = f["region"]
     out = f[list(ID_COLUMNS) + list(COUNT_COLUMNS) + list(FEATURES)].copy()
-    out[list(NUMERIC_FEATURES)] = out[list(NUMERIC_FEATURES)].astype(np.float64)
+    # Parallel float aggregation differs in the last bits from run to run; rounding makes
+    # the table, and so the model trained on it and its hash, reproducible.
+    out[list(NUMERIC_FEATURES)] = out[list(NUMERIC_FEATURES)].astype(np.float64).round(6)
     return out.reset_index(drop=True)
 
 

@@ -1,0 +1,48 @@
+"""simulate -> train (days 0-10) -> score (day 14) -> evaluate, through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from spamledger._cli import main
+
+
+@pytest.mark.slow
+def test_cli_simulate_train_score_evaluate(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    sim, model, scores = tmp_path / "sim", tmp_path / "model", tmp_path / "scores.parquet"
+    assert main(["oracle", "simulate", str(sim), "--scale", "0.12", "--seed", "4"]) == 0
+    data = ["--calls", str(sim / "calls"), "--reports", str(sim / "reports.parquet")]
+    assert main(["oracle", "train", *data, "--model-dir", str(model),
+                 "--until", "2026-01-15T00:00:00Z"]) == 0
+    assert (model / "quarantine-calls.parquet").exists()
+    assert main(["oracle", "score", *data, "--model-dir", str(model), "--out", str(scores),
+                 "--until", "2026-01-19T00:00:00Z"]) == 0
+    capsys.readouterr()
+    assert main(["oracle", "evaluate", "--scores", str(scores), "--truth",
+                 str(sim / "truth.parquet"), "--json", str(tmp_path / "eval.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "first seen in the last 48 h" in printed and "call_centre" in printed
+    report = json.loads((tmp_path / "eval.json").read_text())
+    overall = report["countries"]["ALL"]
+    # Loose floors that still catch a broken pipeline on this small sample; the real
+    # figures at full scale are in bench/ORACLE.md.
+    assert overall["pr_auc"] > 0.6 and overall["precision"] > 0.6 and overall["recall"] > 0.4
+    assert report["legit_classes"]["subscriber"]["fpr"] < 0.02
+    out = pd.read_parquet(scores)
+    model_hash = json.loads((model / "model_card.json").read_text())["model_hash"]
+    assert set(out["model"]) == {model_hash}
+    assert set(out["verdict"]) <= {"spam", "suspicious", "not_spam"}
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["oracle", "train", "--calls", str(tmp_path / "missing"), "--reports",
+                 str(tmp_path / "r.csv"), "--model-dir", str(tmp_path / "m")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    assert main(["oracle", "score", "--model-dir", str(tmp_path / "m"),
+                 "--out", str(tmp_path / "s.parquet")]) == 1
+    assert "--calls and --reports" in capsys.readouterr().err

@@ -1,0 +1,94 @@
+"""Models: deterministic scoring, content hash, warm-start retraining, feature tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import oracle
+from tests.oracle.conftest import SCORE_UNTIL, TRAIN_UNTIL
+
+
+@pytest.fixture(scope="module")
+def features(sim: dict[str, Path]) -> pd.DataFrame:
+    return oracle.build_features(sim["calls"], sim["reports"], until=SCORE_UNTIL)
+
+
+def test_scoring_is_deterministic_for_a_given_model(trained: Path,
+                                                    features: pd.DataFrame) -> None:
+    model = oracle.load_model(trained)
+    first = oracle.score(model, features, oracle.load_rules())
+    shuffled = features.sample(frac=1.0, random_state=3)
+    second = oracle.score(oracle.load_model(trained), shuffled, oracle.load_rules())
+    pd.testing.assert_frame_equal(first, second)
+    assert list(first.columns) == list(oracle.SCORE_COLUMNS)
+    assert set(first["model"]) == {model.hash}
+    assert first["score"].between(0, 1).all()
+    flagged = first[first["verdict"] != "not_spam"]
+    assert len(flagged) and (flagged["reasons"].str.len() > 0).all()
+    assert flagged["category"].isin(["robocall", "telemarketing", "scam", "wangiri", "survey",
+                                     "debt_collection", "other"]).all()
+
+
+def test_training_twice_gives_the_same_hash(sim: dict[str, Path], trained: Path) -> None:
+    again, _ = oracle.train_from_files(sim["calls"], sim["reports"], until=TRAIN_UNTIL,
+                                       config=oracle.TrainConfig(max_iter=60, folds=3))
+    assert oracle.save_model(again, trained.parent / "again") == oracle.load_model(trained).hash
+
+
+def test_model_card_records_window_thresholds_and_metrics(trained: Path) -> None:
+    card = json.loads((trained / "model_card.json").read_text())
+    model = oracle.load_model(trained)
+    assert card["model_hash"] == model.hash and len(model.hash_bytes32) == 32
+    assert card["window"]["until"] == TRAIN_UNTIL.isoformat()
+    assert card["features"] == list(oracle.FEATURES)
+    glob = card["countries"]["*"]
+    assert 0 < glob["spam_threshold"] <= 1 and glob["suspicious_threshold"] <= glob[
+        "spam_threshold"]
+    assert {"precision", "recall", "pr_auc", "class_ratio"} <= set(glob)
+
+
+def test_tampered_model_file_is_refused(trained: Path, tmp_path: Path) -> None:
+    for name in ("model.pkl", "model_card.json"):
+        (tmp_path / name).write_bytes((trained / name).read_bytes())
+    with open(tmp_path / "model.pkl", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(oracle.ModelError, match="does not match"):
+        oracle.load_model(tmp_path)
+
+
+def test_warm_start_adds_trees_and_keeps_scoring(sim: dict[str, Path], trained: Path,
+                                                 features: pd.DataFrame) -> None:
+    model = oracle.load_model(trained)
+    feats, labels, window, _ = oracle.training_data(sim["calls"], sim["reports"],
+                                                    until=SCORE_UNTIL, snapshots=1)
+    warm = oracle.retrain(model, feats, labels, mode="warm", extra_iter=10, window=window)
+    before = model.countries["*"].classifier.n_iter_
+    assert warm.countries["*"].classifier.n_iter_ == before + 10
+    assert model.countries["*"].classifier.n_iter_ == before  # the old model is untouched
+    scores = oracle.score(warm, features, reasons=False)
+    assert len(scores) == len(features)
+
+
+def test_train_and_score_from_an_operator_feature_table(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 400
+    spam = rng.random(n) < 0.2
+    table = pd.DataFrame({
+        "number": [f"+1415555{i:04d}" for i in range(n)], "country": "US",
+        "calls_per_day": np.where(spam, 80, 3) * rng.lognormal(0, 0.3, n),
+        "answer_rate": np.where(spam, 0.3, 0.8) + rng.normal(0, 0.05, n),
+        "label": spam.astype(int)})
+    path = tmp_path / "features.csv"
+    table.to_csv(path, index=False)
+    feats = oracle.read_feature_table(path)
+    model = oracle.train(feats, config=oracle.TrainConfig(max_iter=30, folds=3))
+    assert model.features == ("calls_per_day", "answer_rate")
+    oracle.save_model(model, tmp_path / "m")
+    scores = oracle.score(oracle.load_model(tmp_path / "m"), feats.drop(columns="label"))
+    flagged = scores.set_index("number").loc[feats["number"], "verdict"].eq("spam").to_numpy()
+    assert (flagged == spam).mean() > 0.95
