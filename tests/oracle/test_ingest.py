@@ -21,7 +21,7 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _calls(con) -> pd.DataFrame:  # noqa: ANN001
+def _calls(con) -> pd.DataFrame:
     return con.execute("SELECT * FROM calls ORDER BY ts").df()
 
 

@@ -16,7 +16,7 @@ VICTIMS = [f"+1212555{1000 + i:04d}" for i in range(30)]
 
 
 @pytest.fixture
-def con(tmp_path: Path):  # noqa: ANN201
+def con(tmp_path: Path):
     calls = ["ts,caller,callee,duration_s,answered,country"]
     for i, v in enumerate(VICTIMS):
         calls.append(f"2026-01-05T10:{i:02d}:00Z,{SPAMMER},{v},3,true,US")
@@ -27,7 +27,7 @@ def con(tmp_path: Path):  # noqa: ANN201
     return con, tmp_path
 
 
-def _reports(con_tmp, rows: list[str]):  # noqa: ANN001, ANN202
+def _reports(con_tmp, rows: list[str]):
     con, tmp = con_tmp
     (tmp / "reports.csv").write_text("ts,number,label,country,reporter,source\n"
                                      + "\n".join(rows) + "\n")
@@ -35,46 +35,46 @@ def _reports(con_tmp, rows: list[str]):  # noqa: ANN001, ANN202
     return derive_labels(con, datetime(2026, 1, 6), numbers=[SPAMMER, BUSY, VICTIMS[0]])
 
 
-def _label(labels, number: str):  # noqa: ANN001, ANN202
+def _label(labels, number: str):
     hit = labels.loc[labels["number"] == number, "label"]
     return None if hit.empty else int(hit.item())
 
 
-def test_two_confirmed_reporters_make_spam_and_silence_makes_not_spam(con) -> None:  # noqa: ANN001
+def test_two_confirmed_reporters_make_spam_and_silence_makes_not_spam(con) -> None:
     labels = _reports(con, [f"2026-01-05T12:00:00Z,{SPAMMER},spam,US,{VICTIMS[0]},user",
                             f"2026-01-05T12:05:00Z,{SPAMMER},spam,US,{VICTIMS[1]},user"])
     assert _label(labels, SPAMMER) == 1
     assert _label(labels, VICTIMS[0]) == 0
 
 
-def test_one_reporter_flooding_is_ambiguous_not_spam(con) -> None:  # noqa: ANN001
+def test_one_reporter_flooding_is_ambiguous_not_spam(con) -> None:
     rows = [f"2026-01-05T12:{i:02d}:00Z,{SPAMMER},spam,US,{VICTIMS[0]},user" for i in range(20)]
     assert _label(_reports(con, rows), SPAMMER) is None
 
 
-def test_complaints_from_people_it_never_called_do_not_count(con) -> None:  # noqa: ANN001
+def test_complaints_from_people_it_never_called_do_not_count(con) -> None:
     rows = [f"2026-01-05T12:0{i}:00Z,{BUSY},spam,US,+1305555{2000 + i:04d},user"
             for i in range(5)]
     assert _label(_reports(con, rows), BUSY) == 0
 
 
-def test_complaints_after_the_cutoff_are_ignored(con) -> None:  # noqa: ANN001
+def test_complaints_after_the_cutoff_are_ignored(con) -> None:
     labels = _reports(con, [f"2026-01-07T12:00:00Z,{SPAMMER},spam,US,{VICTIMS[0]},user",
                             f"2026-01-07T12:05:00Z,{SPAMMER},spam,US,{VICTIMS[1]},user"])
     assert _label(labels, SPAMMER) == 0
 
 
-def test_mostly_not_spam_votes_make_not_spam_and_mixed_is_left_out(con) -> None:  # noqa: ANN001
+def test_mostly_not_spam_votes_make_not_spam_and_mixed_is_left_out(con) -> None:
     votes = [f"2026-01-05T12:0{i}:00Z,{BUSY},not_spam,US,{VICTIMS[i]},user" for i in range(8)]
     mixed = [f"2026-01-05T13:0{i}:00Z,{SPAMMER},{lab},US,{VICTIMS[i]},user"
              for i, lab in enumerate(["spam", "spam", "not_spam", "not_spam"])]
-    labels = _reports(con, votes + [f"2026-01-05T12:30:00Z,{BUSY},spam,US,{VICTIMS[9]},user"]
-                      + mixed)
+    lone = f"2026-01-05T12:30:00Z,{BUSY},spam,US,{VICTIMS[9]},user"
+    labels = _reports(con, [*votes, lone, *mixed])
     assert _label(labels, BUSY) == 0
     assert _label(labels, SPAMMER) is None
 
 
-def test_low_complaint_rate_of_a_busy_caller_is_left_out(con) -> None:  # noqa: ANN001
+def test_low_complaint_rate_of_a_busy_caller_is_left_out(con) -> None:
     rows = [f"2026-01-05T12:0{i}:00Z,{BUSY},spam,US,{VICTIMS[i]},user" for i in range(2)]
     con_, tmp = con
     strict = LabelPolicy(min_rate=0.2)  # 2 of 30 callees complained: below 20%
