@@ -168,8 +168,9 @@ contract Consensus is Governed, EIP712 {
         if (!LedgerTypes.isCountry(country)) revert InvalidCountry(country);
         Round storage r = _rounds[numberKey];
         if (r.status == ROUND_OPEN) revert RoundAlreadyOpen(numberKey, r.id);
-        if (registry.isLocked(numberKey)) revert RoundRecordLocked(numberKey);
-        if (registry.get(numberKey).disputeStatus == LedgerTypes.DISPUTE_OPEN) revert RoundDisputePending(numberKey);
+        SpamRegistry.Record memory rec = registry.get(numberKey);
+        if (rec.lockedUntil > block.timestamp) revert RoundRecordLocked(numberKey);
+        if (rec.disputeStatus == LedgerTypes.DISPUTE_OPEN) revert RoundDisputePending(numberKey);
         round = r.id + 1;
         uint40 deadline = uint40(block.timestamp) + roundDuration;
         _rounds[numberKey] = Round(round, uint40(block.timestamp), deadline, ROUND_OPEN, country, bytes2(0), 0);
@@ -209,12 +210,13 @@ contract Consensus is Governed, EIP712 {
             revert QuorumNotReached(numberKey, t.participatingWeight, _needed(quorumBps, total));
         }
         bool enough = quorum || uint256(t.participatingWeight) * LedgerTypes.BPS >= uint256(minParticipationBps) * total;
-        if (!enough || registry.isLocked(numberKey)) {
+        SpamRegistry.Record memory rec = registry.get(numberKey);
+        if (!enough || rec.lockedUntil > block.timestamp) {
             r.status = ROUND_EXPIRED;
             emit RoundExpired(numberKey, r.id, t.participatingWeight, r.voteCount);
             return;
         }
-        if (registry.get(numberKey).disputeStatus == LedgerTypes.DISPUTE_OPEN) revert RoundDisputePending(numberKey);
+        if (rec.disputeStatus == LedgerTypes.DISPUTE_OPEN) revert RoundDisputePending(numberKey);
         r.status = ROUND_FINALIZED;
         _finalize(numberKey, r, t);
     }

@@ -196,6 +196,34 @@ contract DisputeTest is LedgerFixture {
         assertEq(registry.get(KEY).verdict, 3, "still spam");
     }
 
+    function test_round_open_during_an_upheld_dispute_expires_instead_of_overwriting() public {
+        uint64 round = _open(KEY, "US"); // round 2, opened before the dispute
+        uint256 id = _openDispute();
+        for (uint256 i; i < 4; ++i) _castAs(i, KEY, round, 9900, 3, false);
+        vm.expectRevert(abi.encodeWithSelector(Consensus.RoundDisputePending.selector, KEY));
+        consensus.finalize(KEY);
+        _arbiterVote(1, id, true);
+        _arbiterVote(2, id, true);
+        dispute.resolve(id);
+        vm.expectEmit(true, true, false, false, address(consensus));
+        emit Consensus.RoundExpired(KEY, round, 0, 0);
+        consensus.finalize(KEY);
+        assertEq(registry.get(KEY).verdict, 1, "still not spam");
+        assertEq(registry.get(KEY).round, 1, "record from round 1");
+    }
+
+    function test_rejected_dispute_lets_a_pending_round_finalize() public {
+        uint64 round = _open(KEY, "US");
+        uint256 id = _openDispute();
+        for (uint256 i; i < 4; ++i) _castAs(i, KEY, round, 9900, 3, false);
+        _arbiterVote(1, id, false);
+        _arbiterVote(2, id, false);
+        dispute.resolve(id);
+        consensus.finalize(KEY);
+        assertEq(registry.get(KEY).round, round, "new record");
+        assertEq(registry.get(KEY).disputeStatus, 0, "dispute status cleared by the new record");
+    }
+
     /// Fuzz: whatever arbiters vote, the outcome follows the weight rule and is applied once.
     function testFuzz_outcome_follows_arbiter_weight(uint8 voteMask, uint8 sideMask, bool late) public {
         uint256 id = _openDispute();
