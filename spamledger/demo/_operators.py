@@ -1,0 +1,116 @@
+"""The four operators' oracles: simulate, train, register and approve models, score, push.
+
+Each operator sees only its own network's calls and its own subscribers' complaints (the
+simulator writes one call file per network); it trains on the first ten days and then the
+last four days land in its drop folder as "the newest files", as in continuous operation.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from spamledger._settings import Settings
+
+logger = logging.getLogger(__name__)
+
+TRAIN_DAYS = 10
+
+
+@dataclass
+class OperatorRig:
+    """One operator's oracle service and what it produced."""
+
+    country: str
+    app: Any
+    runner: Any
+    model_hash: str = ""
+    card: dict[str, Any] = field(default_factory=dict)
+    pushes: list[Any] = field(default_factory=list)
+
+
+def simulate_networks(settings: Settings, scale: float, seed: int) -> dict[str, Path]:
+    import oracle
+
+    return dict(oracle.simulate(Path(settings.data_dir) / "sim", scale=scale, days=14,
+                                seed=seed))
+
+
+def training_cut(sim: dict[str, Path]) -> datetime:
+    import json
+
+    meta = json.loads(Path(sim["meta"]).read_text())
+    start = datetime.fromisoformat(meta["start"]).replace(tzinfo=None)
+    return start + timedelta(days=TRAIN_DAYS)
+
+
+def make_rig(settings: Settings, country: str) -> OperatorRig:
+    from oracle.service._app import OracleApp
+    from oracle.service._run import ContinuousRunner
+
+    op_settings = settings.replace(operator_country=country, operator_name=country.lower())
+    app = OracleApp.from_settings(op_settings)
+    return OperatorRig(country, app, ContinuousRunner.from_app(app))
+
+
+def stage_and_train(rig: OperatorRig, sim: dict[str, Path], cut: datetime) -> None:
+    from oracle.service._scenario import stage_operator, train_operator
+
+    stage_operator(rig.app.operator, sim, cut)
+    rig.model_hash, rig.card = train_operator(rig.app.operator, cut)
+
+
+def register_and_approve(rigs: dict[str, OperatorRig], approvals: int = 2) -> None:
+    """Each model registered (card in IPFS), approved by operators of other countries,
+    then promoted, so its votes are accepted."""
+    countries = list(rigs)
+    for rig in rigs.values():
+        rig.app.models.register(rig.model_hash, rig.card)
+    for i, cc in enumerate(countries):
+        for j in range(1, approvals + 1):
+            other = rigs[countries[(i + j) % len(countries)]]
+            other.app.models.approve(rigs[cc].model_hash)
+    for rig in rigs.values():
+        rig.app.models.promote(rig.model_hash, rig.card)
+        rig.app.votes.set_model(rig.model_hash)
+
+
+def release_and_push(rigs: dict[str, OperatorRig], passes: int = 3) -> None:
+    """The newest files land; every operator runs cycles until others' rounds are answered."""
+    from oracle.service._scenario import release_new_data
+
+    for rig in rigs.values():
+        release_new_data(rig.app.operator)
+    for _ in range(passes):
+        for rig in rigs.values():
+            rig.pushes.append(rig.runner.cycle())
+
+
+def scores_frame(rig: OperatorRig) -> pd.DataFrame:
+    rows = [{"number": s.e164, "country": s.country, "score": s.score,
+             "verdict": s.verdict.name.lower()} for s in rig.runner.table]
+    return pd.DataFrame(rows, columns=["number", "country", "score", "verdict"])
+
+
+def evaluate_rigs(rigs: dict[str, OperatorRig], sim: dict[str, Path]) -> dict[str, Any]:
+    """Precision and recall per country: each operator's scores against the hidden truth."""
+    import oracle
+
+    truth = pd.read_parquet(sim["truth"])
+    out = {}
+    for cc, rig in rigs.items():
+        frame = scores_frame(rig)
+        report = oracle.evaluate(frame, truth[truth["number"].isin(frame["number"])
+                                              | (truth["country"] == cc)])
+        out[cc] = report["countries"].get(cc) or report["countries"]["ALL"]
+    return out
+
+
+def close_rigs(rigs: dict[str, OperatorRig]) -> None:
+    for rig in rigs.values():
+        rig.app.close()

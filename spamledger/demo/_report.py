@@ -1,0 +1,81 @@
+"""The demo's closing report: detection quality, ledger activity, the three user stories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from spamledger._types import Verdict
+from spamledger.demo._consortium import gas_spent
+
+
+def _detection_table(evaluation: dict[str, Any]) -> Table:
+    table = Table(title="Detection at day 14 (each operator's own scores vs. the hidden truth)")
+    for col in ("country", "numbers", "spam", "precision", "recall", "PR-AUC"):
+        table.add_column(col, justify="right")
+    for cc, m in evaluation.items():
+        table.add_row(cc, str(m["numbers"]), str(m["spam"]), f"{m['precision']:.3f}",
+                      f"{m['recall']:.3f}", f"{m['pr_auc']:.3f}")
+    return table
+
+
+def _ledger_table(state: Any) -> Table:
+    picks = state.data["picks"]
+    gas = gas_spent(state.data["consortium"])
+    table = Table(title="Ledger")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("rounds finalized", str(picks["rounds_finalized"]))
+    table.add_row("… as spam", str(picks["rounds_spam"]))
+    epochs = state.data["consortium"].ledger.events("SnapshotRegistry", "EpochCommitted")
+    table.add_row("epoch snapshots committed", str(len(epochs)))
+    table.add_row("leaves in snapshots", f"{sum(e['args']['leafCount'] for e in epochs):,}")
+    table.add_row("gas spent, total", f"{sum(gas.values()):,}")
+    for who, used in sorted(gas.items(), key=lambda kv: -kv[1]):
+        table.add_row(f"… by {who}", f"{used:,}")
+    return table
+
+
+def _stories(state: Any) -> tuple[list[str], bool]:
+    telco, business, regulator = (state.data[k] for k in ("telco", "business", "regulator"))
+    spam_ok = telco["spam"]["verdict"] == "spam"
+    courier_ok = telco["courier"]["verdict"] != "spam"
+    upheld = business["state"]["status"] == "upheld"
+    unlocked = business["record"].verdict == Verdict.NOT_SPAM
+    audit_ok = bool(regulator["verify"]["ok"])
+    checks = regulator["verify"]["checks"]
+    lines = [
+        f"telco    {telco['spam_number']}: {telco['spam']['verdict']} "
+        f"(score {telco['spam'].get('score')}, {telco['spam']['category']}) "
+        f"{'✔' if spam_ok else '✘'}",
+        f"telco    courier {telco['courier_number']}: {telco['courier']['verdict']} "
+        f"{'✔' if courier_ok else '✘'}",
+        f"business dispute #{business['state']['dispute_id']} on {business['number']} "
+        f"({business['class']}): {business['state']['status']}, "
+        f"{len(business['state']['arbiter_votes'])} arbiter votes; registry now "
+        f"{business['record'].verdict.name.lower()}, "
+        f"locked until {business['record'].locked_until} "
+        f"{'✔' if upheld and unlocked else '✘'}",
+        f"regulator audit of {regulator['number']}: {sum(c['ok'] for c in checks)}/{len(checks)} "
+        f"checks pass {'✔' if audit_ok else '✘'}",
+    ]
+    return lines, spam_ok and courier_ok and upheld and unlocked and audit_ok
+
+
+def print_report(console: Console, state: Any) -> bool:
+    """Print the report; True when every user story ended as expected."""
+    console.rule("SpamLedger demo report")
+    console.print(_detection_table(state.data["evaluation"]))
+    console.print(_ledger_table(state))
+    lines, ok = _stories(state)
+    for line in lines:
+        console.print(line)
+    console.print(f"API: {state.data['api_url']}  (OpenAPI docs at {state.data['api_url']}/docs)")
+    total = sum(t for _, t in state.timings)
+    console.print(f"total time {total:.0f} s: " +
+                  ", ".join(f"{title.split(';')[0][:28]} {t:.0f}s" for title, t in state.timings))
+    console.print("[bold green]All user stories passed.[/]" if ok
+                  else "[bold red]Some user stories did not end as expected.[/]")
+    return ok
