@@ -93,7 +93,8 @@ contract Consensus is Governed, EIP712 {
     mapping(bytes2 => Thresholds) private _thresholds;
     // Keyed by keccak256(numberKey, roundId) so a new round starts clean without deletes.
     mapping(bytes32 => mapping(address => bool)) private _voted;
-    mapping(bytes32 => uint64[8]) private _categoryWeight;
+    // uint32 per category keeps all eight in one slot: 256 validators x MAX_WEIGHT < 2^32.
+    mapping(bytes32 => uint32[8]) private _categoryWeight;
     mapping(bytes32 => mapping(bytes2 => uint64)) private _flagWeight;
 
     event RoundOpened(
@@ -282,8 +283,9 @@ contract Consensus is Governed, EIP712 {
     }
 
     /// @notice Summed weight per category (index = category code) of a round's scoring votes.
-    function categoryWeights(bytes32 numberKey, uint64 round) external view returns (uint64[8] memory) {
-        return _categoryWeight[_roundKey(numberKey, round)];
+    function categoryWeights(bytes32 numberKey, uint64 round) external view returns (uint64[8] memory out) {
+        uint32[8] storage w = _categoryWeight[_roundKey(numberKey, round)];
+        for (uint256 c; c < LedgerTypes.CATEGORY_COUNT; ++c) out[c] = w[c];
     }
 
     /// @notice True when `validator` has been counted in round `round` of `numberKey`.
@@ -372,10 +374,10 @@ contract Consensus is Governed, EIP712 {
     }
 
     function _topCategory(bytes32 rk) private view returns (uint8 best) {
-        uint64[8] storage w = _categoryWeight[rk];
-        uint64 bestWeight;
+        uint32[8] memory w = _categoryWeight[rk];
+        uint32 bestWeight;
         for (uint8 c; c < LedgerTypes.CATEGORY_COUNT; ++c) {
-            uint64 x = w[c];
+            uint32 x = w[c];
             if (x > bestWeight) (best, bestWeight) = (c, x);
         }
     }

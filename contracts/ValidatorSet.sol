@@ -69,6 +69,7 @@ contract ValidatorSet is AccessControl {
     error TooManyValidators(uint256 max);
     error UnknownArbiter(address arbiter);
     error UseSetArbiter();
+    error IndexOutOfRange(uint256 index, uint256 length);
 
     /// @param governance The consortium governance account (multisig in production).
     constructor(address governance) {
@@ -188,6 +189,7 @@ contract ValidatorSet is AccessControl {
 
     /// @notice The admitted validator at `index` (0-based; order changes on removal).
     function validatorAt(uint256 index) external view returns (address) {
+        if (index >= _validatorList.length) revert IndexOutOfRange(index, _validatorList.length);
         return _validatorList[index];
     }
 
