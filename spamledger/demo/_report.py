@@ -11,13 +11,27 @@ from spamledger._types import Verdict
 from spamledger.demo._consortium import gas_spent
 
 
+def _fmt(value: float) -> str:
+    """A metric, or a dash where it is undefined (no number was flagged)."""
+    return "—" if value != value else f"{value:.3f}"
+
+
+def _timings_table(timings: list[tuple[str, float]]) -> Table:
+    table = Table(title=f"Time: {sum(t for _, t in timings):.0f} s in all")
+    table.add_column("step")
+    table.add_column("seconds", justify="right")
+    for title, seconds in timings:
+        table.add_row(title, f"{seconds:.1f}")
+    return table
+
+
 def _detection_table(evaluation: dict[str, Any]) -> Table:
     table = Table(title="Detection at day 14 (each operator's own scores vs. the hidden truth)")
     for col in ("country", "numbers", "spam", "precision", "recall", "PR-AUC"):
         table.add_column(col, justify="right")
     for cc, m in evaluation.items():
-        table.add_row(cc, str(m["numbers"]), str(m["spam"]), f"{m['precision']:.3f}",
-                      f"{m['recall']:.3f}", f"{m['pr_auc']:.3f}")
+        table.add_row(cc, str(m["numbers"]), str(m["spam"]), _fmt(m["precision"]),
+                      _fmt(m["recall"]), _fmt(m["pr_auc"]))
     return table
 
 
@@ -73,9 +87,7 @@ def print_report(console: Console, state: Any) -> bool:
     for line in lines:
         console.print(line)
     console.print(f"API: {state.data['api_url']}  (OpenAPI docs at {state.data['api_url']}/docs)")
-    total = sum(t for _, t in state.timings)
-    console.print(f"total time {total:.0f} s: " +
-                  ", ".join(f"{title.split(';')[0][:28]} {t:.0f}s" for title, t in state.timings))
+    console.print(_timings_table(state.timings))
     console.print("[bold green]All user stories passed.[/]" if ok
                   else "[bold red]Some user stories did not end as expected.[/]")
     return ok

@@ -1,0 +1,41 @@
+"""`spamledger demo` end to end, as `make demo` runs it (slow: about four minutes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from node._process import pid_alive
+
+
+@pytest.mark.slow
+def test_demo_runs_every_user_story_and_leaves_no_process(tmp_path):
+    out = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "spamledger._cli", "demo", "--out", str(out), "--scale", "0.2"],
+        capture_output=True, text=True, timeout=1500,
+        env={**os.environ, "COLUMNS": "120"})
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "All user stories passed." in proc.stdout
+    assert "All demo processes stopped." in proc.stdout
+    assert not (out / "demo-services.json").exists()
+    assert _processes_mentioning(str(out)) == []
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """PIDs of live processes whose command line names ``text`` (chain, IPFS, API)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline and pid_alive(int(entry)):
+            found.append(int(entry))
+    return found
