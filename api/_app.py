@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api._auth import Principal, authenticate
@@ -25,6 +26,9 @@ from api._db import make_engine, migrate
 from api._errors import ApiError, RateLimited
 
 logger = logging.getLogger(__name__)
+
+# Seconds a validated key is trusted without a database read (bounds revocation delay).
+KEY_CACHE_SECONDS = 10.0
 
 _key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                            description="an API key from `spamledger api keys create`")
@@ -56,14 +60,29 @@ def ctx(request: Request) -> Context:
     return request.app.state.ctx
 
 
-def principal(request: Request, key: str | None = Depends(_key_header)) -> Principal:
-    """Authenticate the X-API-Key header and spend one rate-limit token."""
+async def principal(request: Request, key: str | None = Depends(_key_header)) -> Principal:
+    """Authenticate the X-API-Key header and spend one rate-limit token.
+
+    Valid keys are cached for ``KEY_CACHE_SECONDS`` (a revocation takes effect within that
+    time) so the hot path needs no database round trip and no thread hop.
+    """
     context = ctx(request)
-    with context.session_factory() as session:
-        who = authenticate(session, key)
+    now = time.monotonic()
+    cached = context.key_cache.get(key) if key else None
+    if cached is not None and cached[1] > now:
+        who = cached[0]
+    else:
+        who = await run_in_threadpool(_authenticate, context, key)
+        if len(context.key_cache) > 10_000:
+            context.key_cache.clear()
+        context.key_cache[key] = (who, now + KEY_CACHE_SECONDS)
     context.limiter.take(who.key_id)
-    request.state.principal = who
     return who
+
+
+def _authenticate(context: Context, key: str | None) -> Principal:
+    with context.session_factory() as session:
+        return authenticate(session, key)
 
 
 def _install_errors(app: FastAPI) -> None:
@@ -99,14 +118,32 @@ def _code(status: int) -> str:
 
 
 def _install_metrics(app: FastAPI) -> None:
-    metrics = app.state.ctx.metrics
+    app.add_middleware(_Timed, metrics=app.state.ctx.metrics)
 
-    @app.middleware("http")
-    async def _timed(request: Request, call_next):
+
+class _Timed:
+    """Pure ASGI middleware timing each request by route template (cheaper than
+    ``BaseHTTPMiddleware``, which adds a task and a stream per request)."""
+
+    def __init__(self, app, metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.latency.labels(request.method, path, str(response.status_code)).observe(
-            time.perf_counter() - start)
-        return response
+        status = [500]
+
+        async def sending(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            self.metrics.latency.labels(scope["method"], getattr(route, "path", "unmatched"),
+                                        str(status[0])).observe(time.perf_counter() - start)

@@ -30,6 +30,7 @@ class Context:
     limiter: RateLimiter
     metrics: Metrics = field(default_factory=Metrics)
     session_factory: sessionmaker[Session] | None = None
+    key_cache: dict[str, tuple[Any, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.session_factory = sessions(self.engine)

@@ -63,6 +63,11 @@ def _ipfs_ok(ctx: Context) -> bool:
         return False
 
 
+@router.get("/livez", summary="liveness only (no database, chain or IPFS call)")
+def livez() -> dict[str, str]:
+    return {"status": "ok"}
+
+
 @router.get("/healthz", response_model=Health, summary="liveness and upstream health")
 def healthz(request: Request) -> Health:
     return health(request.app.state.ctx)
