@@ -42,10 +42,11 @@ def make_documents(count: int, seed: int) -> list[dict[str, Any]]:
     rnd = random.Random(seed)
     docs = []
     for i in range(count):
+        features: dict[str, float] = {}
         doc = {"kind": "vote-evidence", "seq": i, "number_key": "0x" + rnd.randbytes(32).hex(),
-               "model": "0x" + rnd.randbytes(32).hex(), "features": {}}
+               "model": "0x" + rnd.randbytes(32).hex(), "features": features}
         while len(encode_json(doc)) < DOC_BYTES - 40:
-            doc["features"][f"f{len(doc['features']):03d}"] = round(rnd.random(), 6)
+            features[f"f{len(features):03d}"] = round(rnd.random(), 6)
         docs.append(doc)
     return docs
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -275,10 +275,24 @@ class EvidenceStore:
         parsed = parse_cid(cid)
         record = self.erasures.record(parsed, reason)
         self.unpin(str(parsed))
-        with ipfs_errors(self.api_addr, "repo/gc"):
-            self._client.repo.gc(quiet=True, timeout=max(self.timeout, 120.0))
+        self._collect_garbage()
         logger.info("erased %s from %s (%s)", parsed, self.api_addr, reason)
         return record
+
+    def _collect_garbage(self) -> None:
+        """Run repo/gc to completion; refuse silently partial collections.
+
+        Not ``quiet``: js-ipfs then answers at once and stops collecting part-way (seen
+        here with ~800 garbage blocks), so the full listing is read to the end.
+        """
+        with ipfs_errors(self.api_addr, "repo/gc"):
+            entries = self._client.repo.gc(timeout=max(self.timeout, 120.0)) or []
+        failures = [entry.get("Error") for entry in entries
+                    if isinstance(entry, Mapping) and entry.get("Error")]
+        if failures:
+            raise EvidenceError(f"IPFS node at {self.api_addr}: garbage collection failed "
+                                f"for {len(failures)} block(s): {failures[0]}")
+        logger.debug("repo/gc on %s removed %d blocks", self.api_addr, len(entries))
 
     def is_erased(self, cid: str) -> bool:
         """Whether ``cid`` is in the erasure log."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from pathlib import Path
@@ -22,6 +23,7 @@ from node.ipfs import (
     parse_cid,
 )
 from node.ipfs._cid import CHUNK_SIZE
+from node.ipfs._client import open_client
 
 from .conftest import free_port
 
@@ -129,6 +131,22 @@ def test_erase_then_read_says_erased(store: EvidenceStore, ipfs_node, tmp_path) 
     with ipfs_node.store(erasure_log=tmp_path / "erasures.jsonl") as other:
         assert other.is_erased(cid)
     # And the node really dropped it: a store without the log cannot find it.
+    with ipfs_node.store(timeout=2) as forgetful, pytest.raises(NotFound):
+        forgetful.get(cid)
+
+
+def test_erase_completes_with_much_garbage_on_the_node(store: EvidenceStore, ipfs_node) -> None:
+    # Regression: a quiet repo/gc on js-ipfs stopped part-way with ~800 garbage blocks.
+    client = open_client(ipfs_node.api, 120)
+    try:
+        garbage = [io.BytesIO(random.randbytes(64)) for _ in range(1000)]
+        for index, stream in enumerate(garbage):
+            stream.name = f"g{index}"
+        client.add(*garbage, cid_version=1, raw_leaves=True, pin=False)
+    finally:
+        client.close()
+    cid = store.put_bytes(random.randbytes(32).hex().encode(), "text/plain")
+    store.erase(cid)
     with ipfs_node.store(timeout=2) as forgetful, pytest.raises(NotFound):
         forgetful.get(cid)
 
