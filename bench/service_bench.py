@@ -146,8 +146,7 @@ def vote_rate(rig: Rig, n: int, batch: int, evidence: bool) -> dict[str, float]:
                             reasons=("many short calls",), reports={"spam": 5})
             for k, x in zip(keys, numbers, strict=True)}
     t0 = time.perf_counter()
-    for k, row in rows.items():
-        r.votes.plan_vote(k, 1, row)
+    r.votes.plan_votes([(k, 1, row) for k, row in rows.items()])
     planned = time.perf_counter() - t0
     mined = r.votes.send_votes()
     total = time.perf_counter() - t0

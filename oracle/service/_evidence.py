@@ -118,6 +118,19 @@ class EvidenceWriter:
         return self.retry.call(lambda: self.store.put_json(doc), "put evidence into IPFS",
                                _ipfs_transient(), _give_up)
 
+    def put_many(self, docs: list[dict[str, Any]]) -> list[str]:
+        """Upload many documents in batched API calls; CIDs in the same order."""
+        if not docs:
+            return []
+        for doc in docs:
+            check_no_raw_numbers(doc)
+        put_all = getattr(self.store, "put_json_many", None)
+        if put_all is None:
+            return [self.put(doc) for doc in docs]
+        return self.retry.call(lambda: list(put_all(docs)),
+                               f"put {len(docs)} evidence documents into IPFS",
+                               _ipfs_transient(), _give_up)
+
     def get(self, cid: str) -> Any:
         return self.retry.call(lambda: self.store.get_json(cid), f"get evidence {cid}",
                                _ipfs_transient(), _give_up)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -140,25 +141,22 @@ class ContinuousRunner:
 
     def rescore(self) -> list[ScoredNumber]:
         """Features over the whole drop folder, scored with the current model."""
-        from oracle._model import load_model
-        from oracle._pipeline import features_from_files
-        from oracle._rules import load_rules
-        from oracle._score import score
+        import oracle
 
         calls, reports = self._inputs()
-        rules = load_rules()
-        feats, info = features_from_files(calls, reports, rules=rules,
-                                          quarantine_dir=self.op.state_dir / "quarantine")
-        model = load_model(self._model_dir())
+        rules = oracle.load_rules()
+        feats = oracle.build_features(calls, reports, rules=rules,
+                                      quarantine_dir=self.op.state_dir / "quarantine")
+        model = oracle.load_model(self._model_dir())
         if self.app.votes.model_hash != model.hash_bytes32:
             logger.warning("scoring with model %s but voting names %s: promote the "
                            "model in use", model.hash[:12], self.app.votes.model_hash.hex()[:12])
-        scores = score(model, feats, rules=rules)
+        scores = oracle.score(model, feats, rules=rules)
         by_number = feats.set_index(feats["number"].astype(str))
         numeric = by_number.select_dtypes("number")
         features = {n: numeric.loc[n].to_dict() for n in scores["number"].astype(str)
                     if n in numeric.index}
-        logger.info("rescored %d numbers at %s (%s)", len(scores), info.until, info.summary())
+        logger.info("rescored %d numbers", len(scores))
         return from_records(scores.to_dict("records"), features, reach_of(feats))
 
     def _model_dir(self) -> Path:
@@ -192,20 +190,21 @@ class ContinuousRunner:
         return self.retrain()
 
     def retrain(self) -> str | None:
-        from oracle._model import model_card, save_model
-        from oracle._pipeline import train_from_files
+        import oracle
 
         calls, reports = self._inputs()
         if reports is None:
             logger.warning("retraining skipped: no reports to derive labels from")
             return None
-        model, _ = train_from_files(calls, reports)
+        model, _ = oracle.train_from_files(calls, reports)
         tmp = self.op.model_dir / ".candidate"
-        digest = save_model(model, tmp)
+        digest = oracle.save_model(model, tmp)
         target = self.op.model_dir / digest
-        if not target.exists():
+        if target.exists():
+            shutil.rmtree(tmp)  # the same model again (same data): keep the first copy
+        else:
             tmp.rename(target)
-        card = model_card(model)
+        card = oracle.model_card(model)
         self.app.models.register(digest, card)
         try:
             self.app.models.promote(digest, card)

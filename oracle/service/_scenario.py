@@ -71,18 +71,18 @@ def release_new_data(op: Operator) -> list[Path]:
 
 def train_operator(op: Operator, cut: datetime) -> tuple[str, dict[str, Any]]:
     """Train the operator's model on its history; saved under ``model_dir/<hash>``."""
-    from oracle._model import model_card, save_model
-    from oracle._pipeline import train_from_files
+    import oracle
 
-    model, _ = train_from_files(op.drop_dir / "calls", op.drop_dir / "reports", until=cut)
+    model, _ = oracle.train_from_files(op.drop_dir / "calls", op.drop_dir / "reports",
+                                       until=cut)
     tmp = op.model_dir / ".candidate"
-    digest = save_model(model, tmp)
+    digest = oracle.save_model(model, tmp)
     target = op.model_dir / digest
     if target.exists():
         shutil.rmtree(tmp)
     else:
         tmp.rename(target)
-    return digest, model_card(model)
+    return digest, oracle.model_card(model)
 
 
 def new_spam_numbers(sim: dict[str, Path], cut: datetime) -> pd.DataFrame:

@@ -98,8 +98,12 @@ class VoteService:
         keyed = self.remember(rows)
         chosen = self.select(keyed)
         report.selected = len(chosen)
+        todo = []
         for key, row in chosen.items():
-            self._vote_on(key, row, report)
+            round_id = self.ensure_round(key, row, report)
+            if round_id is not None:
+                todo.append((key, round_id, row))
+        report.votes_planned += self.plan_votes(todo)
         self.outbox.record_published(self._seen)
         self.answer_open_rounds(report)
         report.votes_mined = self.send_votes()
@@ -144,13 +148,6 @@ class VoteService:
 
     # -- rounds ------------------------------------------------------------------------------
 
-    def _vote_on(self, key: bytes, row: ScoredNumber, report: PushReport) -> None:
-        round_id = self.ensure_round(key, row, report)
-        if round_id is None:
-            return
-        if self.plan_vote(key, round_id, row):
-            report.votes_planned += 1
-
     def ensure_round(self, key: bytes, row: ScoredNumber, report: PushReport) -> int | None:
         """The open round of ``key``, opening one when the number is flagged."""
         current = self.chain.current_round(key)
@@ -177,25 +174,23 @@ class VoteService:
         head = self.chain.block_number()
         if start > head:
             return 0
-        answered = 0
+        todo = []
         for log in self.chain.events("Consensus", "RoundOpened", start, head):
             key, round_id = bytes(log["args"]["numberKey"]), int(log["args"]["round"])
-            if self._answer(key, round_id, report):
-                answered += 1
+            if self._wants_answer(key, round_id):
+                todo.append((key, round_id, self._table.get(key)))
+        planned = self.plan_votes(todo)
+        report.votes_planned += planned
+        report.abstained += sum(1 for _, _, row in todo if row is None)
         self.outbox.set_meta(CURSOR, str(head + 1))
-        return answered
+        return planned
 
-    def _answer(self, key: bytes, round_id: int, report: PushReport) -> bool:
+    def _wants_answer(self, key: bytes, round_id: int) -> bool:
         current = self.chain.current_round(key)
         if current.status != ROUND_OPEN or current.id != round_id:
             return False
-        if self.outbox.find(self.vote_id(key, round_id)) or self.chain.has_voted(key, round_id):
-            return False
-        row = self._table.get(key)
-        planned = self.plan_vote(key, round_id, row)
-        report.votes_planned += int(planned)
-        report.abstained += int(planned and row is None)
-        return planned
+        return not (self.outbox.find(self.vote_id(key, round_id))
+                    or self.chain.has_voted(key, round_id))
 
     # -- votes -------------------------------------------------------------------------------
 
@@ -205,33 +200,40 @@ class VoteService:
 
     def plan_vote(self, key: bytes, round_id: int, row: ScoredNumber | None) -> bool:
         """Plan this operator's vote for (key, round): its score, or an abstention."""
-        action_id = self.vote_id(key, round_id)
-        if self.outbox.find(action_id) is not None:
-            return False
-        vote = self._vote_body(key, round_id, row)
-        self.outbox.plan(action_id, "vote", vote)
-        return True
+        return self.plan_votes([(key, round_id, row)]) == 1
 
-    def _vote_body(self, key: bytes, round_id: int, row: ScoredNumber | None) -> dict[str, Any]:
+    def plan_votes(self, items: list[tuple[bytes, int, ScoredNumber | None]]) -> int:
+        """Plan votes not planned yet; evidence documents go to IPFS in one batch.
+        Returns how many were planned."""
+        new = [(k, r, row) for k, r, row in items if self.outbox.find(self.vote_id(k, r)) is None]
+        scored = [(k, row) for k, _, row in new if row is not None]
+        cids = dict(zip([k for k, _ in scored], self._evidence_cids(scored), strict=True))
+        self.outbox.plan_many([(self.vote_id(k, r), "vote", self._vote_body(k, r, row,
+                                                                             cids.get(k, "")))
+                               for k, r, row in new])
+        return len(new)
+
+    def _vote_body(self, key: bytes, round_id: int, row: ScoredNumber | None,
+                   cid: str) -> dict[str, Any]:
         if row is None:
             return {"numberKey": key.hex(), "round": round_id, "score": 0, "confidence": 0,
                     "category": 0, "abstain": True, "modelHash": self.model_hash.hex(),
                     "evidenceCid": ""}
         return {"numberKey": key.hex(), "round": round_id, "score": row.score_bps,
                 "confidence": row.confidence_bps, "category": int(row.category),
-                "abstain": False, "modelHash": self.model_hash.hex(),
-                "evidenceCid": self._evidence_cid(key, row)}
+                "abstain": False, "modelHash": self.model_hash.hex(), "evidenceCid": cid}
 
-    def _evidence_cid(self, key: bytes, row: ScoredNumber) -> str:
+    def _evidence_cids(self, scored: list[tuple[bytes, ScoredNumber]]) -> list[str]:
         if self.evidence is None:
-            return ""
-        doc = build_evidence(number_key="0x" + key.hex(), operator=self.op.name,
-                             country=self.op.country, model_hash="0x" + self.model_hash.hex(),
-                             score_bps=row.score_bps, verdict=int(row.verdict),
-                             category=int(row.category), confidence=row.confidence_bps,
-                             features=row.features, reasons=list(row.reasons),
-                             reports=row.reports)
-        return self.evidence.put(doc)
+            return [""] * len(scored)
+        docs = [build_evidence(number_key="0x" + key.hex(), operator=self.op.name,
+                               country=self.op.country,
+                               model_hash="0x" + self.model_hash.hex(),
+                               score_bps=row.score_bps, verdict=int(row.verdict),
+                               category=int(row.category), confidence=row.confidence_bps,
+                               features=row.features, reasons=list(row.reasons),
+                               reports=row.reports) for key, row in scored]
+        return self.evidence.put_many(docs)
 
     def sign_pending(self) -> tuple[list[Action], list[Action]]:
         """Sign planned votes (and re-sign stored ones whose deadline is near), in one
