@@ -153,6 +153,24 @@ def _read_pid(paths: IpfsPaths) -> int | None:
         return None
 
 
+def _find_node(paths: IpfsPaths) -> int | None:
+    """PID of the node on this repo: from the PID file, else by scanning ``/proc``.
+
+    The scan covers a lost or stale PID file while the node still runs: removing its
+    repo lock then would let a second node open the same repository.
+    """
+    pid = _read_pid(paths)
+    if pid is not None and _is_our_node(pid, paths):
+        return pid
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid() \
+                and _is_our_node(int(entry.name), paths):
+            logger.warning("IPFS node on %s runs as pid %s without a valid PID file",
+                           paths.repo, entry.name)
+            return int(entry.name)
+    return None
+
+
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("w") as handle:
@@ -322,6 +340,11 @@ def _info(settings: Any, paths: IpfsPaths, pid: int, peer: str, running: bool) -
     return IpfsInfo(pid, settings.ipfs_api, gateway, paths.repo, peer, running)
 
 
+def _write_pid_file(paths: IpfsPaths, pid: int, settings: Any) -> None:
+    _write_json_atomic(paths.pid_file, {"pid": pid, "api": settings.ipfs_api,
+                                        "gateway_port": int(settings.ipfs_gateway_port)})
+
+
 def start_ipfs(settings: Any, timeout: float = START_TIMEOUT) -> IpfsInfo:
     """Start the embedded node (or return the one already running on this data dir).
 
@@ -329,16 +352,16 @@ def start_ipfs(settings: Any, timeout: float = START_TIMEOUT) -> IpfsInfo:
     """
     paths = paths_for(settings)
     with _exclusive(paths):
-        pid = _read_pid(paths)
-        if pid is not None and _is_our_node(pid, paths):
+        pid = _find_node(paths)
+        if pid is not None:
             peer = _wait_ready(pid, settings, paths, timeout)
+            _write_pid_file(paths, pid, settings)
             return _info(settings, paths, pid, peer, running=True)
         _clear_stale(paths)
         node_bin = _node_binary(settings)
         ensure_repo(settings, node_bin)
         pid = _spawn(node_bin, paths)
-        _write_json_atomic(paths.pid_file, {"pid": pid, "api": settings.ipfs_api,
-                                            "gateway_port": int(settings.ipfs_gateway_port)})
+        _write_pid_file(paths, pid, settings)
         try:
             peer = _wait_ready(pid, settings, paths, timeout)
         except IpfsDaemonError:
@@ -370,8 +393,8 @@ def stop_ipfs(settings: Any, timeout: float = STOP_TIMEOUT) -> bool:
     """Stop the embedded node; returns False if it was not running."""
     paths = paths_for(settings)
     with _exclusive(paths):
-        pid = _read_pid(paths)
-        if pid is None or not _is_our_node(pid, paths):
+        pid = _find_node(paths)
+        if pid is None:
             if paths.pid_file.exists():
                 _clear_stale(paths)
             return False
@@ -383,8 +406,8 @@ def stop_ipfs(settings: Any, timeout: float = STOP_TIMEOUT) -> bool:
 def ipfs_status(settings: Any) -> IpfsStatus:
     """Whether the embedded node runs (PID alive) and answers on its API."""
     paths = paths_for(settings)
-    pid = _read_pid(paths)
-    running = pid is not None and _is_our_node(pid, paths)
+    pid = _find_node(paths)
+    running = pid is not None
     version = None
     if running:
         try:

@@ -74,6 +74,18 @@ def test_data_survives_restart_and_kill(own_node: Settings) -> None:
         assert store.get_json(later) == {"survives": "kill"}
 
 
+def test_lost_pid_file_does_not_orphan_the_node(own_node: Settings) -> None:
+    info = start_ipfs(own_node)
+    paths_for(own_node).pid_file.unlink()
+    assert ipfs_status(own_node).pid == info.pid
+    adopted = start_ipfs(own_node)
+    assert adopted.already_running and adopted.pid == info.pid
+    assert (paths_for(own_node).repo / "repo.lock").exists()  # the live lock was kept
+    paths_for(own_node).pid_file.unlink()
+    assert stop_ipfs(own_node) is True
+    assert not ipfs_status(own_node).running
+
+
 def test_non_loopback_api_is_refused(own_node: Settings) -> None:
     remote = own_node.replace(ipfs_api="/ip4/10.1.2.3/tcp/5001/http")
     with pytest.raises(IpfsDaemonError, match="loopback"):
