@@ -15,6 +15,7 @@ from api._app import create_app
 from api._auth import ROLES, Principal, RateLimiter, authenticate, create_key, revoke_key
 from api._chain import Chain, Evidence
 from api._db import database_url, make_engine, migrate, session_scope
+from api._epochs import load_pending_epochs
 from api._errors import (
     ApiError,
     BadRequest,
@@ -53,6 +54,7 @@ __all__ = [
     "create_app",
     "create_key",
     "database_url",
+    "load_pending_epochs",
     "make_engine",
     "migrate",
     "revoke_key",

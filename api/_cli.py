@@ -99,7 +99,7 @@ def _index(settings, args) -> int:
         result = indexer.sync()
         print(f"indexed blocks {result.from_block}..{result.to_block}: {result.events} events")
         return 0
-    indexer.follow(threading.Event(), settings.index_poll_seconds)
+    indexer.follow(threading.Event(), settings.index_poll_seconds, _evidence_or_none(settings))
     return 0
 
 
@@ -116,7 +116,8 @@ def _serve(settings, args) -> int:
     stop = threading.Event()
     if not args.no_indexer:
         indexer = Indexer.from_settings(settings, engine)
-        threading.Thread(target=indexer.follow, args=(stop, settings.index_poll_seconds),
+        threading.Thread(target=indexer.follow,
+                         args=(stop, settings.index_poll_seconds, _evidence_or_none(settings)),
                          name="indexer", daemon=True).start()
     try:
         uvicorn.run(app, host=settings.api_host, port=settings.api_port,
@@ -124,6 +125,18 @@ def _serve(settings, args) -> int:
     finally:
         stop.set()
     return 0
+
+
+def _evidence_or_none(settings):
+    """The evidence store for snapshot loading, or None (logged) when IPFS is unreachable."""
+    from api._chain import Evidence
+    from api._errors import UpstreamUnavailable
+
+    try:
+        return Evidence.from_settings(settings)
+    except UpstreamUnavailable as exc:
+        logger.warning("epoch snapshots will not be loaded: %s", exc.detail)
+        return None
 
 
 def _audit(settings, args) -> int:

@@ -155,14 +155,23 @@ class Indexer:
             cache[number] = int(self.w3.eth.get_block(number)["timestamp"])
         return cache[number]
 
-    def follow(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
-        """Sync, then keep following the chain until ``stop`` is set."""
+    def follow(self, stop: threading.Event, poll_seconds: float = 1.0,
+               evidence: Any = None) -> None:
+        """Sync, then keep following the chain until ``stop`` is set.
+
+        With ``evidence`` (an :class:`~api.Evidence`), committed epoch snapshots are fetched
+        from IPFS and their leaves indexed as they appear.
+        """
+        from api._epochs import load_pending_epochs
+
         while not stop.is_set():
             try:
                 result = self.sync()
                 if result.events:
                     logger.info("indexer at block %d (%d events)", result.to_block,
                                 result.events)
+                if evidence is not None:
+                    load_pending_epochs(self.engine, evidence)
             except UpstreamUnavailable:
                 raise
             except Exception as exc:  # the chain or DB hiccups: retry after a pause

@@ -173,6 +173,9 @@ class Epoch(_Located, Base):
     model_hash: Mapped[str] = mapped_column(String(HASH), nullable=False, default="")
     leaf_count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     committer: Mapped[str] = mapped_column(String(ADDRESS), nullable=False, default="")
+    # "" until the snapshot table was fetched from IPFS: loaded, root_mismatch, unreadable.
+    leaves_status: Mapped[str] = mapped_column(String(16), nullable=False, default="",
+                                               server_default="")
 
 
 class EpochLeaf(Base):

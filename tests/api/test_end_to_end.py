@@ -115,3 +115,45 @@ def _tamper_block(data_dir: Path, marker: str, country: str) -> None:
                 path.write_bytes(data.replace(b'"calls":900', b'"calls":100'))
                 return
     raise AssertionError("evidence block not found in the IPFS repository")
+
+
+def test_number_only_in_an_epoch_snapshot_answers_with_a_proof_that_verifies_on_chain(
+        chain_app, consortium, engine):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from api import load_pending_epochs
+    from api._chain import Evidence
+    from node._consortium import country_bytes
+    from oracle.service import MerkleTree
+
+    client, indexer, store = chain_app
+    numbers = [fresh_number() for _ in range(5)]
+    rows = [(consortium.hasher.key(n), 7000 + i, 3, 2) for i, n in enumerate(numbers)]
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"number_key": pa.array([r[0] for r in rows], pa.binary(32)),
+                             "score": [r[1] for r in rows], "verdict": [r[2] for r in rows],
+                             "category": [r[3] for r in rows]}), buf)
+    cid = store.put_bytes(buf.getvalue(), "application/vnd.apache.parquet")
+    tree = MerkleTree.build(rows)
+    epoch = random.randrange(10**6, 10**9)
+    consortium.ledger.transact("SnapshotRegistry", "commitEpoch", country_bytes("US"), epoch,
+                               tree.root, cid, approved_model(consortium, "epoch"), len(rows),
+                               account=consortium.validators["US"])
+    indexer.sync()
+    assert load_pending_epochs(engine, Evidence(store)) >= 1
+
+    body = client.get(f"/v1/reputation/{numbers[2]}", headers=new_key(engine, "telco")).json()
+    assert (body["verdict"], body["score_bps"], body["category"]) == ("spam", 7002,
+                                                                      "telemarketing")
+    source = body["source"]
+    assert (source["kind"], source["epoch"], source["root"]) == ("epoch", epoch,
+                                                                  "0x" + tree.root.hex())
+    proof = [bytes.fromhex(p[2:]) for p in source["proof"]]
+    assert consortium.ledger.call("SnapshotRegistry", "verifyLeaf", country_bytes("US"), epoch,
+                                  rows[2][0], 7002, 3, 2, proof) is True
+    verified = client.get(f"/v1/audit/numbers/{numbers[2]}/verify",
+                          headers=new_key(engine, "regulator")).json()
+    assert [c["ok"] for c in verified["checks"] if c["name"].startswith("snapshot")] == [True]

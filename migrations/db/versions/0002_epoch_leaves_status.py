@@ -1,0 +1,27 @@
+"""epochs.leaves_status: whether a snapshot's leaves were loaded from IPFS
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-22 04:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("epochs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("leaves_status", sa.String(length=16), nullable=False,
+                                      server_default=""))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("epochs", schema=None) as batch_op:
+        batch_op.drop_column("leaves_status")
