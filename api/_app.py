@@ -75,7 +75,8 @@ async def principal(request: Request, key: str | None = Depends(_key_header)) ->
         who = await run_in_threadpool(_authenticate, context, key)
         if len(context.key_cache) > 10_000:
             context.key_cache.clear()
-        context.key_cache[key] = (who, now + KEY_CACHE_SECONDS)
+        if key:
+            context.key_cache[key] = (who, now + KEY_CACHE_SECONDS)
     context.limiter.take(who.key_id)
     return who
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from contextlib import contextmanager
 
 from spamledger._settings import add_setting_flags
 
@@ -61,10 +62,21 @@ def _engine(settings):
     return engine
 
 
+@contextmanager
+def _engine_scope(settings):
+    """A migrated engine, disposed (connections closed) on exit."""
+    engine = _engine(settings)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def _migrate(settings, args) -> int:
     from api._db import database_url
 
-    _engine(settings)
+    with _engine_scope(settings):
+        pass
     print(f"database schema up to date ({database_url(settings).split('@')[-1]})")
     return 0
 
@@ -73,7 +85,7 @@ def _keys_create(settings, args) -> int:
     from api._auth import create_key
     from api._db import session_scope
 
-    with session_scope(_engine(settings)) as session:
+    with _engine_scope(settings) as engine, session_scope(engine) as session:
         key = create_key(session, role=args.role, country=args.country, name=args.name)
     print(key)
     return 0
@@ -83,7 +95,7 @@ def _keys_revoke(settings, args) -> int:
     from api._auth import revoke_key
     from api._db import session_scope
 
-    with session_scope(_engine(settings)) as session:
+    with _engine_scope(settings) as engine, session_scope(engine) as session:
         count = revoke_key(session, args.prefix)
     print(f"revoked {count} key(s)")
     return 0 if count else 1
@@ -144,13 +156,13 @@ def _audit(settings, args) -> int:
     from api._audit import history, verify
     from api._reputation import parse_number
 
-    app = create_app(settings, engine=_engine(settings), run_migrations=False)
-    ctx = app.state.ctx
     number = parse_number(args.number, args.country)
-    with ctx.session_factory() as session:
-        out = {"history": history(session, ctx, number).model_dump()}
-        if not args.no_verify:
-            out["verify"] = verify(ctx, number, session).model_dump()
+    with _engine_scope(settings) as engine:
+        ctx = create_app(settings, engine=engine, run_migrations=False).state.ctx
+        with ctx.session_factory() as session:
+            out = {"history": history(session, ctx, number).model_dump()}
+            if not args.no_verify:
+                out["verify"] = verify(ctx, number, session).model_dump()
     print(json.dumps(out, indent=2, default=str))
     ok = out.get("verify", {}).get("ok", True)
     return 0 if ok else 3

@@ -29,7 +29,7 @@ class Context:
     evidence: Lazy
     limiter: RateLimiter
     metrics: Metrics = field(default_factory=Metrics)
-    session_factory: sessionmaker[Session] | None = None
+    session_factory: sessionmaker[Session] = field(init=False)
     key_cache: dict[str, tuple[Any, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

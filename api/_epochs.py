@@ -54,7 +54,7 @@ def _load(engine: Engine, evidence, epoch: Epoch) -> str:
         for start in range(0, len(rows), _BATCH):
             session.add_all(_leaf(epoch.id, tree, row) for row in rows[start:start + _BATCH])
             session.flush()
-        session.get(Epoch, epoch.id).leaves_status = LOADED
+        _row(session, epoch.id).leaves_status = LOADED
     return LOADED
 
 
@@ -67,8 +67,15 @@ def _leaf(epoch_id: int, tree, row: tuple[bytes, int, int, int]) -> EpochLeaf:
 
 def _mark(engine: Engine, epoch_id: int, status: str) -> str:
     with session_scope(engine) as session:
-        session.get(Epoch, epoch_id).leaves_status = status
+        _row(session, epoch_id).leaves_status = status
     return status
+
+
+def _row(session, epoch_id: int) -> Epoch:
+    row = session.get(Epoch, epoch_id)
+    if row is None:  # the indexer wrote it in an earlier transaction; it cannot vanish
+        raise LookupError(f"epoch row {epoch_id} disappeared")
+    return row
 
 
 def _read(data: bytes) -> list[tuple[bytes, int, int, int]]:

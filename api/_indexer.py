@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from eth_typing import ChecksumAddress
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from web3 import Web3
@@ -106,7 +107,7 @@ class Indexer:
     def index_range(self, start: int, end: int) -> int:
         """Index blocks ``start..end`` in one transaction; returns the number of events."""
         logs = self.w3.eth.get_logs({"fromBlock": start, "toBlock": end,
-                                     "address": list(self._contracts_addresses())})
+                                     "address": self._contracts_addresses()})
         decoded = [ev for ev in (self._decode(log) for log in logs) if ev is not None]
         decoded.sort(key=lambda ev: (ev.block_number, ev.log_index))
         head = int(self.w3.eth.block_number)
@@ -128,7 +129,7 @@ class Indexer:
             raise UpstreamUnavailable(f"indexer cursor moved: expected block {expected}, "
                                       f"asked to index {start} (another indexer running?)")
 
-    def _contracts_addresses(self) -> list[str]:
+    def _contracts_addresses(self) -> list[ChecksumAddress]:
         return [c.address for c in self._contracts.values()]
 
     def _decode(self, log: Any) -> Located | None:

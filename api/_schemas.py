@@ -61,7 +61,7 @@ class Reputation(BaseModel):
     number: str = Field(description="E.164 form of the number")
     number_key: str = Field(description="keyed hash of the number (bytes32 on-chain)")
     verdict: str
-    score: float | None = Field(None, description="probability of spam, 0..1")
+    score: float | None = Field(default=None, description="probability of spam, 0..1")
     score_bps: int | None = None
     category: str
     expires_at: int | None = None
@@ -70,7 +70,7 @@ class Reputation(BaseModel):
     dispute: DisputeSummary | None = None
     source: RoundSource | EpochSource | None = None
     chain: dict[str, object] | None = Field(
-        None, description="the record read directly from SpamRegistry (verify=chain)")
+        default=None, description="the record read directly from SpamRegistry (verify=chain)")
 
 
 class BatchItemError(BaseModel):
@@ -81,7 +81,7 @@ class BatchItemError(BaseModel):
 
 class BatchRequest(Strict):
     numbers: list[str] = Field(min_length=1, description="numbers in any format")
-    country: str | None = Field(None, min_length=2, max_length=2,
+    country: str | None = Field(default=None, min_length=2, max_length=2,
                                 description="region for national-format numbers")
 
 
@@ -98,7 +98,7 @@ class ReportIn(Strict):
     reporter: str = Field(min_length=1, max_length=128,
                           description="subscriber number or opaque id (stored hashed)")
     source: Literal["user", "ftc", "regulator", "honeypot", "operator"] = "user"
-    ts: float | None = Field(None, ge=0, description="epoch seconds; default now")
+    ts: float | None = Field(default=None, ge=0, description="epoch seconds; default now")
 
 
 class ReportOut(BaseModel):
