@@ -157,3 +157,24 @@ def test_number_only_in_an_epoch_snapshot_answers_with_a_proof_that_verifies_on_
     verified = client.get(f"/v1/audit/numbers/{numbers[2]}/verify",
                           headers=new_key(engine, "regulator")).json()
     assert [c["ok"] for c in verified["checks"] if c["name"].startswith("snapshot")] == [True]
+
+
+def test_cli_audit_prints_history_and_verification(chain_app, consortium, engine, db_url,
+                                                   ipfs_node, capsys, monkeypatch):
+    import json
+
+    from spamledger._cli import main
+
+    _client, indexer, _store = chain_app
+    number = fresh_number()
+    run_round(consortium, consortium.hasher.key(number), "US",
+              {"US": 8000, "IN": 8000, "BR": 8000}, approved_model(consortium, "cli"))
+    indexer.sync()
+    monkeypatch.setenv("SPAMLEDGER_CONSORTIUM_SECRET", "spamledger-test-consortium-secret")
+    code = main(["--data-dir", str(consortium.data_dir), "audit", number, "--database-url",
+                 db_url, "--rpc-url", consortium.w3.provider.endpoint_uri,
+                 "--ipfs-api", ipfs_node.api])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert len(out["history"]["votes"]) == 3
+    assert out["verify"]["ok"] is True
