@@ -135,6 +135,7 @@ def test_erase_then_read_says_erased(store: EvidenceStore, ipfs_node, tmp_path) 
         forgetful.get(cid)
 
 
+@pytest.mark.slow
 def test_erase_completes_with_much_garbage_on_the_node(store: EvidenceStore, ipfs_node) -> None:
     # Regression: a quiet repo/gc on js-ipfs stopped part-way with ~800 garbage blocks.
     client = open_client(ipfs_node.api, 120)
