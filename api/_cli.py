@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 from contextlib import contextmanager
+from pathlib import Path
 
 from spamledger._settings import add_setting_flags
 
@@ -45,6 +46,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_setting_flags(revoke, ["api"])
     revoke.add_argument("prefix")
     revoke.set_defaults(func=_keys_revoke)
+
+    reports = sub.add_parser("reports", help="subscriber reports").add_subparsers(
+        dest="reports_command", metavar="COMMAND", required=True)
+    export = reports.add_parser("export", help="write reports as the oracle's reports table "
+                                               "(CSV, data contract columns)")
+    add_setting_flags(export, ["api"])
+    export.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    export.add_argument("--since", type=float, default=0.0,
+                        help="only reports received after this epoch time")
+    export.set_defaults(func=_reports_export)
 
     audit = subparsers.add_parser("audit", help="a number's history and its verification")
     add_setting_flags(audit, ["api", "node", "ipfs"])
@@ -121,21 +132,41 @@ def _serve(settings, args) -> int:
     import uvicorn
 
     from api._app import create_app
-    from api._indexer import Indexer
 
     engine = _engine(settings)
     app = create_app(settings, engine=engine, run_migrations=False)
     stop = threading.Event()
     if not args.no_indexer:
-        indexer = Indexer.from_settings(settings, engine)
-        threading.Thread(target=indexer.follow,
-                         args=(stop, settings.index_poll_seconds, _evidence_or_none(settings)),
+        threading.Thread(target=_index_forever, args=(settings, engine, stop),
                          name="indexer", daemon=True).start()
     try:
         uvicorn.run(app, host=settings.api_host, port=settings.api_port,
                     log_level=settings.log_level.lower(), access_log=False)
     finally:
         stop.set()
+    return 0
+
+
+def _index_forever(settings, engine, stop) -> None:
+    """The server's indexer thread: waits for the chain, then follows it until ``stop``."""
+    from api._errors import UpstreamUnavailable
+    from api._indexer import Indexer
+
+    while not stop.is_set():
+        try:
+            indexer = Indexer.from_settings(settings, engine)
+            indexer.follow(stop, settings.index_poll_seconds, _evidence_or_none(settings))
+        except UpstreamUnavailable as exc:
+            logger.warning("indexer waiting: %s", exc.detail)
+            stop.wait(max(5.0, settings.index_poll_seconds))
+
+
+def _reports_export(settings, args) -> int:
+    from api._reports import export_reports
+
+    with _engine_scope(settings) as engine:
+        count = export_reports(engine, args.out, since=args.since)
+    print(f"wrote {count} report(s) to {args.out}")
     return 0
 
 

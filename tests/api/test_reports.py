@@ -52,3 +52,35 @@ def test_one_reporter_is_limited_per_day(tmp_path, engine):
         other = client.post("/v1/reports", json=_report(reporter="+14155550001"),
                             headers=headers)
         assert other.status_code == 201
+
+
+def test_reports_export_in_the_oracle_reports_format(client, engine, tmp_path):
+    import csv
+
+    from api._reports import COLUMNS, export_reports
+
+    headers = new_key(engine, "telco")
+    client.post("/v1/reports", json=_report(), headers=headers)
+    client.post("/v1/reports", json=_report(label="not_spam", category=""), headers=headers)
+    out = tmp_path / "feed" / "reports.csv"
+    assert export_reports(engine, out) == 2
+    with out.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert tuple(rows[0]) == COLUMNS
+    assert [(r["number"], r["label"], r["country"]) for r in rows] == [
+        ("+14155550123", "spam", "US"), ("+14155550123", "not_spam", "US")]
+    assert rows[0]["ts"].startswith("20")
+
+
+def test_exported_reports_load_cleanly_into_the_oracle(client, engine, tmp_path):
+    from api._reports import export_reports
+    from oracle._ingest import connect, load_reports
+
+    client.post("/v1/reports", json=_report(), headers=new_key(engine, "telco"))
+    out = tmp_path / "reports.csv"
+    export_reports(engine, out)
+    con = connect()
+    stats = load_reports(con, out, quarantine=tmp_path / "q.csv")
+    assert stats.clean == 1
+    assert con.execute("SELECT number, label FROM reports").fetchall() == [
+        ("+14155550123", "spam")]
