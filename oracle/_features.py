@@ -10,8 +10,9 @@ Windows: the *long* window (``long_days``, default 14) describes a number's habi
 
 Feature groups (names in :data:`FEATURES`):
 
-* volume and rhythm: calls, calls per active day, active days, last-24 h calls and burst
-  ratio, inter-call gap mean / coefficient of variation / share under a minute;
+* volume and rhythm: calls per observed day, calls on the busiest day, share of days
+  active, last-24 h calls and burst ratio, inter-call gap mean / coefficient of variation /
+  share under a minute;
 * counterparts: distinct callees, distinct callees over calls, calls per counterpart,
   callee block spread (sweeps hit few 10,000-blocks), callee countries, international share;
 * reciprocity: outgoing share of all calls, calls received, callback rate (callees who
@@ -64,7 +65,7 @@ DEFAULT_QUIET = (21, 8)  # local quiet hours [start, end) when a country sets no
 # Volumes are per observed day (the window, or the number's age if younger) so that a model
 # trained on a shorter history scores a longer one consistently.
 NUMERIC_FEATURES: tuple[str, ...] = (
-    "calls_per_day", "active_day_share", "n_out_24h", "burst_ratio",
+    "calls_per_day", "peak_day_calls", "active_day_share", "n_out_24h", "burst_ratio",
     "gap_mean_s", "gap_cv", "gap_short_share",
     "callees_per_day", "distinct_ratio", "calls_per_counterpart", "callee_block_spread",
     "callee_countries", "intl_share",
@@ -134,13 +135,15 @@ def _window(con: duckdb.DuckDBPyConnection, calls: str, p: dict[str, str],
             quiet: Mapping[str, tuple[int, int]]) -> None:
     hour = _local_hour_expr(UTC_OFFSETS)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE fw AS
-        SELECT t, caller, callee, caller_region, caller_type, callee_region, duration_s,
+        SELECT t, caller_id AS caller, callee_id AS callee, callee_block, caller_region,
+               caller_type, callee_region, duration_s,
                answered, country, attestation, t >= epoch({p['s']}) AS recent,
                {_quiet_expr(quiet)} AS quiet, hr
         FROM (SELECT *, {hour} AS hr FROM {calls}
               WHERE ts >= {p['lo']} AND ts < {p['u']})""")
     con.execute("""CREATE OR REPLACE TEMP TABLE fpairs AS
-        SELECT caller, callee, min(t) AS first_t, max(t) AS last_t, bool_or(recent) AS recent
+        SELECT caller, callee, any_value(callee_block) AS callee_block, min(t) AS first_t,
+               max(t) AS last_t, bool_or(recent) AS recent
         FROM fw GROUP BY caller, callee""")
 
 
@@ -175,18 +178,23 @@ _GAPS = """
 _PAIRS = """
     SELECT p.caller AS number, count(*) AS distinct_callees,
            count(*) FILTER (WHERE p.recent) AS distinct_callees_24h,
-           count(DISTINCT left(p.callee, length(p.callee) - 4)) / count(*)
-               AS callee_block_spread,
+           count(DISTINCT p.callee_block) / count(*) AS callee_block_spread,
            count(q.caller) FILTER (WHERE q.last_t > p.first_t) / count(*) AS callback_rate
     FROM fpairs p LEFT JOIN fpairs q ON q.caller = p.callee AND q.callee = p.caller
     GROUP BY p.caller"""
 
 _IN = "SELECT callee AS number, count(*) AS n_in FROM fw GROUP BY callee"
 
+# Busiest day: a burst shows however long the number has been around.
+_PEAK = """
+    SELECT caller AS number, max(n) AS peak_day_calls
+    FROM (SELECT caller, floor(t / 86400) AS d, count(*) AS n FROM fw GROUP BY caller, d)
+    GROUP BY caller"""
+
 _HISTORY = """
     SELECT number, min(t) AS first_t, max(t) FILTER (WHERE t < epoch({s})) AS last_before
-    FROM (SELECT caller AS number, t FROM {calls} WHERE ts < {u}
-          UNION ALL SELECT callee, t FROM {calls} WHERE ts < {u})
+    FROM (SELECT caller_id AS number, t FROM {calls} WHERE ts < {u}
+          UNION ALL SELECT callee_id, t FROM {calls} WHERE ts < {u})
     GROUP BY number"""
 
 # A subscriber's complaint counts when the network saw the number call that subscriber
@@ -224,6 +232,7 @@ def _assemble(con: duckdb.DuckDBPyConnection, calls: str, reports: str | None,
     con.execute(f"CREATE OR REPLACE TEMP TABLE f_gaps AS {_GAPS}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE f_pairs AS {_PAIRS}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE f_in AS {_IN}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE f_peak AS {_PEAK}")
     con.execute("CREATE OR REPLACE TEMP TABLE f_hist AS "
                 + _HISTORY.format(calls=calls, s=p["s"], u=p["u"]))
     if reports:
@@ -238,15 +247,16 @@ def _assemble(con: duckdb.DuckDBPyConnection, calls: str, reports: str | None,
                     "NULL::VARCHAR AS report_category WHERE false")
         con.execute("CREATE OR REPLACE TEMP TABLE f_decay AS SELECT NULL::VARCHAR AS number, "
                     "0.0 AS spam_decayed WHERE false")
-    return con.execute(_JOIN.format(u=p["u"], s=p["s"])).df()
+    return con.execute(_JOIN.format(u=p["u"], s=p["s"], ids=f"{calls}_ids")).df()
 
 
 # Neighbourhood: the 100-number block (all digits but the last two).
 _JOIN = """
     WITH base AS (
-        SELECT o.*, g.gap_mean_s, g.gap_cv, g.gap_short_share,
+        SELECT ids.e164 AS number, o.* EXCLUDE (number), g.gap_mean_s, g.gap_cv,
+               g.gap_short_share,
                pr.distinct_callees, pr.distinct_callees_24h, pr.callee_block_spread,
-               pr.callback_rate, coalesce(i.n_in, 0) AS n_in,
+               pr.callback_rate, coalesce(i.n_in, 0) AS n_in, pk.peak_day_calls,
                (epoch({u}) - h.first_t) / 86400 AS age_days,
                (epoch({s}) - h.last_before) / 86400 AS quiet_days_before_24h,
                (o.last_out_w - h.first_t) / 86400 AS lifespan_days,
@@ -255,11 +265,12 @@ _JOIN = """
                coalesce(r.not_spam_reporters, 0) AS not_spam_reporters,
                coalesce(r.unverified_reporters, 0) AS unverified_reporters,
                r.report_category, coalesce(d.spam_decayed, 0) AS spam_decayed,
-               left(o.number, length(o.number) - 2) AS block
-        FROM f_out o
-        LEFT JOIN f_gaps g USING (number) LEFT JOIN f_pairs pr USING (number)
-        LEFT JOIN f_in i USING (number) LEFT JOIN f_hist h USING (number)
-        LEFT JOIN f_rep r USING (number) LEFT JOIN f_decay d USING (number)
+               left(ids.e164, length(ids.e164) - 2) AS block
+        FROM f_out o JOIN {ids} ids ON ids.nid = o.number
+        LEFT JOIN f_gaps g ON g.number = o.number LEFT JOIN f_pairs pr ON pr.number = o.number
+        LEFT JOIN f_in i ON i.number = o.number LEFT JOIN f_hist h ON h.number = o.number
+        LEFT JOIN f_peak pk ON pk.number = o.number
+        LEFT JOIN f_rep r ON r.number = ids.e164 LEFT JOIN f_decay d ON d.number = ids.e164
     ),
     rep_blocks AS (
         SELECT left(number, length(number) - 2) AS block, count(*) AS reported,

@@ -206,24 +206,32 @@ def _union(con: duckdb.DuckDBPyConnection, path: str | Path, required: tuple[str
 
 
 def _register_numbers(con: duckdb.DuckDBPyConnection, name: str, query: str) -> None:
-    """Normalize every distinct (raw, country) pair of ``query`` into table ``name``."""
+    """Normalize every distinct (raw, country) pair of ``query`` into table ``name``.
+
+    Keys are NULL-free (``''``) so that the joins back are plain hash joins. Each valid
+    number also gets a dense integer id (``nid``) and the id of its 10,000-number block
+    (``block``): the feature queries group and join on integers, not strings.
+    """
     pairs = con.execute(query).fetchall()
     mapped = normalize_many((raw or "", country) for raw, country in pairs)
-    raws, countries, e164, region, kind, reason = [], [], [], [], [], []
+    cols: dict[str, list] = {k: [] for k in ("raw", "country", "e164", "region", "ntype",
+                                             "reason", "nid", "block")}
+    ids: dict[str, int] = {}
+    blocks: dict[str, int] = {}
     for raw, country in pairs:
         result = mapped[(raw or "", country)]
-        raws.append(raw)
-        countries.append(country)
         ok = not isinstance(result, InvalidNumber)
-        e164.append(result.e164 if ok else None)  # type: ignore[union-attr]
-        region.append(result.region if ok else None)  # type: ignore[union-attr]
-        kind.append(result.type if ok else None)  # type: ignore[union-attr]
-        reason.append(None if ok else result.reason)  # type: ignore[union-attr]
-    table = pa.table({"raw": pa.array(raws, pa.string()),
-                      "country": pa.array(countries, pa.string()),
-                      "e164": pa.array(e164, pa.string()), "region": pa.array(region, pa.string()),
-                      "ntype": pa.array(kind, pa.string()),
-                      "reason": pa.array(reason, pa.string())})
+        e164 = result.e164 if ok else None  # type: ignore[union-attr]
+        cols["raw"].append(raw or "")
+        cols["country"].append(country or "")
+        cols["e164"].append(e164)
+        cols["region"].append(result.region if ok else None)  # type: ignore[union-attr]
+        cols["ntype"].append(result.type if ok else None)  # type: ignore[union-attr]
+        cols["reason"].append(None if ok else result.reason)  # type: ignore[union-attr]
+        cols["nid"].append(ids.setdefault(e164, len(ids)) if e164 else None)
+        cols["block"].append(blocks.setdefault(e164[:-4], len(blocks)) if e164 else None)
+    types = {"nid": pa.int64(), "block": pa.int64()}
+    table = pa.table({k: pa.array(v, types.get(k, pa.string())) for k, v in cols.items()})
     con.register(f"{name}_arrow", table)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
     con.unregister(f"{name}_arrow")
@@ -241,7 +249,9 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
 
     Clean columns: ``t`` (epoch seconds), ``ts``, ``caller``/``callee`` (E.164),
     ``caller_region``, ``caller_type``, ``callee_region``, ``duration_s``, ``answered``,
-    ``country``, ``channel``, ``attestation``, ``operator``. Bad rows go to ``quarantine``.
+    ``country``, ``channel``, ``attestation``, ``operator``, and integer ``caller_id``,
+    ``callee_id``, ``callee_block`` (ids into TEMP TABLE ``<table>_ids``: ``nid``, ``e164``).
+    Bad rows go to ``quarantine``.
     """
     union, files = _union(con, path, CALL_COLUMNS, _calls_select)
     try:
@@ -251,7 +261,8 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
                           f"SELECT DISTINCT callee_raw, country FROM {table}_raw")
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_checked AS
             SELECT r.*, a.e164 AS caller, a.region AS caller_region, a.ntype AS caller_type,
-                   b.e164 AS callee, b.region AS callee_region,
+                   b.e164 AS callee, b.region AS callee_region, a.nid AS caller_id,
+                   b.nid AS callee_id, b.block AS callee_block,
                    CASE WHEN r.ts IS NULL AND r.raw_ts IS NULL THEN 'missing_timestamp'
                         WHEN r.ts IS NULL THEN 'bad_timestamp'
                         WHEN a.reason IS NOT NULL THEN 'caller:' || a.reason
@@ -264,18 +275,20 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
                              THEN 'bad_attestation'
                    END AS reason
             FROM {table}_raw r
-            LEFT JOIN {table}_numbers a ON a.raw IS NOT DISTINCT FROM r.caller_raw
-                 AND a.country IS NOT DISTINCT FROM r.country
-            LEFT JOIN {table}_numbers b ON b.raw IS NOT DISTINCT FROM r.callee_raw
-                 AND b.country IS NOT DISTINCT FROM r.country""")
+            LEFT JOIN {table}_numbers a ON a.raw = coalesce(r.caller_raw, '')
+                 AND a.country = coalesce(r.country, '')
+            LEFT JOIN {table}_numbers b ON b.raw = coalesce(r.callee_raw, '')
+                 AND b.country = coalesce(r.country, '')""")
         stats = IngestStats("calls", files)
         _quarantine(con, f"{table}_checked", quarantine, stats,
                     "caller_raw, callee_raw, raw_ts, raw_duration, raw_answered, country")
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
             SELECT epoch(ts) AS t, ts, caller, caller_region, caller_type, callee,
                    callee_region, duration_s::INTEGER AS duration_s, answered, country,
-                   channel, attestation, operator
+                   channel, attestation, operator, caller_id, callee_id, callee_block
             FROM {table}_checked WHERE reason IS NULL {_until_clause(until)}""")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_ids AS
+            SELECT DISTINCT nid, e164 FROM {table}_numbers WHERE nid IS NOT NULL""")
         stats.clean = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         con.execute(f"DROP TABLE {table}_checked")
     except duckdb.Error as exc:
@@ -311,10 +324,10 @@ def load_reports(con: duckdb.DuckDBPyConnection, path: str | Path,
                              THEN 'unknown_label'
                    END AS reason
             FROM {table}_raw r
-            LEFT JOIN {table}_numbers a ON a.raw IS NOT DISTINCT FROM r.number_raw
-                 AND a.country IS NOT DISTINCT FROM r.country
+            LEFT JOIN {table}_numbers a ON a.raw = coalesce(r.number_raw, '')
+                 AND a.country = coalesce(r.country, '')
             LEFT JOIN {table}_numbers p ON p.raw = r.reporter
-                 AND p.country IS NOT DISTINCT FROM r.country""")
+                 AND p.country = coalesce(r.country, '')""")
         stats = IngestStats("reports", files)
         _quarantine(con, f"{table}_checked", quarantine, stats,
                     "number_raw, raw_ts, label, country, reporter, category, source")

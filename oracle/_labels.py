@@ -7,7 +7,12 @@ Derivation (per number, from reports strictly before the cutoff; each reporter c
   least ``spam_share`` of the distinct verdicts, and the complainants are at least
   ``min_rate`` of the distinct numbers it called (a busy call centre draws a few
   complaints; a spammer draws many per person reached);
-* **not spam** (0): no confirmed spam reporter at all, or at least ``min_reporters`` "not spam"
+* **not spam** (0): complaints at or below ``background_rate`` per person called (the
+  stray complaint a busy legitimate number draws), or at most one confirmed complaint
+  against a number older than ``min_tenure_days``, or no confirmed spam reporter at all
+  (unless the number is younger than
+  ``min_tenure_days`` and already called ``exposure_callees`` people: its complaints may
+  simply not have arrived yet, so it is left out), or at least ``min_reporters`` "not spam"
   reporters and spam at most ``1 - spam_share`` of the verdicts;
 * anything else is ambiguous and left out of training.
 
@@ -44,6 +49,9 @@ class LabelPolicy:
     min_reporters: int = 2
     spam_share: float = 0.75
     min_rate: float = 0.005  # confirmed spam reporters per distinct number called
+    background_rate: float = 0.0025  # at or below: complaints are background noise
+    min_tenure_days: float = 5.0   # a silent number younger than this ...
+    exposure_callees: int = 20     # ... that called at least this many people is left out
 
 
 def derive_labels(con: duckdb.DuckDBPyConnection, until: datetime,
@@ -64,15 +72,19 @@ def derive_labels(con: duckdb.DuckDBPyConnection, until: datetime,
                        AS spam,
                    count(DISTINCT reporter_key) FILTER (WHERE label = 'not_spam') AS ham
                   FROM v GROUP BY number),
-            reach AS (SELECT caller AS number, count(DISTINCT callee) AS callees
-                      FROM {calls} WHERE ts < {cutoff} AND caller IN (SELECT number FROM c)
-                      GROUP BY caller)
-            SELECT c.*, reach.callees FROM c LEFT JOIN reach USING (number)""").df()
+            reach AS (SELECT caller AS number, count(DISTINCT callee) AS callees,
+                             (epoch({cutoff}) - min(t)) / 86400 AS tenure_days
+                      FROM {calls} WHERE ts < {cutoff} GROUP BY caller)
+            SELECT coalesce(c.number, reach.number) AS number, coalesce(c.spam, 0) AS spam,
+                   coalesce(c.ham, 0) AS ham, reach.callees, reach.tenure_days
+            FROM c FULL JOIN reach USING (number)""").df()
     except duckdb.Error as exc:
         raise LabelError(f"cannot derive labels from {reports}: {exc}") from exc
     if numbers is not None:
         counts = pd.DataFrame({"number": numbers}).merge(counts, on="number", how="left")
-        counts = counts.fillna({"spam": 0, "ham": 0, "callees": 0})
+    else:
+        counts = counts[(counts["spam"] + counts["ham"]) > 0]
+    counts = counts.fillna({"spam": 0, "ham": 0, "callees": 0, "tenure_days": 0.0})
     return _apply_policy(counts, policy)
 
 
@@ -82,8 +94,18 @@ def _apply_policy(counts: pd.DataFrame, policy: LabelPolicy) -> pd.DataFrame:
     rate = counts["spam"] / counts["callees"].fillna(0).clip(lower=1)
     spam = ((counts["spam"] >= policy.min_reporters) & (share >= policy.spam_share)
             & (rate >= policy.min_rate))
-    ham = (counts["spam"] == 0) | ((counts["ham"] >= policy.min_reporters)
-                                   & (share <= 1 - policy.spam_share))
+    # Silence is evidence only with exposure: a young number that already called many
+    # people may simply not have been reported yet.
+    untested = ((counts["tenure_days"] < policy.min_tenure_days)
+                & (counts["callees"] >= policy.exposure_callees))
+    # A stray complaint among hundreds of people called is the background rate of a
+    # legitimate busy number, not an unknown: without this, one complaint would only ever
+    # be seen on future spam and the model would learn "one complaint = spam".
+    background = (counts["callees"] > 0) & (rate <= policy.background_rate) & ~untested
+    # One complaint against an established number is not enough to call it anything.
+    settled = (counts["spam"] <= 1) & (counts["tenure_days"] >= policy.min_tenure_days)
+    ham = (((counts["spam"] == 0) & ~untested) | background | settled
+           | ((counts["ham"] >= policy.min_reporters) & (share <= 1 - policy.spam_share)))
     out = counts.assign(label=pd.NA)
     out.loc[ham, "label"] = 0
     out.loc[spam, "label"] = 1

@@ -56,8 +56,10 @@ class TrainConfig:
 
     target_precision: float = 0.95
     suspicious_precision: float = 0.70
-    min_positives: int = 100
-    min_negatives: int = 500
+    # A country model needs enough spam labels for its own out-of-fold threshold to be
+    # stable; below that the global model (trained on every country) scores it.
+    min_positives: int = 300
+    min_negatives: int = 1000
     negative_ratio: float = 5.0     # negatives kept per positive when fitting
     folds: int = 4
     max_iter: int = 200

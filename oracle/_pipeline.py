@@ -108,7 +108,7 @@ def features_from_files(calls: str | Path, reports: str | Path | None,
 
 def training_data(calls: str | Path, reports: str | Path, until: datetime | None = None,
                   labels: str | Path | None = None, label_delay_hours: float = 48,
-                  snapshots: int = 3, snapshot_step_hours: float = 48,
+                  snapshots: int = 5, snapshot_step_hours: float = 24,
                   quarantine_dir: str | Path | None = None, policy: LabelPolicy = _POLICY,
                   rules: dict[str, CountryRules] | None = None, long_days: float = 14,
                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict, BuildInfo]:

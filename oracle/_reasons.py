@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 _WORDS: dict[str, str] = {
     "n_out": "{v:.0f} calls placed in the window",
     "calls_per_day": "{v:.0f} calls a day",
+    "peak_day_calls": "{v:.0f} calls on its busiest day",
     "active_day_share": "active on {v:.0%} of days",
     "callees_per_day": "calls {v:.0f} different numbers a day",
     "in_per_day": "receives only {v:.1f} calls a day",

@@ -16,7 +16,7 @@ SETTINGS: tuple[Setting, ...] = (
             "(new and re-awakened numbers)", group=_G),
     Setting("oracle_label_delay_hours", float, 48.0, "hours between the features a model "
             "learns from and the complaints that label them", group=_G),
-    Setting("oracle_snapshots", int, 3, "training snapshots stacked, 48 h apart", group=_G),
+    Setting("oracle_snapshots", int, 5, "training snapshots stacked, 24 h apart", group=_G),
     Setting("oracle_target_precision", float, 0.95, "precision each country's spam "
             "threshold is chosen for", group=_G),
     Setting("oracle_suspicious_precision", float, 0.70, "precision of the lower "

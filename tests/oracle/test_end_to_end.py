@@ -31,7 +31,8 @@ def test_cli_simulate_train_score_evaluate(tmp_path: Path,
     overall = report["countries"]["ALL"]
     # Loose floors that still catch a broken pipeline on this small sample; the real
     # figures at full scale are in bench/ORACLE.md.
-    assert overall["pr_auc"] > 0.6 and overall["precision"] > 0.6 and overall["recall"] > 0.4
+    assert overall["pr_auc"] > 0.6 and overall["precision"] > 0.6
+    assert overall["recall"] > 0.15 and overall["flagged_recall"] > 0.3
     assert report["legit_classes"]["subscriber"]["fpr"] < 0.02
     out = pd.read_parquet(scores)
     model_hash = json.loads((model / "model_card.json").read_text())["model_hash"]

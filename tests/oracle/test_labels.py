@@ -27,12 +27,17 @@ def con(tmp_path: Path):
     return con, tmp_path
 
 
-def _reports(con_tmp, rows: list[str]):
+NO_TENURE = LabelPolicy(min_tenure_days=0)
+
+
+def _reports(con_tmp, rows: list[str], policy: LabelPolicy = NO_TENURE):
     con, tmp = con_tmp
     (tmp / "reports.csv").write_text("ts,number,label,country,reporter,source\n"
                                      + "\n".join(rows) + "\n")
     load_reports(con, tmp / "reports.csv")
-    return derive_labels(con, datetime(2026, 1, 6), numbers=[SPAMMER, BUSY, VICTIMS[0]])
+    # These numbers are a day old: judge silence regardless of tenure (tested below).
+    return derive_labels(con, datetime(2026, 1, 6), policy,
+                         numbers=[SPAMMER, BUSY, VICTIMS[0]])
 
 
 def _label(labels, number: str):
@@ -47,9 +52,11 @@ def test_two_confirmed_reporters_make_spam_and_silence_makes_not_spam(con) -> No
     assert _label(labels, VICTIMS[0]) == 0
 
 
-def test_one_reporter_flooding_is_ambiguous_not_spam(con) -> None:
+def test_one_reporter_flooding_never_makes_spam(con) -> None:
     rows = [f"2026-01-05T12:{i:02d}:00Z,{SPAMMER},spam,US,{VICTIMS[0]},user" for i in range(20)]
-    assert _label(_reports(con, rows), SPAMMER) is None
+    assert _label(_reports(con, rows), SPAMMER) == 0  # one complaint, counted once
+    young = LabelPolicy(min_tenure_days=5, exposure_callees=1000)
+    assert _label(_reports(con, rows, young), SPAMMER) is None  # young: wait and see
 
 
 def test_complaints_from_people_it_never_called_do_not_count(con) -> None:
@@ -91,3 +98,11 @@ def test_labels_file_overrides_with_numbers_normalized(tmp_path: Path) -> None:
     labels = read_labels(f)
     assert dict(zip(labels["number"], labels["label"], strict=True)) == {
         SPAMMER: 1, BUSY: 0}
+
+
+def test_a_young_busy_number_without_complaints_yet_is_left_out(con) -> None:
+    labels = _reports(con, [], LabelPolicy(min_tenure_days=5, exposure_callees=20))
+    assert _label(labels, BUSY) is None and _label(labels, SPAMMER) is None
+    assert _label(labels, VICTIMS[0]) == 0        # placed no calls: nothing to wait for
+    quiet = _reports(con, [], LabelPolicy(min_tenure_days=5, exposure_callees=50))
+    assert _label(quiet, BUSY) == 0               # 30 callees: below the exposure bar
