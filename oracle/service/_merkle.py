@@ -37,13 +37,18 @@ Leaf = tuple[bytes, int, int, int]  # (number key, score bps, verdict, category)
 def _make_keccak() -> Callable[[bytes], bytes]:
     """A keccak256 function; the fast path reuses one pycryptodome state."""
     try:
-        from Crypto.Hash.keccak import _raw_keccak_lib as lib
-        from Crypto.Util._raw_api import VoidPointer, c_size_t, c_ubyte, create_string_buffer
+        from Crypto.Hash.keccak import _raw_keccak_lib as lib  # type: ignore[attr-defined]
+        from Crypto.Util._raw_api import (  # type: ignore[attr-defined]
+            VoidPointer,
+            c_size_t,
+            c_ubyte,
+            create_string_buffer,
+        )
 
         holder = VoidPointer()
         if lib.keccak_init(holder.address_of(), c_size_t(64), c_ubyte(24)):
             raise RuntimeError("keccak_init failed")
-        state, out = holder.get(), create_string_buffer(32)
+        state, out = holder.get(), create_string_buffer(32)  # type: ignore[call-arg]
         reset, absorb, digest = lib.keccak_reset, lib.keccak_absorb, lib.keccak_digest
 
         def fast(data: bytes) -> bytes:

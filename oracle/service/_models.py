@@ -124,7 +124,7 @@ class ModelGovernance:
             chain.outbox.mark_mined(action_id, None)
             return False
         receipt = chain.send([action_id], "ModelRegistry", "approveModel", h)
-        return bool(receipt) and receipt["status"] == 1
+        return receipt is not None and receipt["status"] == 1
 
     # -- promotion ---------------------------------------------------------------------------
 

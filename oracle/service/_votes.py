@@ -25,7 +25,7 @@ Example::
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,7 +161,7 @@ class VoteService:
         if action.state not in (MINED, "failed"):
             receipt = self.chain.send([action_id], "Consensus", "openRound", key,
                                       country_bytes(row.country or self.op.country))
-            report.opened += int(bool(receipt) and receipt["status"] == 1)
+            report.opened += int(receipt is not None and receipt["status"] == 1)
         after = self.chain.current_round(key)
         return after.id if after.status == ROUND_OPEN else None
 
@@ -202,7 +202,7 @@ class VoteService:
         """Plan this operator's vote for (key, round): its score, or an abstention."""
         return self.plan_votes([(key, round_id, row)]) == 1
 
-    def plan_votes(self, items: list[tuple[bytes, int, ScoredNumber | None]]) -> int:
+    def plan_votes(self, items: Sequence[tuple[bytes, int, ScoredNumber | None]]) -> int:
         """Plan votes not planned yet; evidence documents go to IPFS in one batch.
         Returns how many were planned."""
         new = [(k, r, row) for k, r, row in items if self.outbox.find(self.vote_id(k, r)) is None]
@@ -239,7 +239,9 @@ class VoteService:
         """Sign planned votes (and re-sign stored ones whose deadline is near), in one
         database transaction; returns (signed now, signed by an earlier run)."""
         now = self.chain.now()
-        fresh, resumed, signed = [], [], []
+        fresh: list[Action] = []
+        resumed: list[Action] = []
+        signed: list[tuple[str, dict[str, Any]]] = []
         for action in self.outbox.actions(["planned", SIGNED], kind="vote"):
             if action.state == SIGNED and action.payload.get("deadline", 0) > now + 30:
                 resumed.append(action)
@@ -329,7 +331,7 @@ class VoteService:
                                                               "round": round_id})
             if action.state in ("planned", SIGNED):
                 receipt = self.chain.send([action_id], "Consensus", "finalize", key)
-                done += int(bool(receipt) and receipt["status"] == 1)
+                done += int(receipt is not None and receipt["status"] == 1)
         return done
 
     def _my_open_rounds(self) -> list[tuple[bytes, int]]:
