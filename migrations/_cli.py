@@ -11,7 +11,7 @@ from spamledger._settings import Settings, add_setting_flags
 logger = logging.getLogger(__name__)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     deploy = sub.add_parser("deploy", help="deploy or upgrade the contracts (resumable)")
     deploy.add_argument("--deployer", default="governance",
                         help="keystore name of the deploying (governance) account")

@@ -9,7 +9,8 @@ Errors (see ``node/_errors.py``)::
         └── ContractRevert
             └── MissingRole
 
-The evidence store (IPFS) is the subpackage ``node.ipfs``.
+The evidence store (IPFS) is the subpackage ``node.ipfs``; its errors derive from
+``node.ipfs.EvidenceError`` (re-exported here).
 """
 
 from node._anvil import AnvilNode, anvil_binary
@@ -65,6 +66,7 @@ from node._ledger_ops import (
     verify_leaf,
     vote_dispute,
 )
+from node.ipfs._errors import EvidenceError
 
 __all__ = [
     "MAX_BUNDLE",
@@ -77,6 +79,7 @@ __all__ = [
     "Deployment",
     "DeploymentError",
     "DisputeStatus",
+    "EvidenceError",
     "InvalidCountry",
     "KeystoreError",
     "Ledger",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_utils import function_abi_to_4byte_selector  # type: ignore[attr-defined]
+from eth_utils import function_abi_to_4byte_selector
 
 from node._errors import ArtifactError
 

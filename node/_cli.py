@@ -14,7 +14,7 @@ from spamledger._settings import Settings, add_setting_flags
 logger = logging.getLogger(__name__)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``node`` group to the root parser."""
     node = sub.add_parser("node", help="run the local chain and IPFS node; keys; genesis")
     cmds = node.add_subparsers(dest="node_command", metavar="ACTION", required=True)
@@ -25,11 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     start.set_defaults(func=_start)
 
     stop = cmds.add_parser("stop", help="stop what `node start` started")
-    add_setting_flags(stop, ["node"])
+    add_setting_flags(stop, ["node", "ipfs"])
     stop.set_defaults(func=_stop)
 
     status = cmds.add_parser("status", help="show whether the chain and IPFS run")
-    add_setting_flags(status, ["node"])
+    add_setting_flags(status, ["node", "ipfs"])
     status.set_defaults(func=_status)
 
     keys = cmds.add_parser("keys", help="create (or list) operator keystores")
@@ -70,10 +70,17 @@ def _start(settings: Settings, args: argparse.Namespace) -> int:
     pid = _anvil(settings).start()
     print(f"chain: anvil pid {pid} at http://127.0.0.1:{settings.anvil_port}")
     ipfs = _ipfs_module()
-    if ipfs and not args.no_ipfs:
+    if ipfs and not args.no_ipfs and not _loopback(settings.ipfs_api):
+        print(f"ipfs: using the configured node at {settings.ipfs_api} (not started here)")
+    elif ipfs and not args.no_ipfs:
         info = _plain(ipfs.start_ipfs(settings))
         print(f"ipfs: pid {info.get('pid')} api {info.get('api')} gateway {info.get('gateway')}")
     return 0
+
+
+def _loopback(multiaddr: str) -> bool:
+    """True for an API address on this machine: the local node we manage."""
+    return multiaddr.startswith(("/ip4/127.", "/ip6/::1/", "/dns/localhost/", "/dns4/localhost/"))
 
 
 def _stop(settings: Settings, args: argparse.Namespace) -> int:

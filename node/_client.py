@@ -21,6 +21,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
@@ -133,7 +134,8 @@ class Ledger:
         if name not in self._contracts:
             address = self.deployment.address(name)
             abi = load_artifact(name).abi
-            self._contracts[name] = self.w3.eth.contract(address=address, abi=abi)
+            self._contracts[name] = self.w3.eth.contract(
+                address=to_checksum_address(address), abi=abi)
         return self._contracts[name]
 
     def call(self, name: str, fn: str, *args: Any, block: Any = "latest") -> Any:
@@ -179,13 +181,14 @@ class Ledger:
 
     def _next_nonce(self, address: str) -> int:
         if address not in self._nonces:
-            self._nonces[address] = self.w3.eth.get_transaction_count(address, "pending")
+            self._nonces[address] = self.w3.eth.get_transaction_count(
+                to_checksum_address(address), "pending")
         return self._nonces[address]
 
     def wait(self, tx_hash: bytes, name: str = "?", fn: str = "?") -> TxReceipt:
         """Wait for a receipt; a failed transaction is replayed as a call to decode why."""
         receipt = self.w3.eth.wait_for_transaction_receipt(
-            tx_hash, timeout=RECEIPT_TIMEOUT, poll_latency=POLL_LATENCY)
+            HexBytes(tx_hash), timeout=RECEIPT_TIMEOUT, poll_latency=POLL_LATENCY)
         if receipt["status"] != 1:
             raise self._failure(receipt, name, fn)
         return receipt

@@ -30,7 +30,7 @@ PARAMETERS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gov = sub.add_parser("gov", help="consortium governance: operators, arbiters, roles, "
                                      "parameters")
     gov.add_argument("--as", dest="signer", default="governance",

@@ -129,7 +129,7 @@ def cast_votes(ledger: Ledger, signed: Sequence[tuple[dict[str, Any], bytes]],
         receipts.append(ledger.transact("Consensus", "castVotes",
                                         [vote_tuple(v) for v, _ in chunk],
                                         [s for _, s in chunk], account=account))
-    return receipts
+    return receipts  # type: ignore[return-value]
 
 
 def finalize(ledger: Ledger, key: bytes, account: LocalAccount | None = None) -> TxReceipt:

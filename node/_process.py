@@ -47,9 +47,11 @@ def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05
     return predicate()
 
 
-def _reap(pid: int) -> None:
+def _gone(pid: int) -> bool:
+    """Reap ``pid`` if it is our exited child, then say whether it is gone."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+    return not pid_alive(pid)
 
 
 def stop_pid(pid: int, timeout: float = 15.0) -> None:
@@ -58,9 +60,9 @@ def stop_pid(pid: int, timeout: float = 15.0) -> None:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    if not wait_until(lambda: (_reap(pid), not pid_alive(pid))[1], timeout):
+    if not wait_until(lambda: _gone(pid), timeout):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             return
-        wait_until(lambda: (_reap(pid), not pid_alive(pid))[1], 10)
+        wait_until(lambda: _gone(pid), 10)

@@ -9,7 +9,7 @@ from pathlib import Path
 from spamledger._settings import Settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="run a four-country consortium end to end (make demo)")
     demo.add_argument("--out", type=Path, default=Path("demo-out"),
                       help="folder for the demo's chain, IPFS, data and logs (recreated)")

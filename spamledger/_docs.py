@@ -81,13 +81,17 @@ SECTIONS: dict[str, Callable[[], str]] = {
 }
 
 
+def _replacement(content: str) -> Callable[[re.Match[str]], str]:
+    return lambda m: m.group(1) + content + "\n" + m.group(2)
+
+
 def render(text: str) -> str:
     """``text`` with every generated block replaced by its current content."""
     for name, make in SECTIONS.items():
         pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.S)
         if pattern.search(text):
             content = make()
-            text = pattern.sub(lambda m, c=content: m.group(1) + c + "\n" + m.group(2), text)
+            text = pattern.sub(_replacement(content), text)
     return text
 
 

@@ -72,14 +72,15 @@ class Services:
         cmd = [sys.executable, "-m", "spamledger._cli", "--data-dir", str(s.data_dir),
                "api", "serve", "--api-port", str(s.api_port), "--rpc-url", s.rpc_url,
                "--ipfs-api", s.ipfs_api]
-        self.api_proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env={**os.environ, **env},
-                                         start_new_session=True)
-        self.pids["api"] = self.api_proc.pid
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env={**os.environ, **env},
+                                start_new_session=True)
+        self.api_proc = proc
+        self.pids["api"] = proc.pid
         self._save()
         url = f"http://127.0.0.1:{s.api_port}"
-        if not wait_until(lambda: _healthy(url) or self.api_proc.poll() is not None, timeout,
-                          step=0.2) or self.api_proc.poll() is not None:
+        if not wait_until(lambda: _healthy(url) or proc.poll() is not None, timeout,
+                          step=0.2) or proc.poll() is not None:
             raise RuntimeError(f"the API did not start; see {Path(s.data_dir) / 'api.log'}")
         return url
 
