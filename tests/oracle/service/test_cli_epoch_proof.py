@@ -1,0 +1,54 @@
+"""`python -m oracle.service epoch` then `proof`: the CLI commits a snapshot whose proof
+verifies on-chain (the same commands `spamledger oracle ...` runs once wired)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from tests.conftest import TEST_SECRET
+
+from .conftest import approve_models
+from .test_crash_push import PASSWORD, _prepare
+
+
+@pytest.mark.slow
+def test_epoch_command_commits_and_proof_command_verifies_on_chain(
+        tmp_path, consortium, anvil, make_operator, service_ipfs):
+    rigs = [make_operator(cc) for cc in ("US", "IN", "BR")]
+    approve_models(rigs)
+    data_dir = _prepare(tmp_path, consortium, consortium.validators["US"])
+    base = secrets.randbelow(9_000)
+    numbers = [f"+1312720{base + i:04d}" for i in range(50)]
+    pd.DataFrame({"number": numbers, "country": "US", "score": [i / 50 for i in range(50)],
+                  "verdict": ["spam" if i >= 40 else "not_spam" for i in range(50)],
+                  "category": "scam"}).to_parquet(tmp_path / "table.parquet")
+    env = dict(os.environ, SPAMLEDGER_KEYSTORE_PASSWORD=PASSWORD,
+               SPAMLEDGER_CONSORTIUM_SECRET=TEST_SECRET, SPAMLEDGER_RPC_URL=anvil.rpc_url,
+               SPAMLEDGER_IPFS_API=service_ipfs.api_addr, SPAMLEDGER_OPERATOR_COUNTRY="US")
+    base_cmd = [sys.executable, "-m", "oracle.service", "--data-dir", str(data_dir)]
+    epoch = 5_000_000 + secrets.randbelow(10**6)
+    out = subprocess.run([*base_cmd, "epoch", str(tmp_path / "table.parquet"), "--epoch",
+                                str(epoch), "--model-hash", rigs[0].model_hash.hex()],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    committed = json.loads(out.stdout)
+    assert committed["count"] == 50 and committed["tx"]
+
+    out = subprocess.run([*base_cmd, "proof", numbers[45], "--epoch", str(epoch)], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    proof = json.loads(out.stdout)
+    assert proof["verifiedOnChain"] is True and proof["verdict"] == 3
+    assert proof["root"] == committed["root"]
+    assert numbers[45] not in out.stdout  # the proof names the number by its key only
+
+    bad = subprocess.run([*base_cmd, "proof", "not-a-number"], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode == 1 and "error" in bad.stderr
