@@ -108,7 +108,8 @@ class Indexer:
         """Index blocks ``start..end`` in one transaction; returns the number of events."""
         logs = self.w3.eth.get_logs({"fromBlock": start, "toBlock": end,
                                      "address": self._contracts_addresses()})
-        decoded = [ev for ev in (self._decode(log) for log in logs) if ev is not None]
+        times = self._block_times(sorted({int(log["blockNumber"]) for log in logs}))
+        decoded = [ev for ev in (self._decode(log, times) for log in logs) if ev is not None]
         decoded.sort(key=lambda ev: (ev.block_number, ev.log_index))
         head = int(self.w3.eth.block_number)
         with session_scope(self.engine) as session:
@@ -132,7 +133,7 @@ class Indexer:
     def _contracts_addresses(self) -> list[ChecksumAddress]:
         return [c.address for c in self._contracts.values()]
 
-    def _decode(self, log: Any) -> Located | None:
+    def _decode(self, log: Any, times: dict[int, int]) -> Located | None:
         name = self._by_address.get(str(log["address"]).lower())
         topics = log.get("topics") or []
         if name is None or not topics:
@@ -144,17 +145,25 @@ class Indexer:
         decoded = getattr(self._contracts[name].events, event_name)().process_log(log)
         return Located(contract=name, event=event_name, args=_args(decoded["args"]),
                        block_number=int(log["blockNumber"]),
-                       block_time=self._block_time(int(log["blockNumber"])),
+                       block_time=times[int(log["blockNumber"])],
                        tx_hash="0x" + bytes(log["transactionHash"]).hex(),
                        log_index=int(log["logIndex"]), address=str(log["address"]))
 
-    def _block_time(self, number: int) -> int:
-        cache = self.__dict__.setdefault("_times", {})
-        if number not in cache:
-            if len(cache) > 10_000:
-                cache.clear()
-            cache[number] = int(self.w3.eth.get_block(number)["timestamp"])
-        return cache[number]
+    def _block_times(self, numbers: list[int]) -> dict[int, int]:
+        """Timestamps of ``numbers``, fetched in JSON-RPC batches (one round trip per 100)."""
+        out: dict[int, int] = {}
+        for start in range(0, len(numbers), 100):
+            chunk = numbers[start:start + 100]
+            try:
+                with self.w3.batch_requests() as batch:
+                    for n in chunk:
+                        batch.add(self.w3.eth.get_block(n))
+                    blocks: list[Any] = list(batch.execute())
+            except Exception as exc:  # an endpoint without batch support: one call each
+                logger.debug("batch get_block failed (%s); fetching one by one", exc)
+                blocks = [self.w3.eth.get_block(n) for n in chunk]
+            out.update((int(b["number"]), int(b["timestamp"])) for b in blocks)
+        return out
 
     def follow(self, stop: threading.Event, poll_seconds: float = 1.0,
                evidence: Any = None) -> None:
