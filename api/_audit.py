@@ -244,10 +244,27 @@ def _evidence_checks(ctx: Context, votes: list[Any], ledger, first: int,
 
 def _evidence_check(ctx: Context, owner: str, cid: str) -> Check:
     try:
-        size = len(ctx.evidence.get().get(cid))
+        data = ctx.evidence.get().get(cid)
+        files = _manifest_files(data)
+        for _name, file_cid in files:
+            ctx.evidence.get().get(file_cid)
     except Exception as exc:  # a mismatch, an erasure or an unreachable node all fail the check
         return Check(name=f"evidence: {owner}", ok=False,
                      detail=f"{cid}: {type(exc).__name__}: {exc}")
-    return Check(name=f"evidence: {owner}", ok=True, detail=f"{cid}: {size} bytes match")
+    extra = f" and {len(files)} listed file(s)" if files else ""
+    return Check(name=f"evidence: {owner}", ok=True,
+                 detail=f"{cid}: {len(data)} bytes{extra} match their CIDs")
+
+
+def _manifest_files(data: bytes) -> list[tuple[str, str]]:
+    """The files a dispute evidence manifest lists (none for other documents)."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return []
+    if not isinstance(doc, dict) or doc.get("kind") != "spamledger.dispute.evidence":
+        return []
+    return [(str(f.get("name")), str(f["cid"])) for f in doc.get("files", [])
+            if isinstance(f, dict) and "cid" in f]
 
 

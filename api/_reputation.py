@@ -100,12 +100,15 @@ def lookup_many(session: Session, hasher: NumberHasher, numbers: Sequence[Number
 def _answer(number: Number, key: str, record: RegistryRecord | None,
             leaf: tuple[EpochLeaf, Epoch] | None, now: int) -> Reputation:
     if record is not None:
+        # Mirrors SpamRegistry.verdictOf: an expired record no longer says anything.
+        expired = bool(record.expires_at and record.expires_at < now)
         return Reputation(
-            number=number.e164, number_key=key, verdict=verdict_name(record.verdict),
+            number=number.e164, number_key=key,
+            verdict="unknown" if expired else verdict_name(record.verdict),
+            recorded_verdict=verdict_name(record.verdict),
             score=record.score / SCORE_SCALE, score_bps=record.score,
             category=category_name(record.category), expires_at=record.expires_at or None,
-            expired=bool(record.expires_at and record.expires_at < now),
-            locked_until=record.locked_until or None)
+            expired=expired, locked_until=record.locked_until or None)
     if leaf is not None:
         row, epoch = leaf
         return Reputation(

@@ -60,7 +60,9 @@ class DisputeSummary(BaseModel):
 class Reputation(BaseModel):
     number: str = Field(description="E.164 form of the number")
     number_key: str = Field(description="keyed hash of the number (bytes32 on-chain)")
-    verdict: str
+    verdict: str = Field(description="effective verdict: unknown once the record expired")
+    recorded_verdict: str | None = Field(default=None,
+                                         description="the verdict stored on-chain")
     score: float | None = Field(default=None, description="probability of spam, 0..1")
     score_bps: int | None = None
     category: str

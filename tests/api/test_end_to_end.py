@@ -73,6 +73,11 @@ def test_business_dispute_from_upload_to_upheld(chain_app, consortium, engine, t
     assert rep["locked_until"] > 0 and rep["dispute"]["status"] == "upheld"
     other = new_key(engine, "business", "US")
     assert client.get(f"/v1/disputes/{filed['dispute_id']}", headers=other).status_code == 403
+    verified = client.get(f"/v1/audit/numbers/{number}/verify",
+                          headers=new_key(engine, "regulator")).json()
+    assert verified["ok"] is True, verified
+    dispute_check = [c for c in verified["checks"] if c["name"].startswith("evidence: dispute")]
+    assert "2 listed file(s)" in dispute_check[0]["detail"]
 
 
 def test_regulator_verify_three_countries_true_then_false_after_tampering(

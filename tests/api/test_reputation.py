@@ -103,3 +103,12 @@ def test_unknown_field_is_rejected(client, engine):
                            json={"numbers": [SPAMMER], "colour": "red"})
     assert response.status_code == 422
     assert "colour" in response.json()["detail"]
+
+
+def test_expired_record_answers_unknown_but_keeps_the_recorded_verdict(client, engine):
+    key = _seed_record(engine)
+    with session_scope(engine) as session:
+        session.get(RegistryRecord, key).expires_at = int(time.time()) - 1
+    body = client.get(f"/v1/reputation/{SPAMMER}", headers=new_key(engine, "telco")).json()
+    assert (body["verdict"], body["recorded_verdict"], body["expired"]) == ("unknown", "spam",
+                                                                            True)
