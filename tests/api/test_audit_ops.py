@@ -94,3 +94,37 @@ def test_cli_creates_a_key_that_authenticates(tmp_path, db_url, capsys, monkeypa
     with session_scope(engine) as session:
         assert authenticate(session, key).country == "US"
     engine.dispose()
+
+
+def test_cli_serve_answers_over_http_and_stops_by_pid(tmp_path, db_url):
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "SPAMLEDGER_CONSORTIUM_SECRET": "spamledger-test-consortium-secret",
+           "SPAMLEDGER_DATABASE_URL": db_url, "SPAMLEDGER_RPC_URL": "http://127.0.0.1:9",
+           "SPAMLEDGER_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "spamledger._cli", "--data-dir",
+                             str(tmp_path), "api", "serve", "--api-port", str(port)],
+                            cwd=Path(__file__).resolve().parents[2], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while time.monotonic() < deadline and answer is None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert answer is not None and answer.status_code == 200
+        assert answer.json()["database"] is True and answer.json()["chain"] is False
+        assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
