@@ -73,16 +73,19 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "answer_rate", "short_share", "mean_dur_s", "dur_cv", "long_share",
     "distinct_hours", "quiet_share",
     "age_days", "lifespan_days", "recency_days", "quiet_days_before_24h",
-    "spam_reporters", "unverified_reporters", "not_spam_reporters", "spam_decayed",
-    "spam_share", "report_rate",
+    "spam_decayed", "spam_share", "report_rate", "unverified_rate", "vouch_rate",
     "att_a", "att_b", "att_c",
-    "nb_active", "nb_reported", "nb_spam_reports",
+    "nb_active", "nb_reported",
 )
 CATEGORICAL_FEATURES: tuple[str, ...] = ("number_type", "foreign")
 FEATURES: tuple[str, ...] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 ID_COLUMNS: tuple[str, ...] = ("number", "country", "network", "report_category")
 # Kept in the table for people and rules, not given to the models (they grow with the window).
-COUNT_COLUMNS: tuple[str, ...] = ("n_out", "distinct_callees", "n_in", "active_days")
+# Complaint counts too: they pile up over a long history, so the models see rates and
+# time-decayed counts instead.
+COUNT_COLUMNS: tuple[str, ...] = ("n_out", "distinct_callees", "n_in", "active_days",
+                                  "spam_reporters", "unverified_reporters",
+                                  "not_spam_reporters", "nb_spam_reports")
 
 
 def _ts(value: datetime) -> str:
@@ -299,6 +302,8 @@ def _finish(frame: pd.DataFrame, long_days: float) -> pd.DataFrame:
     f["calls_per_counterpart"] = f["n_out"] / f["distinct_callees"]
     f["outgoing_share"] = f["n_out"] / (f["n_out"] + f["n_in"])
     f["report_rate"] = f["spam_reporters"] / f["distinct_callees"]
+    f["unverified_rate"] = f["unverified_reporters"] / f["distinct_callees"]
+    f["vouch_rate"] = f["not_spam_reporters"] / f["distinct_callees"]
     reports = f["spam_reporters"] + f["not_spam_reporters"]
     f["spam_share"] = np.where(reports > 0, f["spam_reporters"] / reports.where(reports > 0, 1),
                                np.nan)
@@ -311,7 +316,8 @@ def _finish(frame: pd.DataFrame, long_days: float) -> pd.DataFrame:
     out = f[list(ID_COLUMNS) + list(COUNT_COLUMNS) + list(FEATURES)].copy()
     # Parallel float aggregation differs in the last bits from run to run; rounding makes
     # the table, and so the model trained on it and its hash, reproducible.
-    out[list(NUMERIC_FEATURES)] = out[list(NUMERIC_FEATURES)].astype(np.float64).round(6)
+    numeric = list(NUMERIC_FEATURES) + list(COUNT_COLUMNS)
+    out[numeric] = out[numeric].astype(np.float64).round(6)
     return out.reset_index(drop=True)
 
 

@@ -167,7 +167,13 @@ def _stacked(con: duckdb.DuckDBPyConnection, until: datetime, delay: timedelta,
     if not feats:
         raise FeatureError(f"no calls in the {long_days}-day window before "
                            f"{until - delay:%Y-%m-%d %H:%M}")
-    return pd.concat(feats, ignore_index=True), pd.concat(labs, ignore_index=True)
+    labels = pd.concat(labs, ignore_index=True)
+    # A later snapshot knows more: a number labelled spam at some point was not "not spam"
+    # in an earlier snapshot, its complaints had not arrived yet. Those rows are dropped
+    # (not flipped: a dormant number really did look ordinary before its burst).
+    spam_numbers = set(labels.loc[labels["label"] == 1, "number"])
+    stale = (labels["label"] == 0) & labels["number"].isin(spam_numbers)
+    return pd.concat(feats, ignore_index=True), labels[~stale].reset_index(drop=True)
 
 
 def read_feature_table(path: str | Path) -> pd.DataFrame:

@@ -58,6 +58,8 @@ _WORDS: dict[str, str] = {
     "spam_reporters": "{v:.0f} people it called reported it as spam",
     "unverified_reporters": "{v:.0f} unconfirmed spam reports",
     "report_rate": "{v:.1%} of the people it called complained",
+    "unverified_rate": "unconfirmed complaints from {v:.1%} as many people as it called",
+    "vouch_rate": "only {v:.1%} of the people it called vouched for it",
     "not_spam_reporters": "only {v:.0f} people vouched for it",
     "spam_decayed": "recent spam complaints (weight {v:.1f})",
     "spam_share": "{v:.0%} of its reporters said spam",
