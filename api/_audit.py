@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from api._context import Context
 from api._disputes import dispute_out
+from api._errors import UpstreamUnavailable
 from api._models import (
     ChainEvent,
     Dispute,
@@ -97,7 +98,21 @@ def _governance(session: Session, touched: set[str]) -> list[HistoryEvent]:
 
 
 def verify(ctx: Context, number: Number, session: Session) -> VerifyOut:
-    """Recompute the number's record from chain data; one :class:`Check` per fact checked."""
+    """Recompute the number's record from chain data; one :class:`Check` per fact checked.
+
+    Raises :class:`~api.UpstreamUnavailable` (503) when the chain stops answering midway.
+    """
+    import requests
+    from web3.exceptions import Web3Exception
+
+    try:
+        return _verify(ctx, number, session)
+    except (Web3Exception, requests.RequestException, OSError) as exc:
+        raise UpstreamUnavailable(f"chain failed during verification: "
+                                  f"{type(exc).__name__}") from exc
+
+
+def _verify(ctx: Context, number: Number, session: Session) -> VerifyOut:
     key = ctx.hasher.hex(number.e164)
     chain = ctx.chain.get()
     ledger = chain.ledger

@@ -128,3 +128,13 @@ def test_cli_serve_answers_over_http_and_stops_by_pid(tmp_path, db_url):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_chain_reads_with_the_chain_down_are_503_naming_it(client, engine):
+    verify = client.get("/v1/audit/numbers/+14155550123/verify",
+                        headers=new_key(engine, "regulator"))
+    assert verify.status_code == 503
+    assert "http://127.0.0.1:9" in verify.json()["detail"]
+    direct = client.get("/v1/reputation/+14155550123?verify=chain",
+                        headers=new_key(engine, "telco"))
+    assert direct.status_code == 503 and direct.json()["error"] == "unavailable"
