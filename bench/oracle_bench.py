@@ -172,7 +172,35 @@ def markdown(result: dict) -> str:
         for cls, m in q.get("spam_classes", {}).items():
             lines.append(f"| {cls} | {m['numbers']} | {m['recall']:.3f} |")
         lines.append("")
+    lines.append(NOTES)
     return "\n".join(lines)
+
+
+NOTES = """## How to read these figures
+
+- **Labels are never the truth.** The models learn from labels derived from complaints
+  (`oracle/_labels.py`): confirmed complaints (the reporter was called by the number),
+  complaint rate per person called, tenure and exposure. Thresholds are chosen on
+  out-of-fold predictions against those labels, at the real class ratio. The truth table
+  is read only by `evaluate`.
+- **Protocol.** `simulate --seed S`, `train --until` day 10 (5 stacked snapshots: features
+  48 h before each label instant, label instants 24 h apart), `score --until` day 14,
+  `evaluate`. "New" = first seen in the 48 h before day 14. FPR = verdict `spam` on a
+  legitimate class; "flagged" also counts `suspicious`.
+- **Complaints are sparse on purpose** (a robocaller draws ~2 confirmed complaints a day,
+  a scammer ~0.3): many spam numbers carry a "not spam" label when the model is trained,
+  so out-of-fold precision against labels understates the true precision and the 0.95
+  threshold lands high. That is why precision against the truth is above target and
+  recall at the `spam` verdict is below it; the `flagged` column shows how much of the
+  remaining spam is caught as `suspicious`.
+- **Registered call centres** (high volume, low answer rate, a few complaints) are the
+  hardest legitimate class: India's are capped at `suspicious` by the 140-series rule;
+  elsewhere only their complaint rate and vouches tell them from telemarketers.
+- **Throughput floor.** The feature build includes parsing every distinct raw number
+  string with libphonenumber (~21k/s on an idle core), the quarantine checks and the
+  joins back; "features (SQL)" is the aggregation alone. The machine is shared by several
+  engineers during the run, so absolute times are noisy; ratios are from the same run.
+"""
 
 
 def main() -> int:

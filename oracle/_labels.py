@@ -20,7 +20,7 @@ A single reporter flooding a number counts once, so it can never make a label al
 
 Example::
 
-    labels = derive_labels(con, until=cutoff)          # DataFrame number, label
+    labels = derive_labels(con, until=cutoff)          # DataFrame number, label, trusted
     labels = read_labels("labels.parquet", region="US") # or an operator's own file
 """
 
@@ -113,7 +113,11 @@ def _apply_policy(counts: pd.DataFrame, policy: LabelPolicy) -> pd.DataFrame:
     logger.info("derived labels: %d spam, %d not spam, %d ambiguous left out",
                 int((kept["label"] == 1).sum()), int((kept["label"] == 0).sum()),
                 len(out) - len(kept))
-    return kept[["number", "label"]].astype({"label": "int64"}).reset_index(drop=True)
+    # Trusted for choosing thresholds: spam labels, and silence that has lasted.
+    kept = kept.assign(trusted=(kept["label"] == 1)
+                       | (kept["tenure_days"] >= policy.min_tenure_days))
+    return kept[["number", "label", "trusted"]].astype({"label": "int64"}).reset_index(
+        drop=True)
 
 
 def read_labels(path: str | Path, region: str | None = None) -> pd.DataFrame:

@@ -155,12 +155,15 @@ def train(features: pd.DataFrame, labels: pd.DataFrame | None = None,
     keys = group_key(data).to_numpy()
     cat_mask = np.array([c in categorical for c in cols])
     groups = data["number"].to_numpy()
-    countries = {GLOBAL: _fit_group(GLOBAL, x, y, groups, cat_mask, config)}
+    trusted = (data["trusted"].to_numpy(dtype=bool) if "trusted" in data.columns
+               else np.ones(len(y), dtype=bool))
+    countries = {GLOBAL: _fit_group(GLOBAL, x, y, groups, trusted, cat_mask, config)}
     for cc in sorted(set(keys)):
         sel = keys == cc
         pos, neg = int(y[sel].sum()), int((y[sel] == 0).sum())
         if pos >= config.min_positives and neg >= config.min_negatives:
-            countries[cc] = _fit_group(cc, x[sel], y[sel], groups[sel], cat_mask, config)
+            countries[cc] = _fit_group(cc, x[sel], y[sel], groups[sel], trusted[sel], cat_mask,
+                                       config)
         else:
             logger.info("country %s: %d spam / %d not spam labels: global model", cc, pos, neg)
     return Model(cols, categorical, countries, dict(window or {}), config)
@@ -169,8 +172,9 @@ def train(features: pd.DataFrame, labels: pd.DataFrame | None = None,
 def _labelled(features: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:
     if labels is not None:
         keys = ["number", "snapshot"] if "snapshot" in labels.columns else ["number"]
-        data = features.drop(columns=["label"], errors="ignore").merge(
-            labels[[*keys, "label"]], on=keys, how="inner")
+        extra = ["trusted"] if "trusted" in labels.columns else []
+        data = features.drop(columns=["label", "trusted"], errors="ignore").merge(
+            labels[[*keys, "label", *extra]], on=keys, how="inner")
     elif "label" in features.columns:
         data = features.dropna(subset=["label"])
     else:
@@ -213,8 +217,13 @@ def _fit(x: np.ndarray, y: np.ndarray, cat_mask: np.ndarray, config: TrainConfig
 
 
 def _fit_group(key: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray,
-               cat_mask: np.ndarray, config: TrainConfig) -> CountryModel:
-    """Out-of-fold scores at the real ratio -> calibration and thresholds; then refit on all."""
+               trusted: np.ndarray, cat_mask: np.ndarray, config: TrainConfig) -> CountryModel:
+    """Out-of-fold scores at the real ratio -> calibration and thresholds; then refit on all.
+
+    Thresholds are chosen on the *trusted* rows only: a young number without complaints
+    may be spam whose complaints have not arrived, and counting it as a false positive
+    would push the threshold up for no real gain in precision.
+    """
     rng = np.random.default_rng(config.seed)
     oof = np.zeros(len(y))
     folds = min(config.folds, int(y.sum()), int((y == 0).sum()))
@@ -224,11 +233,13 @@ def _fit_group(key: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray,
         oof[te] = _fit(x[tr], y[tr], cat_mask, config, rng).predict_proba(x[te])[:, 1]
     calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof, y)
     calibrated = calibrator.predict(oof)
-    spam_t = _threshold(y, calibrated, config.target_precision)
-    susp_t = min(_threshold(y, calibrated, config.suspicious_precision), spam_t)
+    spam_t = _threshold(y[trusted], calibrated[trusted], config.target_precision)
+    susp_t = min(_threshold(y[trusted], calibrated[trusted], config.suspicious_precision),
+                 spam_t)
     model = CountryModel(key, _fit(x, y, cat_mask, config, rng), calibrator, spam_t, susp_t,
                          pd.DataFrame(x[y == 0]).median().to_numpy(dtype=np.float64))
-    model.metrics = _metrics(y, calibrated, spam_t, susp_t)
+    model.metrics = _metrics(y[trusted], calibrated[trusted], spam_t, susp_t)
+    model.metrics["untrusted_excluded"] = int((~trusted).sum())
     logger.info("model %s: %s", key, model.metrics)
     return model
 
