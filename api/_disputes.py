@@ -18,10 +18,11 @@ from web3.logs import DISCARD
 from api._auth import Principal
 from api._chain import jsonable
 from api._context import Context
-from api._errors import UpstreamUnavailable
+from api._errors import Conflict, UpstreamUnavailable
 from api._models import ArbiterVote, Dispute, DisputeFiling
 from api._schemas import ArbiterVoteOut, DisputeOut
 from spamledger._numbers import Number
+from spamledger._types import Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +34,15 @@ DISPUTE_OPENED = "DisputeOpened"
 def open_dispute(ctx: Context, who: Principal, number: Number, business: str,
                  claimant: str, files: list[tuple[str, str, bytes]]) -> dict[str, Any]:
     """Upload the files and a manifest, open the dispute on-chain, record the filing."""
+    key = ctx.hasher.hex(number.e164)
+    chain = ctx.chain.get()
+    _check_disputable(chain, key)
     evidence = ctx.evidence.get()
     listed = [{"name": name, "content_type": ctype, "size": len(data),
                "cid": evidence.put(data, ctype)} for name, ctype, data in files]
     manifest = json.dumps({"kind": "spamledger.dispute.evidence", "version": 1,
                            "files": listed}, sort_keys=True).encode()
     cid = evidence.put(manifest, "application/json")
-    key = ctx.hasher.hex(number.e164)
-    chain = ctx.chain.get()
     receipt = chain.transact(DISPUTE, DISPUTE_OPEN, bytes.fromhex(key[2:]),
                              bytes.fromhex(claimant[2:]), cid)
     dispute_id = _dispute_id(chain, receipt)
@@ -52,6 +54,17 @@ def open_dispute(ctx: Context, who: Principal, number: Number, business: str,
     logger.info("dispute %s opened for %s… in %s", dispute_id, key[:10], tx_hash)
     return {"dispute_id": dispute_id, "number_key": key, "evidence_cid": cid,
             "tx_hash": tx_hash, "block_number": int(receipt["blockNumber"]), "files": listed}
+
+
+def _check_disputable(chain, key: str) -> None:
+    """Refuse before uploading anything when the contract would refuse anyway."""
+    open_id = int(chain.call(DISPUTE, "openDisputeOf", bytes.fromhex(key[2:])))
+    if open_id:
+        raise Conflict(f"dispute {open_id} is already open for this number")
+    verdict = int(chain.record(key)["verdict"])
+    if verdict not in (Verdict.SUSPICIOUS, Verdict.SPAM):
+        raise Conflict(f"nothing to dispute: the number's verdict is "
+                       f"{Verdict(verdict).name.lower()}")
 
 
 def _dispute_id(chain, receipt) -> int:

@@ -78,6 +78,10 @@ def test_business_dispute_from_upload_to_upheld(chain_app, consortium, engine, t
     assert verified["ok"] is True, verified
     dispute_check = [c for c in verified["checks"] if c["name"].startswith("evidence: dispute")]
     assert "2 listed file(s)" in dispute_check[0]["detail"]
+    again = client.post("/v1/disputes", headers=business,
+                        data={"number": number, "business": "Acme Pharmacy LLC"},
+                        files=[("evidence", ("a.txt", b"again", "text/plain"))])
+    assert again.status_code == 409 and "not_spam" in again.json()["detail"]
 
 
 def test_regulator_verify_three_countries_true_then_false_after_tampering(
@@ -183,3 +187,13 @@ def test_cli_audit_prints_history_and_verification(chain_app, consortium, engine
     assert code == 0
     assert len(out["history"]["votes"]) == 3
     assert out["verify"]["ok"] is True
+
+
+def test_dispute_of_a_number_without_a_spam_verdict_is_409_before_any_upload(
+        chain_app, engine):
+    client, _indexer, _store = chain_app
+    response = client.post("/v1/disputes", headers=new_key(engine, "business"),
+                           data={"number": fresh_number(), "business": "Acme"},
+                           files=[("evidence", ("a.txt", b"hello", "text/plain"))])
+    assert response.status_code == 409
+    assert "nothing to dispute: the number's verdict is unknown" in response.json()["detail"]
