@@ -124,7 +124,7 @@ def load(base: str, request: Any, workers: int, seconds: float) -> dict[str, flo
 
 
 def api_figures(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, float]]:
-    db_url = f"sqlite:///{tmp / 'api.db'}"
+    db_url = args.database_url or f"sqlite:///{tmp / 'api.db'}"
     key, numbers = seed(db_url, args.records)
     headers = {"X-API-Key": key}
     rng = random.Random(1)
@@ -196,6 +196,10 @@ def indexer_figures(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
             "blocks": result.to_block - result.from_block + 1}
 
 
+def _db_name(args: argparse.Namespace) -> str:
+    return args.database_url.split(":")[0] if args.database_url else "SQLite"
+
+
 def render(args: argparse.Namespace, api: dict[str, dict[str, float]],
            index: dict[str, float]) -> str:
     minimal = api["GET /livez (minimal)"]["req_per_s"]
@@ -208,7 +212,7 @@ def render(args: argparse.Namespace, api: dict[str, dict[str, float]],
         "# API figures", "",
         f"Measured by `bench/api_bench.py` on {platform.machine()} with {os.cpu_count()} cores "
         f"(shared with the load generator), Python {platform.python_version()}, one uvicorn "
-        f"process on a SQLite index of {args.records} records; {args.workers} keep-alive "
+        f"process on a {_db_name(args)} index of {args.records} records; {args.workers} keep-alive "
         f"loopback clients for {args.seconds:g} s per scenario.", "",
         *rows, "",
         f"Indexer: {index['events']} events over {index['blocks']} blocks indexed into SQLite "
@@ -224,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--database-url", default="",
+                        help="an EMPTY database to seed (default: a temp SQLite file)")
     args = parser.parse_args(argv)
     if args.full:
         args.records, args.seconds, args.rounds = 100_000, 10.0, 100
