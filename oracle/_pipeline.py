@@ -192,7 +192,8 @@ def read_feature_table(path: str | Path) -> pd.DataFrame:
     if not all(ok):
         logger.warning("%s: %d rows with invalid numbers skipped", path, ok.count(False))
     frame = frame[ok].copy()
-    frame["network"] = frame["country"].astype(str).str.upper()
+    if "network" not in frame.columns:  # the recording network: the row's country
+        frame["network"] = frame["country"].astype(str).str.upper()
     frame["number"] = [mapped[p].e164 for p, good in zip(pairs, ok, strict=True) if good]
     frame["country"] = [mapped[p].region for p, good in zip(pairs, ok, strict=True) if good]
     return frame.drop_duplicates("number", keep="last").reset_index(drop=True)

@@ -47,3 +47,23 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["oracle", "score", "--model-dir", str(tmp_path / "m"),
                  "--out", str(tmp_path / "s.parquet")]) == 1
     assert "--calls and --reports" in capsys.readouterr().err
+
+
+def test_cli_train_and_score_from_a_labelled_feature_table(
+        sim: dict[str, Path], tmp_path: Path) -> None:
+    import oracle
+    from tests.oracle.conftest import TRAIN_UNTIL
+
+    feats, labels, _, _ = oracle.training_data(sim["calls"], sim["reports"], until=TRAIN_UNTIL,
+                                               snapshots=1)
+    table = feats.merge(labels[["number", "label"]], on="number", how="left")
+    table.to_parquet(tmp_path / "features.parquet")
+    model = tmp_path / "model"
+    assert main(["oracle", "train", "--features", str(tmp_path / "features.parquet"),
+                 "--model-dir", str(model)]) == 0
+    assert main(["oracle", "score", "--features", str(tmp_path / "features.parquet"),
+                 "--model-dir", str(model), "--out", str(tmp_path / "s.parquet")]) == 0
+    scores = pd.read_parquet(tmp_path / "s.parquet")
+    assert len(scores) == len(table) and set(scores["number"]) == set(table["number"])
+    card = json.loads((model / "model_card.json").read_text())
+    assert card["features"] == list(oracle.FEATURES)
