@@ -16,6 +16,8 @@ Modules (private; public names are re-exported here):
 Errors: see ``_errors``.
 """
 
+from typing import Any
+
 from oracle.service._errors import (
     ActionFailed,
     ChainUnavailable,
@@ -32,21 +34,63 @@ from oracle.service._outbox import Action, Outbox
 from oracle.service._retry import RetryPolicy
 from oracle.service._submit import Submitter
 
+# Heavier parts (pandas, pyarrow, web3 contracts) load on first use: the settings table
+# imports this package at every CLI start.
+_LAZY = {
+    "Chain": "oracle.service._chain",
+    "ContinuousRunner": "oracle.service._run",
+    "EpochService": "oracle.service._epoch",
+    "EvidenceWriter": "oracle.service._evidence",
+    "ModelGovernance": "oracle.service._models",
+    "OracleApp": "oracle.service._app",
+    "Proof": "oracle.service._epoch",
+    "PushReport": "oracle.service._votes",
+    "ScoredNumber": "oracle.service._scored",
+    "VotePolicy": "oracle.service._votes",
+    "VoteService": "oracle.service._votes",
+    "build_evidence": "oracle.service._evidence",
+    "read_scores": "oracle.service._scored",
+    "register_service_commands": "oracle.service._cli",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'oracle.service' has no attribute {name!r}")
+
+
 __all__ = [
     "Action",
     "ActionFailed",
+    "Chain",
     "ChainUnavailable",
+    "ContinuousRunner",
+    "EpochService",
     "EvidenceUnavailable",
+    "EvidenceWriter",
     "MerkleError",
     "MerkleTree",
+    "ModelGovernance",
     "ModelGovernanceError",
     "Operator",
     "OperatorError",
+    "OracleApp",
     "Outbox",
     "OutboxError",
+    "Proof",
+    "PushReport",
     "RetryPolicy",
+    "ScoredNumber",
     "ServiceError",
     "Submitter",
+    "VotePolicy",
+    "VoteService",
+    "build_evidence",
     "leaf_hash",
+    "read_scores",
+    "register_service_commands",
     "verify",
 ]

@@ -153,6 +153,9 @@ class VoteService:
         current = self.chain.current_round(key)
         if current.status == ROUND_OPEN and current.deadline >= self.chain.now():
             return current.id
+        if current.status == ROUND_OPEN:  # past its deadline: close it before a new one
+            self._finalize(key, current.id)
+            current = self.chain.current_round(key)
         if row.verdict < Verdict.SUSPICIOUS and not self._registry_flags(key):
             return None  # nothing on-chain to correct and nothing to flag
         action_id = f"open:{self.chain.chain_id}:{key.hex()}:{current.id + 1}"
@@ -318,28 +321,43 @@ class VoteService:
     # -- finalization -----------------------------------------------------------------------
 
     def finalize_ready(self) -> int:
-        """Finalize every round this operator voted in that the contract shows at quorum."""
-        done = 0
+        """Finalize every round this operator voted in that the contract shows at quorum
+        (or past its deadline, where the contract finalizes or expires it)."""
+        done, now = 0, self.chain.now()
         for key, round_id in self._my_open_rounds():
             current = self.chain.current_round(key)
             if current.status != ROUND_OPEN or current.id != round_id:
+                self._closed_elsewhere(key, round_id)
                 continue
-            if not self.chain.quorum_reached(key):
+            if current.deadline >= now and not self.chain.quorum_reached(key):
                 continue
-            action_id = f"finalize:{self.chain.chain_id}:{key.hex()}:{round_id}"
-            action = self.outbox.plan(action_id, "finalize", {"key": key.hex(),
-                                                              "round": round_id})
-            if action.state in ("planned", SIGNED):
-                receipt = self.chain.send([action_id], "Consensus", "finalize", key)
-                done += int(receipt is not None and receipt["status"] == 1)
+            done += self._finalize(key, round_id)
         return done
+
+    def _finalize_id(self, key: bytes, round_id: int) -> str:
+        return f"finalize:{self.chain.chain_id}:{key.hex()}:{round_id}"
+
+    def _finalize(self, key: bytes, round_id: int) -> int:
+        action_id = self._finalize_id(key, round_id)
+        action = self.outbox.plan(action_id, "finalize", {"key": key.hex(), "round": round_id})
+        if action.state not in ("planned", SIGNED):
+            return 0
+        receipt = self.chain.send([action_id], "Consensus", "finalize", key)
+        return int(receipt is not None and receipt["status"] == 1)
+
+    def _closed_elsewhere(self, key: bytes, round_id: int) -> None:
+        """Another account finalized the round: remember it, so it is not checked again."""
+        action_id = self._finalize_id(key, round_id)
+        action = self.outbox.plan(action_id, "finalize", {"key": key.hex(), "round": round_id,
+                                                          "by": "another account"})
+        if action.state in ("planned", SIGNED):
+            self.outbox.mark_mined(action_id, None)
 
     def _my_open_rounds(self) -> list[tuple[bytes, int]]:
         rounds = set()
         for action in self.outbox.actions([MINED], kind="vote"):
             key = bytes.fromhex(action.payload["numberKey"])
-            fin = f"finalize:{self.chain.chain_id}:{key.hex()}:{action.payload['round']}"
-            if self.outbox.find(fin) is None:
+            if self.outbox.find(self._finalize_id(key, action.payload["round"])) is None:
                 rounds.add((key, int(action.payload["round"])))
         return sorted(rounds)
 
