@@ -107,13 +107,15 @@ def _relayer(settings) -> Any:
 
     import node
 
-    path = Path(settings.relayer_keystore or Path(settings.data_dir) / "keystores"
+    # Where `spamledger node keys relayer` writes it, unless configured elsewhere.
+    path = Path(settings.relayer_keystore or node.keystore_dir(settings.data_dir)
                 / "relayer.json")
     if not path.exists():
         logger.warning("no relayer keystore at %s: disputes cannot be filed", path)
         return None
     try:
-        return node.load_account(path, settings.keystore_password)
+        password = node.resolve_password(settings.data_dir, settings.keystore_password)
+        return node.load_account(path, password)
     except node.NodeError as exc:
         raise UpstreamUnavailable(f"relayer keystore {path}: {exc}") from exc
 

@@ -21,5 +21,5 @@ SETTINGS: tuple[Setting, ...] = (
             group="api"),
     Setting("relayer_keystore", str, "",
             "keystore file of the relayer account the API opens disputes with "
-            "(default: data_dir/keystores/relayer.json)", group="api"),
+            "(default: data_dir/keystore/relayer.json)", group="api"),
 )

@@ -147,14 +147,12 @@ def _push(state: DemoState) -> None:
 
 
 def _api(state: DemoState) -> None:
-    from node import keystore_dir, resolve_password
     from spamledger.demo._keys import create_api_keys
 
     s = state.settings
-    # Secrets reach the API process through its environment, never its command line.
-    env = {"SPAMLEDGER_CONSORTIUM_SECRET": s.consortium_secret,
-           "SPAMLEDGER_KEYSTORE_PASSWORD": resolve_password(s.data_dir, s.keystore_password),
-           "SPAMLEDGER_RELAYER_KEYSTORE": str(keystore_dir(s.data_dir) / "relayer.json")}
+    # The secret reaches the API process through its environment, never its command line;
+    # the relayer's keystore and password file are found under the data dir.
+    env = {"SPAMLEDGER_CONSORTIUM_SECRET": s.consortium_secret}
     state.data["api_keys"] = create_api_keys(s)
     state.data["api_url"] = state.services.start_api(env)
     users = _users.ApiUsers(state.data["api_url"], state.data["api_keys"])
