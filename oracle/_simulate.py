@@ -308,12 +308,14 @@ def _network(entities: list[_Entity], rng: np.random.Generator) -> _Network:
     subs_arr = np.array(subs, dtype=object)
     served = [e.number for e in entities if e.cls in ("courier", "shop", "bank", "clinic")]
     links: dict[str, set[str]] = {s: set() for s in subs}
+    # Draws with replacement (duplicates collapse in the sets): choice without replacement
+    # permutes the whole population per subscriber, quadratic at a 10M-row scale.
     for s in subs:
-        for j in rng.choice(len(subs), size=int(rng.integers(2, 7)), replace=False):
+        for j in rng.integers(0, len(subs), size=int(rng.integers(2, 7))):
             if subs[j] != s:
                 links[s].add(subs[j])
                 links[subs[j]].add(s)
-        for j in rng.choice(len(served), size=int(rng.integers(0, 3)), replace=False):
+        for j in rng.integers(0, len(served), size=int(rng.integers(0, 3))):
             links[s].add(served[j])
     circles = {k: np.array(sorted(v), dtype=object) for k, v in links.items()}
     customers = {
@@ -525,9 +527,10 @@ def _break_rows(cols: dict[str, np.ndarray], share: float, rng: np.random.Genera
     cols["ts_null"] = ts_mask
 
 
-def _to_timestamps(days: np.ndarray) -> pa.Array:
+def _to_timestamps(days: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
     micros = (START.timestamp() + days * DAY) * 1e6
-    return pa.array(micros.astype(np.int64), type=pa.int64()).cast(pa.timestamp("us", "UTC"))
+    return pa.array(micros.astype(np.int64), type=pa.int64(), mask=mask).cast(
+        pa.timestamp("us", "UTC"))
 
 
 def _write_calls(cc: str, raw: dict[str, np.ndarray], path: Path, plan: SimulationPlan,
@@ -543,10 +546,7 @@ def _write_calls(cc: str, raw: dict[str, np.ndarray], path: Path, plan: Simulati
     }
     _break_rows(cols, plan.broken_share, rng)
     n = len(cols["ts"])
-    ts = _to_timestamps(cols["ts"])
-    ts = pa.array([None if m else v for v, m in zip(ts.to_pylist(), cols["ts_null"],
-                                                     strict=True)],
-                  type=ts.type) if cols["ts_null"].any() else ts
+    ts = _to_timestamps(cols["ts"], mask=cols["ts_null"])
     table = pa.table({
         "ts": ts,
         "caller": pa.array(cols["caller"].tolist(), pa.string()),
