@@ -170,14 +170,22 @@ class Ledger:
             except (ContractCustomError, ContractLogicError) as exc:
                 self._nonces.pop(sender.address, None)
                 raise _revert_from(exc, name, fn) from exc
-            signed = sender.sign_transaction(tx)
             try:
-                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                tx_hash = self._sign_and_send(tx, sender)
             except Web3RPCError as exc:
+                # Another client (an oracle, another Ledger) used this key meanwhile: our
+                # cached nonce is stale. Re-read it from the chain and try once more.
+                if "nonce" not in str(exc).lower():
+                    self._nonces.pop(sender.address, None)
+                    raise NodeError(f"{name}.{fn}: node refused the transaction: {exc}") from exc
                 self._nonces.pop(sender.address, None)
-                raise NodeError(f"{name}.{fn}: node refused the transaction: {exc}") from exc
+                tx["nonce"] = self._next_nonce(sender.address)
+                tx_hash = self._sign_and_send(tx, sender)
             self._nonces[sender.address] = tx["nonce"] + 1
             return bytes(tx_hash)
+
+    def _sign_and_send(self, tx: Any, sender: LocalAccount) -> Any:
+        return self.w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
 
     def _next_nonce(self, address: str) -> int:
         if address not in self._nonces:

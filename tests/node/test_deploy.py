@@ -88,3 +88,15 @@ def test_chain_state_survives_kill_9_and_restart(tmp_path):
         assert w3.eth.get_transaction_count(governance.address) == nonce
     finally:
         node.stop()
+
+
+def test_stale_nonce_cache_recovers_when_another_client_used_the_key(consortium):
+    other = Ledger(consortium.w3, consortium.deployment, consortium.governance)
+    first = Account.create().address
+    consortium.ledger.transact("ValidatorSet", "setArbiter", first, b"DE", 5)
+    # A second client sends from the same key: the first client's cached nonce is now stale.
+    second = Account.create().address
+    other.transact("ValidatorSet", "setArbiter", second, b"JP", 5)
+    consortium.ledger.transact("ValidatorSet", "removeArbiter", first)
+    other.transact("ValidatorSet", "removeArbiter", second)
+    assert consortium.ledger.call("ValidatorSet", "arbiterOf", first)[1] == 0

@@ -1,11 +1,11 @@
 import json
 
 import rlp
-
 from eth_account import Account
 
 from node import besu_qbft_genesis, decode_qbft_extra_data, qbft_extra_data
 from spamledger._cli import main
+
 
 def test_extra_data_has_the_qbft_field_layout():
     # [32-byte vanity, [validators], vote (empty), round (4 bytes), seals (empty list)]

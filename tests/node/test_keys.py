@@ -18,7 +18,7 @@ def test_keystore_round_trip_and_permissions(tmp_path):
 
 def test_wrong_password_names_the_file(tmp_path):
     create_keystore(tmp_path, "gov", "right", scrypt_n=N)
-    with pytest.raises(KeystoreError, match="wrong password.*gov.json"):
+    with pytest.raises(KeystoreError, match=r"wrong password.*gov\.json"):
         load_account(tmp_path / "gov.json", "wrong")
 
 
