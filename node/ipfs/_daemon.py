@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from node._process import pid_alive
 from node.ipfs._errors import IpfsDaemonError
 
 logger = logging.getLogger(__name__)
@@ -119,17 +120,7 @@ def _pid_alive(pid: int) -> bool:
     child = _CHILDREN.get(pid)
     if child is not None:
         return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
+    return pid_alive(pid)
 
 
 def _is_our_node(pid: int, paths: IpfsPaths) -> bool:
