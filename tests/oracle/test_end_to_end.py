@@ -15,7 +15,7 @@ from spamledger._cli import main
 def test_cli_simulate_train_score_evaluate(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     sim, model, scores = tmp_path / "sim", tmp_path / "model", tmp_path / "scores.parquet"
-    assert main(["oracle", "simulate", str(sim), "--scale", "0.12", "--seed", "4"]) == 0
+    assert main(["oracle", "simulate", str(sim), "--scale", "0.25", "--seed", "4"]) == 0
     data = ["--calls", str(sim / "calls"), "--reports", str(sim / "reports.parquet")]
     assert main(["oracle", "train", *data, "--model-dir", str(model),
                  "--until", "2026-01-15T00:00:00Z"]) == 0
