@@ -603,9 +603,9 @@ def _first_seen(raw: dict[str, np.ndarray], into: dict[str, float]) -> None:
     for col in ("caller", "callee"):
         nums, t = raw[col], raw["t"]
         order = np.argsort(t, kind="stable")
+        t_sorted = t[order]
         uniq, idx = np.unique(nums[order].astype(str), return_index=True)
-        for num, i in zip(uniq.tolist(), idx.tolist(), strict=True):
-            ti = float(t[order][i])
+        for num, ti in zip(uniq.tolist(), t_sorted[idx].tolist(), strict=True):
             if ti < into.get(num, np.inf):
                 into[num] = ti
 
