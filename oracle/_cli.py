@@ -28,6 +28,10 @@ def register(subparsers: Any) -> None:
     _score_parser(sub)
     _evaluate_parser(sub)
     _feed_parser(sub)
+    # run, push, epoch, proof, models: the service that puts scores on the ledger.
+    from oracle.service._cli import register_service_commands
+
+    register_service_commands(sub)
 
 
 def _simulate_parser(sub: Any) -> None:
