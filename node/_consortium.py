@@ -31,7 +31,8 @@ def country_bytes(country: str) -> bytes:
 
 
 def country_str(raw: bytes) -> str:
-    return bytes(raw).decode("ascii", errors="replace")
+    """``bytes2`` back to ``"US"`` (empty for an unset ``0x0000``)."""
+    return bytes(raw).rstrip(b"\x00").decode("ascii", errors="replace")
 
 
 def admit_validator(ledger: Ledger, address: str, country: str, weight: int) -> None:

@@ -54,7 +54,7 @@ class Record:
     @classmethod
     def from_tuple(cls, raw: Sequence[Any]) -> Record:
         return cls(int(raw[0]), Verdict(raw[1]), Category(raw[2]), int(raw[3]), int(raw[4]),
-                   int(raw[5]), int(raw[6]), int(raw[7]), country_str(raw[8]).strip("\x00"))
+                   int(raw[5]), int(raw[6]), int(raw[7]), country_str(raw[8]))
 
     def effective_verdict(self, now: float | None = None) -> Verdict:
         """UNKNOWN when never finalized or expired, as ``SpamRegistry.verdictOf`` says."""

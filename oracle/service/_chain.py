@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from node._consortium import country_str
 from oracle.service._errors import ChainUnavailable
 from oracle.service._outbox import Outbox
 from oracle.service._retry import RetryPolicy, chain_transient
@@ -37,15 +38,6 @@ class RoundInfo:
     status: int
     country: str
     vote_count: int
-
-
-def country_bytes(country: str) -> bytes:
-    """ISO alpha-2 as the contracts' ``bytes2``."""
-    return country.upper().encode("ascii")
-
-
-def _country_str(raw: bytes) -> str:
-    return bytes(raw).rstrip(b"\0").decode("ascii", "replace")
 
 
 class Chain:
@@ -85,7 +77,7 @@ class Chain:
     def current_round(self, key: bytes) -> RoundInfo:
         r = self.call("Consensus", "currentRound", key)
         return RoundInfo(id=int(r[0]), opened_at=int(r[1]), deadline=int(r[2]),
-                         status=int(r[3]), country=_country_str(r[4]), vote_count=int(r[6]))
+                         status=int(r[3]), country=country_str(r[4]), vote_count=int(r[6]))
 
     def has_voted(self, key: bytes, round_id: int, validator: str | None = None) -> bool:
         return bool(self.call("Consensus", "hasVoted", key, round_id,
@@ -101,7 +93,7 @@ class Chain:
     def validator(self, address: str | None = None) -> tuple[str, int]:
         """(country, weight) of an active validator; weight 0 when not active."""
         country, weight = self.call("ValidatorSet", "activeValidator", address or self.address)
-        return _country_str(country), int(weight)
+        return country_str(country), int(weight)
 
     # -- models -------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """``spamledger oracle run|push|epoch|proof|models``: the service's commands.
 
-``register_service_commands(oracle_subparsers)`` adds them to the ``oracle`` group; until it
-is wired there, ``python -m oracle.service COMMAND`` runs the same commands.
+``register_service_commands(oracle_subparsers)`` adds them to the ``oracle`` group
+(``oracle/_cli.py`` calls it).
 """
 
 from __future__ import annotations

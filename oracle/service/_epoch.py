@@ -34,7 +34,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from oracle.service._chain import Chain, country_bytes
+from node._consortium import country_bytes
+from oracle.service._chain import Chain
 from oracle.service._errors import MerkleError, ServiceError
 from oracle.service._merkle import MerkleTree, leaf_hash, verify
 from oracle.service._operator import Operator

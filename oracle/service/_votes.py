@@ -29,7 +29,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oracle.service._chain import MAX_BUNDLE, ROUND_OPEN, Chain, country_bytes
+from node._consortium import country_bytes
+from oracle.service._chain import MAX_BUNDLE, ROUND_OPEN, Chain
 from oracle.service._evidence import EvidenceWriter, build_evidence
 from oracle.service._operator import Operator
 from oracle.service._outbox import MINED, SIGNED, Action

@@ -1,4 +1,4 @@
-"""`python -m oracle.service epoch` then `proof`: the CLI commits a snapshot whose proof
+"""`spamledger oracle epoch` then `proof`: the CLI commits a snapshot whose proof
 verifies on-chain (the same commands `spamledger oracle ...` runs once wired)."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def test_epoch_command_commits_and_proof_command_verifies_on_chain(
     env = dict(os.environ, SPAMLEDGER_KEYSTORE_PASSWORD=PASSWORD,
                SPAMLEDGER_CONSORTIUM_SECRET=TEST_SECRET, SPAMLEDGER_RPC_URL=anvil.rpc_url,
                SPAMLEDGER_IPFS_API=service_ipfs.api_addr, SPAMLEDGER_OPERATOR_COUNTRY="US")
-    base_cmd = [sys.executable, "-m", "oracle.service", "--data-dir", str(data_dir)]
+    base_cmd = [sys.executable, "-m", "spamledger._cli", "--data-dir", str(data_dir), "oracle"]
     epoch = 5_000_000 + secrets.randbelow(10**6)
     out = subprocess.run([*base_cmd, "epoch", str(tmp_path / "table.parquet"), "--epoch",
                                 str(epoch), "--model-hash", rigs[0].model_hash.hex()],

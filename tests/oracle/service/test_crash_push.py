@@ -48,8 +48,8 @@ def _scores(path: Path, n: int) -> list[str]:
 
 
 def _command(data_dir: Path, scores: Path, model_hash: bytes) -> list[str]:
-    return [sys.executable, "-m", "oracle.service", "--data-dir", str(data_dir),
-            "--log-level", "INFO", "push", str(scores),
+    return [sys.executable, "-m", "spamledger._cli", "--data-dir", str(data_dir),
+            "--log-level", "INFO", "oracle", "push", str(scores),
             "--model-hash", model_hash.hex(), "--operator-country", "US",
             "--service-batch-size", "6", "--service-retry-backoff", "0.05"]
 
