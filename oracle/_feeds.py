@@ -28,13 +28,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from oracle._errors import IngestError
 from oracle._ingest import quarantine_path_for
-from spamledger._numbers import InvalidNumber, normalize_many
+from spamledger._numbers import InvalidNumber, Number, normalize_many
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def import_feed(path: str | Path, out: str | Path | None = None, country: str = 
             for r in rows]
     mapped = normalize_many((raw.strip(), country) for raw in raws if not _WILDCARD.search(raw))
     result = FeedResult(str(p), fmt, entries=len(rows))
-    good: dict[str, list] = {k: [] for k in ("ts", "number", "label", "country", "reporter",
+    good: dict[str, list[Any]] = {k: [] for k in ("ts", "number", "label", "country", "reporter",
                                              "category", "source")}
     bad: dict[str, list] = {"source_file": [], "line": [], "reason": [], "row": []}
     reasons: Counter[str] = Counter()
@@ -136,10 +137,12 @@ def import_feed(path: str | Path, out: str | Path | None = None, country: str = 
                          ("row", raw)):
                 bad[k].append(v)
             continue
-        for k, v in (("ts", _timestamp(row, default_ts)), ("number", number.e164),
-                     ("label", "spam"), ("country", country), ("reporter", None),
-                     ("category", _category(row)), ("source", source)):
-            good[k].append(v)
+        assert isinstance(number, Number)
+        entry: dict[str, Any] = {"ts": _timestamp(row, default_ts), "number": number.e164,
+                                 "label": "spam", "country": country, "reporter": None,
+                                 "category": _category(row), "source": source}
+        for key, value in entry.items():
+            good[key].append(value)
     result.valid = len(good["number"])
     result.distinct_valid = len(set(good["number"]))
     result.invalid = dict(reasons)

@@ -289,7 +289,7 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
             FROM {table}_checked WHERE reason IS NULL {_until_clause(until)}""")
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_ids AS
             SELECT DISTINCT nid, e164 FROM {table}_numbers WHERE nid IS NOT NULL""")
-        stats.clean = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        stats.clean = _count(con, table)
         con.execute(f"DROP TABLE {table}_checked")
     except duckdb.Error as exc:
         raise IngestError(f"reading calls from {path} failed: {exc}") from exc
@@ -335,7 +335,7 @@ def load_reports(con: duckdb.DuckDBPyConnection, path: str | Path,
             SELECT epoch(ts) AS t, ts, number, region, label, country, reporter_key,
                    category, source
             FROM {table}_checked WHERE reason IS NULL {_until_clause(until)}""")
-        stats.clean = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        stats.clean = _count(con, table)
         con.execute(f"DROP TABLE {table}_checked")
     except duckdb.Error as exc:
         raise IngestError(f"reading reports from {path} failed: {exc}") from exc
@@ -361,6 +361,11 @@ def _quarantine(con: duckdb.DuckDBPyConnection, checked: str, path: str | Path |
     os.replace(tmp, target)
     stats.quarantine_path = str(target)
     logger.warning("%d %s rows quarantined to %s", stats.bad, stats.kind, target)
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _struct(cols: str) -> str:

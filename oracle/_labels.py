@@ -37,7 +37,7 @@ import pandas as pd
 from oracle._errors import LabelError
 from oracle._features import VERIFIED_REPORTS
 from oracle._ingest import sources
-from spamledger._numbers import InvalidNumber, normalize_many
+from spamledger._numbers import Number, normalize_many
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def read_labels(path: str | Path, region: str | None = None) -> pd.DataFrame:
     regions = raw["country"] if "country" in raw.columns else pd.Series([region] * len(raw))
     pairs = list(zip(raw["number"].astype(str), regions.astype(object), strict=True))
     mapped = normalize_many(pairs)
-    numbers = [None if isinstance(mapped[p], InvalidNumber) else mapped[p].e164 for p in pairs]
+    numbers = [m.e164 if isinstance(m := mapped[p], Number) else None for p in pairs]
     labels = raw["label"].astype(str).str.strip().str.lower().map(
         {"1": 1, "spam": 1, "true": 1, "0": 0, "not_spam": 0, "false": 0})
     out = pd.DataFrame({"number": numbers, "label": labels}).dropna()

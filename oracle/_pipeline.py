@@ -30,7 +30,7 @@ from oracle._ingest import (
 from oracle._labels import LabelPolicy, derive_labels, read_labels
 from oracle._model import Model, TrainConfig, train
 from oracle._rules import CountryRules, load_rules, quiet_windows
-from spamledger._numbers import InvalidNumber, normalize_many
+from spamledger._numbers import InvalidNumber, Number, normalize_many
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ def parse_instant(text: str | None) -> datetime | None:
 
 
 def _end_of_data(con: duckdb.DuckDBPyConnection) -> datetime:
-    last = con.execute("SELECT max(ts) FROM calls").fetchone()[0]
+    row = con.execute("SELECT max(ts) FROM calls").fetchone()
+    last = row[0] if row else None
     if last is None:
         raise IngestError("no clean calls to work from")
     return last + timedelta(microseconds=1)
@@ -194,8 +195,9 @@ def read_feature_table(path: str | Path) -> pd.DataFrame:
     frame = frame[ok].copy()
     if "network" not in frame.columns:  # the recording network: the row's country
         frame["network"] = frame["country"].astype(str).str.upper()
-    frame["number"] = [mapped[p].e164 for p, good in zip(pairs, ok, strict=True) if good]
-    frame["country"] = [mapped[p].region for p, good in zip(pairs, ok, strict=True) if good]
+    kept = [m for p in pairs if isinstance(m := mapped[p], Number)]
+    frame["number"] = [m.e164 for m in kept]
+    frame["country"] = [m.region for m in kept]
     return frame.drop_duplicates("number", keep="last").reset_index(drop=True)
 
 

@@ -398,7 +398,7 @@ def _durations(b: Behaviour, answered: np.ndarray, rng: np.random.Generator) -> 
 
 
 def _entity_calls(e: _Entity, net: _Network, rng: np.random.Generator, calls: _Calls,
-                  sweep_pos: dict[tuple[str, int], int]) -> tuple[np.ndarray, ...]:
+                  sweep_pos: dict[tuple[str, int], int]) -> tuple[tuple, ...]:
     """Calls placed by one number; returns (t, callee, answered, duration) for reactions."""
     cls = e.cls
     segments = [(e.start, e.end, cls)]
