@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                       help="leave the API, chain and IPFS running afterwards")
     demo.add_argument("--stop", action="store_true",
                       help="stop what a --keep demo left running, then exit")
-    demo.add_argument("--scale", type=float, default=0.3,
+    demo.add_argument("--scale", type=float, default=0.8,
                       help="simulated population size (1.0: ~2,000 subscribers a country)")
     demo.add_argument("--seed", type=int, default=7, help="simulation seed")
     demo.set_defaults(func=_demo)
