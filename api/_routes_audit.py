@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
@@ -33,13 +33,19 @@ _COLUMNS = ("block_number", "block_time", "tx_hash", "log_index", "contract", "e
             "number_key", "args")
 
 
+def _regulator_number(who: Principal, number: str, country: str | None) -> Any:
+    """The parsed number, once the caller is a regulator whose scope covers its country."""
+    who.require("regulator")
+    parsed = parse_number(number, country)
+    who.require_country(parsed.region)
+    return parsed
+
+
 @router.get("/numbers/{number}", response_model=AuditOut, summary="a number's full history")
 def audit_number(request: Request, who: Annotated[Principal, Depends(principal)],
                  number: Number, country: Country = None) -> AuditOut:
     ctx: Context = request.app.state.ctx
-    who.require("regulator")
-    parsed = parse_number(number, country)
-    who.require_country(parsed.region)
+    parsed = _regulator_number(who, number, country)
     with ctx.session_factory() as session:
         return history(session, ctx, parsed)
 
@@ -49,9 +55,7 @@ def audit_number(request: Request, who: Annotated[Principal, Depends(principal)]
 def audit_verify(request: Request, who: Annotated[Principal, Depends(principal)],
                  number: Number, country: Country = None) -> VerifyOut:
     ctx: Context = request.app.state.ctx
-    who.require("regulator")
-    parsed = parse_number(number, country)
-    who.require_country(parsed.region)
+    parsed = _regulator_number(who, number, country)
     with ctx.session_factory() as session:
         return verify(ctx, parsed, session)
 
