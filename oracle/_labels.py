@@ -1,37 +1,54 @@
 """Training labels: from a labels file, or derived from complaints the way operators do.
 
-Derivation (per number, from reports strictly before the cutoff; each reporter counts once):
+Derivation (per number, from reports strictly before the cutoff; each reporter counts once;
+a subscriber's complaint counts only if the network saw the number call that subscriber).
 
-* **spam** (1): at least ``min_reporters`` distinct reporters said spam, the network's
-  records confirm the number called them (feed entries count as they are), spam is at
-  least ``spam_share`` of the distinct verdicts, and the complainants are at least
-  ``min_rate`` of the distinct numbers it called (a busy call centre draws a few
-  complaints; a spammer draws many per person reached);
-* **not spam** (0): complaints at or below ``background_rate`` per person called (the
-  stray complaint a busy legitimate number draws), or at most one confirmed complaint
-  against a number older than ``min_tenure_days``, or no confirmed spam reporter at all
-  (unless the number is younger than
-  ``min_tenure_days`` and already called ``exposure_callees`` people: its complaints may
-  simply not have arrived yet, so it is left out), or at least ``min_reporters`` "not spam"
-  reporters and spam at most ``1 - spam_share`` of the verdicts;
-* anything else is ambiguous and left out of training.
+Silence means something only when the number reached enough strangers who *could* have
+complained. So each number's complaints are weighed against its **exposure**: the distinct
+people it called who never called it (strangers), an answered one counting 1 and an
+unanswered one ``missed_weight`` (a missed call draws fewer complaints). Two hypotheses
+about the number are compared with a Poisson likelihood ratio over that exposure:
+
+* a spam caller draws confirmed complaints at ``spam_rate`` per unit of exposure (the
+  least-complained spam worth catching: scams that hook a few people draw few);
+* a legitimate caller draws them at ``background_rate`` (a stray or mistaken complaint).
+
+Then:
+
+* **spam** (1): at least ``min_reporters`` confirmed reporters, spam at least ``spam_share``
+  of the distinct verdicts, and the complaints are ``spam_evidence`` times likelier under
+  the spam rate than under the background rate;
+* **not spam** (0): the same test ``ham_evidence`` times the other way (silence or a stray
+  complaint over a large exposure), or the number mostly calls people it knows (at least
+  ``known_share`` of its callees called it too) with at most one complaint, or it placed no
+  call, or at least ``min_reporters`` "not spam" reporters and spam at most
+  ``1 - spam_share`` of the verdicts;
+* anything else is **left out** of training: a short-lived caller that reached a few dozen
+  strangers and drew no complaint is *unknown*, not "not spam". Calling it "not spam"
+  teaches the model that quiet scams are fine and pushes every threshold up.
 
 A single reporter flooding a number counts once, so it can never make a label alone.
 
+Each label also says whether it is **firm**: every spam label, and "not spam" that rests on
+acquaintance, votes, no calls at all, or silence as strong as ``spam_evidence``. Models
+train on every label; thresholds are chosen on firm ones (see :mod:`oracle._model`).
+
 Example::
 
-    labels = derive_labels(con, until=cutoff)          # DataFrame number, label, trusted
+    labels = derive_labels(con, until=cutoff)          # DataFrame number, label, firm
     labels = read_labels("labels.parquet", region="US") # or an operator's own file
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from oracle._errors import LabelError
@@ -48,10 +65,39 @@ class LabelPolicy:
 
     min_reporters: int = 2
     spam_share: float = 0.75
-    min_rate: float = 0.005  # confirmed spam reporters per distinct number called
-    background_rate: float = 0.0025  # at or below: complaints are background noise
-    min_tenure_days: float = 5.0   # a silent number younger than this ...
-    exposure_callees: int = 20     # ... that called at least this many people is left out
+    spam_rate: float = 0.02          # confirmed complaints per stranger reached, if spam
+    # ... if legitimate: stray and mistaken complaints, and the few a busy registered call
+    # centre draws (a few per thousand people reached) must stay below this.
+    background_rate: float = 0.004
+    spam_evidence: float = 10.0      # likelihood ratio needed to call it spam ...
+    # ... or not spam: less, because a wrong "not spam" label costs less than a wrong
+    # "spam" one, and a bank reaching a hundred strangers without a complaint is normal.
+    ham_evidence: float = 5.0
+    missed_weight: float = 0.25      # exposure of an unanswered call, answered = 1
+    known_share: float = 0.5         # callees who also called it: "calls people it knows"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.background_rate < self.spam_rate:
+            raise LabelError("label policy needs 0 < background_rate < spam_rate, got "
+                             f"{self.background_rate} and {self.spam_rate}")
+        if min(self.spam_evidence, self.ham_evidence) <= 1:
+            raise LabelError("label policy evidence must be above 1, got "
+                             f"{self.spam_evidence} and {self.ham_evidence}")
+
+
+# Per caller: distinct callees, those who also called it (known), and exposure: strangers
+# reached, an unanswered-only stranger weighted down.
+_REACH = """
+    WITH pairs AS (SELECT caller_id AS a, callee_id AS b, any_value(caller) AS number,
+                          bool_or(answered) AS answered
+                   FROM {calls} WHERE ts < {u} GROUP BY caller_id, callee_id),
+    back AS (SELECT DISTINCT caller_id AS a, callee_id AS b FROM {calls} WHERE ts < {u})
+    SELECT any_value(p.number) AS number, count(*) AS callees,
+           count(back.a) AS known,
+           sum(CASE WHEN back.a IS NOT NULL THEN 0 WHEN p.answered THEN 1 ELSE {missed} END)
+               AS exposure
+    FROM pairs p LEFT JOIN back ON back.a = p.b AND back.b = p.a
+    GROUP BY p.a"""
 
 
 def derive_labels(con: duckdb.DuckDBPyConnection, until: datetime,
@@ -60,10 +106,12 @@ def derive_labels(con: duckdb.DuckDBPyConnection, until: datetime,
     """Labels (``number``, ``label`` 0/1) derived from complaints before ``until``.
 
     :param numbers: the numbers to label (e.g. a feature table's ``number``); numbers
-        without any report get 0. Without it only reported numbers are returned.
+        without any report are judged on their exposure. Without it only reported numbers
+        are returned.
     """
     cutoff = f"TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'"
     verified = VERIFIED_REPORTS.format(calls=calls, reports=reports, u=cutoff)
+    reach = _REACH.format(calls=calls, u=cutoff, missed=float(policy.missed_weight))
     try:
         counts = con.execute(f"""
             WITH v AS ({verified}),
@@ -72,11 +120,9 @@ def derive_labels(con: duckdb.DuckDBPyConnection, until: datetime,
                        AS spam,
                    count(DISTINCT reporter_key) FILTER (WHERE label = 'not_spam') AS ham
                   FROM v GROUP BY number),
-            reach AS (SELECT caller AS number, count(DISTINCT callee) AS callees,
-                             (epoch({cutoff}) - min(t)) / 86400 AS tenure_days
-                      FROM {calls} WHERE ts < {cutoff} GROUP BY caller)
+            reach AS ({reach})
             SELECT coalesce(c.number, reach.number) AS number, coalesce(c.spam, 0) AS spam,
-                   coalesce(c.ham, 0) AS ham, reach.callees, reach.tenure_days
+                   coalesce(c.ham, 0) AS ham, reach.callees, reach.known, reach.exposure
             FROM c FULL JOIN reach USING (number)""").df()
     except duckdb.Error as exc:
         raise LabelError(f"cannot derive labels from {reports}: {exc}") from exc
@@ -84,40 +130,63 @@ def derive_labels(con: duckdb.DuckDBPyConnection, until: datetime,
         counts = pd.DataFrame({"number": numbers}).merge(counts, on="number", how="left")
     else:
         counts = counts[(counts["spam"] + counts["ham"]) > 0]
-    counts = counts.fillna({"spam": 0, "ham": 0, "callees": 0, "tenure_days": 0.0})
+    counts = counts.fillna({"spam": 0, "ham": 0, "callees": 0, "known": 0, "exposure": 0.0})
     return _apply_policy(counts, policy)
+
+
+def log_likelihood_ratio(complaints: pd.Series | np.ndarray, exposure: pd.Series | np.ndarray,
+                         policy: LabelPolicy) -> np.ndarray:
+    """ln P(complaints | spam rate) - ln P(complaints | background rate), Poisson.
+
+    Example: no complaint over 150 strangers reached, rates 0.02 and 0.001:
+    ``-150 * 0.019 = -2.85``, i.e. 17 times likelier legitimate.
+    """
+    k = np.asarray(complaints, dtype=np.float64)
+    n = np.asarray(exposure, dtype=np.float64)
+    return (k * math.log(policy.spam_rate / policy.background_rate)
+            - n * (policy.spam_rate - policy.background_rate))
+
+
+def complaint_llr(frame: pd.DataFrame, policy: LabelPolicy) -> np.ndarray:
+    """The complaint evidence of each row of a feature table, as a log likelihood ratio.
+
+    Uses the table's confirmed spam reporters over its exposure (strangers reached in the
+    long window, unanswered ones weighted ``missed_weight``). A table without those
+    columns (an operator's own features) carries no complaint evidence: zeros.
+    """
+    needed = ("spam_reporters", "strangers", "strangers_answered")
+    if not all(c in frame.columns for c in needed):
+        return np.zeros(len(frame))
+    answered = frame["strangers_answered"].fillna(0).to_numpy(dtype=np.float64)
+    missed = frame["strangers"].fillna(0).to_numpy(dtype=np.float64) - answered
+    exposure = answered + policy.missed_weight * missed
+    return log_likelihood_ratio(frame["spam_reporters"].fillna(0), exposure, policy)
 
 
 def _apply_policy(counts: pd.DataFrame, policy: LabelPolicy) -> pd.DataFrame:
     total = (counts["spam"] + counts["ham"]).clip(lower=1)
     share = counts["spam"] / total
-    rate = counts["spam"] / counts["callees"].fillna(0).clip(lower=1)
+    llr = log_likelihood_ratio(counts["spam"], counts["exposure"], policy)
     spam = ((counts["spam"] >= policy.min_reporters) & (share >= policy.spam_share)
-            & (rate >= policy.min_rate))
-    # Silence is evidence only with exposure: a young number that already called many
-    # people may simply not have been reported yet.
-    untested = ((counts["tenure_days"] < policy.min_tenure_days)
-                & (counts["callees"] >= policy.exposure_callees))
-    # A stray complaint among hundreds of people called is the background rate of a
-    # legitimate busy number, not an unknown: without this, one complaint would only ever
-    # be seen on future spam and the model would learn "one complaint = spam".
-    background = (counts["callees"] > 0) & (rate <= policy.background_rate) & ~untested
-    # One complaint against an established number is not enough to call it anything.
-    settled = (counts["spam"] <= 1) & (counts["tenure_days"] >= policy.min_tenure_days)
-    ham = (((counts["spam"] == 0) & ~untested) | background | settled
-           | ((counts["ham"] >= policy.min_reporters) & (share <= 1 - policy.spam_share)))
+            & (llr >= math.log(policy.spam_evidence)))
+    known = counts["known"] / counts["callees"].clip(lower=1)
+    acquainted = (counts["callees"] > 0) & (known >= policy.known_share) & (counts["spam"] <= 1)
+    vouched = (counts["ham"] >= policy.min_reporters) & (share <= 1 - policy.spam_share)
+    firm = acquainted | vouched | (counts["callees"] == 0)
+    ham = (llr <= -math.log(policy.ham_evidence)) | firm
     out = counts.assign(label=pd.NA)
-    out.loc[ham, "label"] = 0
+    out.loc[ham & ~spam, "label"] = 0
     out.loc[spam, "label"] = 1
     kept = out.dropna(subset=["label"])
-    logger.info("derived labels: %d spam, %d not spam, %d ambiguous left out",
-                int((kept["label"] == 1).sum()), int((kept["label"] == 0).sum()),
-                len(out) - len(kept))
-    # Trusted for choosing thresholds: spam labels, and silence that has lasted.
-    kept = kept.assign(trusted=(kept["label"] == 1)
-                       | (kept["tenure_days"] >= policy.min_tenure_days))
-    return kept[["number", "label", "trusted"]].astype({"label": "int64"}).reset_index(
-        drop=True)
+    logger.info("derived labels: %d spam, %d not spam, %d left out (too little exposure or "
+                "mixed verdicts)", int((kept["label"] == 1).sum()),
+                int((kept["label"] == 0).sum()), len(out) - len(kept))
+    # Thresholds are chosen on firm labels only: "not spam" from silence needs the same
+    # evidence as "spam" before a high score against it counts as a false positive
+    # (quiet spam that drew no complaint yet would otherwise push every threshold up).
+    firm_ham = firm | (llr <= -math.log(policy.spam_evidence))
+    kept = kept.assign(firm=(kept["label"] == 1) | firm_ham.loc[kept.index])
+    return kept[["number", "label", "firm"]].astype({"label": "int64"}).reset_index(drop=True)
 
 
 def read_labels(path: str | Path, region: str | None = None) -> pd.DataFrame:
