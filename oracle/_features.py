@@ -8,29 +8,36 @@ leak later data either).
 Windows: the *long* window (``long_days``, default 14) describes a number's habits; the
 *short* window (the last ``short_hours``, default 24) catches new and re-awakened numbers.
 
-Feature groups (names in :data:`FEATURES`):
+Feature groups (model inputs, names in :data:`FEATURES`):
 
-* volume and rhythm: calls per observed day, calls on the busiest day, share of days
-  active, last-24 h calls and burst ratio, inter-call gap mean / coefficient of variation /
-  share under a minute;
+* volume and rhythm: calls per observed day and per active day, share of days active,
+  last-24 h calls and burst ratio, inter-call gap median / coefficient of variation /
+  share under a minute (the median, not the mean: a re-awakened line's long silence must
+  not hide the machine-gun spacing of its burst);
+* the busiest day: its calls, and the answer rate and share of very short calls on that
+  day (a burst is judged on its own, not diluted by history);
 * counterparts: distinct callees, distinct callees over calls, calls per counterpart,
-  callee block spread (sweeps hit few 10,000-blocks), callee countries, international share;
-* reciprocity: outgoing share of all calls, calls received, callback rate (callees who
-  called back);
+  strangers (callees who never called it) as a share and per active day, callee block
+  spread (sweeps hit few 10,000-blocks), callee countries, international share;
+* reciprocity: callback rate (callees who called back); the outgoing share (overall and
+  on the busiest day) and calls received are kept in the table but not given to the
+  models (:data:`RECEIVED_COLUMNS`);
 * talk: answer rate, share of very short answered calls, mean and variation of talk time,
   share of calls over 10 minutes;
 * time of day: distinct active hours, share of calls in local quiet hours (per-country
   window from the rules, default 21:00-08:00);
 * age: days since first seen (as caller or callee, whole history), days from first seen
   to the last call placed, days since that call, days quiet before the last 24 h;
-* complaints: distinct spam reporters whose complaint the CDRs confirm (the number did
-  call them), unconfirmed spam reporters, distinct "not spam" reporters, time-decayed
-  confirmed reporters (half-life ``decay_days``), spam share, confirmed reporters per
-  distinct callee (complaint rate);
 * STIR/SHAKEN attestation mix (A/B/C shares where the network signs calls);
 * neighbourhood: other numbers of the same 100-number block that placed calls, that were
   reported, and their spam reports (campaigns rotate through adjacent numbers);
 * number type (libphonenumber) and whether the number is foreign to the recording network.
+
+Complaint columns (in the table, not model inputs; see :data:`COMPLAINT_COLUMNS`):
+distinct spam reporters whose complaint the CDRs confirm (the number did call them),
+unconfirmed spam reporters, distinct "not spam" reporters, time-decayed confirmed
+reporters (half-life ``decay_days``), spam share, confirmed reporters per distinct callee,
+and the exposure they are weighed against (strangers reached, answered or not).
 
 Example::
 
@@ -65,18 +72,30 @@ DEFAULT_QUIET = (21, 8)  # local quiet hours [start, end) when a country sets no
 # Volumes are per observed day (the window, or the number's age if younger) so that a model
 # trained on a shorter history scores a longer one consistently.
 NUMERIC_FEATURES: tuple[str, ...] = (
-    "calls_per_day", "peak_day_calls", "active_day_share", "n_out_24h", "burst_ratio",
-    "gap_mean_s", "gap_cv", "gap_short_share",
-    "callees_per_day", "distinct_ratio", "calls_per_counterpart", "callee_block_spread",
+    "calls_per_day", "peak_day_calls", "peak_day_answer_rate", "peak_day_short_share",
+    "active_day_share", "n_out_24h", "burst_ratio",
+    "gap_median_s", "gap_cv", "gap_short_share",
+    "calls_per_active_day", "callees_per_day", "distinct_ratio", "calls_per_counterpart",
+    "stranger_share", "strangers_per_active_day", "callee_block_spread",
     "callee_countries", "intl_share",
-    "outgoing_share", "in_per_day", "callback_rate",
+    "callback_rate",
     "answer_rate", "short_share", "mean_dur_s", "dur_cv", "long_share",
     "distinct_hours", "quiet_share",
     "age_days", "lifespan_days", "recency_days", "quiet_days_before_24h",
-    "spam_decayed", "spam_share", "report_rate", "unverified_rate", "vouch_rate",
     "att_a", "att_b", "att_c",
     "nb_active", "nb_reported",
 )
+# The number's own complaints stay out of the model: training labels are derived from
+# them, so a model that saw them would learn the labelling rule ("two complaints = spam")
+# instead of the behaviour, and score every quiet scam as clean. They enter the score as
+# separate evidence (:func:`oracle._labels.complaint_llr`) and are kept for people.
+COMPLAINT_COLUMNS: tuple[str, ...] = ("spam_decayed", "spam_share", "report_rate",
+                                      "unverified_rate", "vouch_rate")
+# Calls received describe the number's acquaintances, not its conduct: a hijacked or
+# re-awakened line keeps receiving its old circle's calls while it sweeps strangers, and a
+# model that learnt "receives calls = legitimate" never flags it. The models judge
+# reciprocity per callee instead (stranger share, callback rate); these stay for people.
+RECEIVED_COLUMNS: tuple[str, ...] = ("outgoing_share", "in_per_day", "peak_day_out_share")
 CATEGORICAL_FEATURES: tuple[str, ...] = ("number_type", "foreign")
 FEATURES: tuple[str, ...] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 ID_COLUMNS: tuple[str, ...] = ("number", "country", "network", "report_category")
@@ -84,6 +103,7 @@ ID_COLUMNS: tuple[str, ...] = ("number", "country", "network", "report_category"
 # Complaint counts too: they pile up over a long history, so the models see rates and
 # time-decayed counts instead.
 COUNT_COLUMNS: tuple[str, ...] = ("n_out", "distinct_callees", "n_in", "active_days",
+                                  "strangers", "strangers_answered",
                                   "spam_reporters", "unverified_reporters",
                                   "not_spam_reporters", "nb_spam_reports")
 
@@ -146,7 +166,7 @@ def _window(con: duckdb.DuckDBPyConnection, calls: str, p: dict[str, str],
               WHERE ts >= {p['lo']} AND ts < {p['u']})""")
     con.execute("""CREATE OR REPLACE TEMP TABLE fpairs AS
         SELECT caller, callee, any_value(callee_block) AS callee_block, min(t) AS first_t,
-               max(t) AS last_t, bool_or(recent) AS recent
+               max(t) AS last_t, bool_or(recent) AS recent, bool_or(answered) AS answered
         FROM fw GROUP BY caller, callee""")
 
 
@@ -172,7 +192,7 @@ _OUT = """
     FROM fw GROUP BY caller"""
 
 _GAPS = """
-    SELECT caller AS number, avg(gap) AS gap_mean_s,
+    SELECT caller AS number, median(gap) AS gap_median_s,
            stddev_pop(gap) / nullif(avg(gap), 0) AS gap_cv,
            avg((gap < 60)::INTEGER) AS gap_short_share
     FROM (SELECT caller, t - lag(t) OVER (PARTITION BY caller ORDER BY t) AS gap FROM fw)
@@ -182,17 +202,30 @@ _PAIRS = """
     SELECT p.caller AS number, count(*) AS distinct_callees,
            count(*) FILTER (WHERE p.recent) AS distinct_callees_24h,
            count(DISTINCT p.callee_block) / count(*) AS callee_block_spread,
-           count(q.caller) FILTER (WHERE q.last_t > p.first_t) / count(*) AS callback_rate
+           count(q.caller) FILTER (WHERE q.last_t > p.first_t) / count(*) AS callback_rate,
+           count(*) FILTER (WHERE q.caller IS NULL) AS strangers,
+           count(*) FILTER (WHERE q.caller IS NULL AND p.answered) AS strangers_answered
     FROM fpairs p LEFT JOIN fpairs q ON q.caller = p.callee AND q.callee = p.caller
     GROUP BY p.caller"""
 
 _IN = "SELECT callee AS number, count(*) AS n_in FROM fw GROUP BY callee"
 
-# Busiest day: a burst shows however long the number has been around.
+# Busiest day and what the number looked like on it: a burst shows however long the number
+# has been around, and a re-awakened line's burst is not diluted by its quiet history or
+# by the calls its old acquaintances still make to it. Ties go to the later day.
 _PEAK = """
-    SELECT caller AS number, max(n) AS peak_day_calls
-    FROM (SELECT caller, floor(t / 86400) AS d, count(*) AS n FROM fw GROUP BY caller, d)
-    GROUP BY caller"""
+    WITH d AS (SELECT caller, floor(t / 86400) AS d, count(*) AS n,
+                      avg(answered::INTEGER) AS ans,
+                      sum((answered AND duration_s < 10)::INTEGER)
+                          / nullif(sum(answered::INTEGER), 0) AS short
+               FROM fw GROUP BY caller, d),
+    i AS (SELECT callee, floor(t / 86400) AS d, count(*) AS n_in FROM fw GROUP BY callee, d)
+    SELECT d.caller AS number, max(d.n) AS peak_day_calls,
+           arg_max(d.n / (d.n + coalesce(i.n_in, 0)), d.n * 1e6 + d.d) AS peak_day_out_share,
+           arg_max(d.ans, d.n * 1e6 + d.d) AS peak_day_answer_rate,
+           arg_max(d.short, d.n * 1e6 + d.d) AS peak_day_short_share
+    FROM d LEFT JOIN i ON i.callee = d.caller AND i.d = d.d
+    GROUP BY d.caller"""
 
 _HISTORY = """
     SELECT number, min(t) AS first_t, max(t) FILTER (WHERE t < epoch({s})) AS last_before
@@ -256,10 +289,12 @@ def _assemble(con: duckdb.DuckDBPyConnection, calls: str, reports: str | None,
 # Neighbourhood: the 100-number block (all digits but the last two).
 _JOIN = """
     WITH base AS (
-        SELECT ids.e164 AS number, o.* EXCLUDE (number), g.gap_mean_s, g.gap_cv,
+        SELECT ids.e164 AS number, o.* EXCLUDE (number), g.gap_median_s, g.gap_cv,
                g.gap_short_share,
                pr.distinct_callees, pr.distinct_callees_24h, pr.callee_block_spread,
-               pr.callback_rate, coalesce(i.n_in, 0) AS n_in, pk.peak_day_calls,
+               pr.callback_rate, pr.strangers, pr.strangers_answered,
+               coalesce(i.n_in, 0) AS n_in, pk.peak_day_calls,
+               pk.peak_day_out_share, pk.peak_day_answer_rate, pk.peak_day_short_share,
                (epoch({u}) - h.first_t) / 86400 AS age_days,
                (epoch({s}) - h.last_before) / 86400 AS quiet_days_before_24h,
                (o.last_out_w - h.first_t) / 86400 AS lifespan_days,
@@ -300,6 +335,9 @@ def _finish(frame: pd.DataFrame, long_days: float) -> pd.DataFrame:
     f["burst_ratio"] = f["n_out_24h"] / (earlier + 1.0)
     f["distinct_ratio"] = f["distinct_callees"] / f["n_out"]
     f["calls_per_counterpart"] = f["n_out"] / f["distinct_callees"]
+    f["calls_per_active_day"] = f["n_out"] / f["active_days"]
+    f["stranger_share"] = f["strangers"] / f["distinct_callees"]
+    f["strangers_per_active_day"] = f["strangers"] / f["active_days"]
     f["outgoing_share"] = f["n_out"] / (f["n_out"] + f["n_in"])
     f["report_rate"] = f["spam_reporters"] / f["distinct_callees"]
     f["unverified_rate"] = f["unverified_reporters"] / f["distinct_callees"]
@@ -313,10 +351,11 @@ def _finish(frame: pd.DataFrame, long_days: float) -> pd.DataFrame:
     f["number_type"] = f["number_type_name"].map(_TYPE_CODES).fillna(-1).astype(np.int64)
     f["foreign"] = (f["region"] != f["network"]).astype(np.int64)
     f["country"] = f["region"]
-    out = f[list(ID_COLUMNS) + list(COUNT_COLUMNS) + list(FEATURES)].copy()
+    out = f[list(ID_COLUMNS) + list(COUNT_COLUMNS) + list(COMPLAINT_COLUMNS)
+            + list(RECEIVED_COLUMNS) + list(FEATURES)].copy()
     # Parallel float aggregation differs in the last bits from run to run; rounding makes
     # the table, and so the model trained on it and its hash, reproducible.
-    numeric = list(NUMERIC_FEATURES) + list(COUNT_COLUMNS)
+    numeric = [*NUMERIC_FEATURES, *COUNT_COLUMNS, *COMPLAINT_COLUMNS, *RECEIVED_COLUMNS]
     out[numeric] = out[numeric].astype(np.float64).round(6)
     return out.reset_index(drop=True)
 

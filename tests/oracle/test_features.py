@@ -67,3 +67,20 @@ def test_short_window_sees_only_the_last_24_hours(tmp_path: Path) -> None:
     assert f.loc[A, "n_out_24h"] == 1 and f.loc[A, "n_out"] == 5
     # no call in or out from B's call at 2026-01-05 16:00 to the window's start 01-06 13:00
     assert f.loc[A, "quiet_days_before_24h"] == pytest.approx(21 / 24, abs=1e-3)
+
+
+def test_strangers_busiest_day_and_median_gap(tmp_path: Path) -> None:
+    f = features_sql(_con(tmp_path, CALLS), datetime(2026, 1, 6)).set_index("number")
+    a = f.loc[A]
+    # B called A back: C and D are strangers; only D answered among them.
+    assert a["strangers"] == 2 and a["strangers_answered"] == 1
+    assert a["stranger_share"] == pytest.approx(2 / 3)
+    assert a["peak_day_calls"] == 4 and a["peak_day_out_share"] == pytest.approx(4 / 5)
+    assert a["peak_day_answer_rate"] == pytest.approx(0.75)
+    assert a["gap_median_s"] == pytest.approx(30.0)          # gaps 30 s, 30 s, 60 s
+
+
+def test_own_complaints_and_calls_received_are_not_model_inputs() -> None:
+    # Labels are made of complaints: a model that saw them would learn the labelling rule.
+    from oracle._features import COMPLAINT_COLUMNS, COUNT_COLUMNS, RECEIVED_COLUMNS
+    assert not set(FEATURES) & {*COMPLAINT_COLUMNS, *COUNT_COLUMNS, *RECEIVED_COLUMNS}
