@@ -128,7 +128,8 @@ def _train(settings: Any, args: argparse.Namespace) -> int:
 
     _check_inputs(args)
     config = TrainConfig(target_precision=settings.oracle_target_precision,
-                         suspicious_precision=settings.oracle_suspicious_precision)
+                         suspicious_precision=settings.oracle_suspicious_precision,
+                         bags=settings.oracle_bags)
     until = parse_instant(args.until)
     if args.features:
         feats = read_feature_table(args.features)

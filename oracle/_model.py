@@ -4,9 +4,13 @@ For every country (the recording network) with enough labelled numbers a scikit-
 ``HistGradientBoostingClassifier`` is trained, and one global model on all countries is the
 fallback. Negatives are undersampled for fitting only: calibration and thresholds use
 out-of-fold predictions at the real class ratio, so the saved probabilities mean what they
-say. The spam threshold is the lowest score at which out-of-fold precision reaches
-``target_precision`` (default 0.95); the suspicious threshold is the lowest at which it
-reaches ``suspicious_precision``.
+say. The models see behaviour only; a number's own complaints are added afterwards as
+evidence (the log likelihood ratio of :func:`oracle._labels.complaint_llr`, with the label
+policy's rates), so the score is ``P(spam | behaviour, complaints)``: a silent scam is
+caught by its behaviour, and a busy call centre that reached thousands of people with a
+handful of complaints is cleared by them. The spam threshold is the lowest combined score
+at which out-of-fold precision reaches ``target_precision`` (default 0.95); the
+suspicious threshold is the lowest at which it reaches ``suspicious_precision``.
 
 A saved model is a directory: ``model.pkl`` (the pickled payload; its SHA-256 is the model
 hash, the ``bytes32`` the ledger records) and ``model_card.json`` (hash, features, training
@@ -41,13 +45,34 @@ from sklearn.metrics import average_precision_score, precision_recall_curve
 from sklearn.model_selection import StratifiedGroupKFold
 
 from oracle._errors import LabelError, ModelError
-from oracle._features import CATEGORICAL_FEATURES, COUNT_COLUMNS, FEATURES
+from oracle._features import (
+    CATEGORICAL_FEATURES,
+    COMPLAINT_COLUMNS,
+    COUNT_COLUMNS,
+    FEATURES,
+    RECEIVED_COLUMNS,
+)
+from oracle._labels import LabelPolicy, complaint_llr
 
 logger = logging.getLogger(__name__)
 
 GLOBAL = "*"
 MODEL_FILE = "model.pkl"
 CARD_FILE = "model_card.json"
+# Behaviour probabilities are kept inside [1e-4, 1 - 1e-4] before complaint evidence is
+# added: an isotonic bin that saw no spam says "rare", not "impossible", so strong
+# complaints can still lift it, and strong exoneration can still lower a certain-looking one.
+_P_FLOOR = 1e-4
+DEFAULT_EVIDENCE = LabelPolicy()
+
+
+def combine(probability: np.ndarray, llr: np.ndarray) -> np.ndarray:
+    """Posterior from a behaviour probability and complaint evidence (log likelihood ratio).
+
+    Example: ``combine(0.5, ln 10)`` = 0.909 (even odds, 10x evidence).
+    """
+    p = np.clip(np.asarray(probability, dtype=np.float64), _P_FLOOR, 1 - _P_FLOOR)
+    return 1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) + np.asarray(llr, dtype=np.float64))))
 
 
 @dataclass(frozen=True)
@@ -61,6 +86,10 @@ class TrainConfig:
     min_positives: int = 300
     min_negatives: int = 1000
     negative_ratio: float = 5.0     # negatives kept per positive when fitting
+    # Each fit draws this many undersampled negative sets and averages their models
+    # (EasyEnsemble): one set holds a few thousand of the tens of thousands of negatives,
+    # and which few it holds decides the borderline businesses. Scoring costs grow with it.
+    bags: int = 5
     folds: int = 4
     max_iter: int = 200
     learning_rate: float = 0.06
@@ -68,6 +97,27 @@ class TrainConfig:
     min_samples_leaf: int = 15
     l2_regularization: float = 1.0
     seed: int = 0
+    # How much a soft "not spam" label (silence over a moderate exposure, see
+    # :func:`oracle.derive_labels`) counts against a high score when thresholds are chosen.
+    # 1: as much as a firm one (quiet spam then pushes thresholds up); 0: not at all
+    # (busy legitimate numbers at the margin then go unseen).
+    soft_label_weight: float = 0.0
+    # The spam verdict never goes to a number whose own probability is below this: the
+    # lowest threshold that keeps *cumulative* precision at the target can admit marginal
+    # numbers that are themselves unlikely spam (a clinic at 3%); they stay 'suspicious'.
+    min_spam_probability: float = 0.2
+
+
+class BaggedClassifier:
+    """Gradient-boosting models fitted on different negative subsets; their mean is the score."""
+
+    def __init__(self, members: list[HistGradientBoostingClassifier]):
+        if not members:
+            raise ModelError("a bagged classifier needs at least one member")
+        self.members = members
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.mean([m.predict_proba(x) for m in self.members], axis=0)
 
 
 @dataclass
@@ -75,7 +125,7 @@ class CountryModel:
     """One fitted classifier with its calibration, thresholds and reference point."""
 
     key: str
-    classifier: HistGradientBoostingClassifier
+    classifier: BaggedClassifier
     calibrator: IsotonicRegression
     spam_threshold: float
     suspicious_threshold: float
@@ -86,8 +136,12 @@ class CountryModel:
         return self.classifier.predict_proba(x)[:, 1]
 
     def probability(self, x: np.ndarray) -> np.ndarray:
-        """Calibrated probability of spam for each row of ``x``."""
+        """Calibrated probability of spam from behaviour alone, for each row of ``x``."""
         return np.clip(self.calibrator.predict(self.raw(x)), 0.0, 1.0)
+
+    def score(self, x: np.ndarray, llr: np.ndarray) -> np.ndarray:
+        """``P(spam | behaviour, complaints)``: what the thresholds apply to."""
+        return combine(self.probability(x), llr)
 
 
 @dataclass
@@ -100,6 +154,13 @@ class Model:
     window: dict[str, Any]
     config: TrainConfig
     hash: str = ""
+    evidence: LabelPolicy | None = None   # complaint rates; None: behaviour alone
+
+    def llr(self, frame: pd.DataFrame) -> np.ndarray:
+        """Complaint evidence of each row (zeros for a model without evidence rates)."""
+        if self.evidence is None:
+            return np.zeros(len(frame))
+        return complaint_llr(frame, self.evidence)
 
     def model_for(self, country: str | None) -> CountryModel:
         return self.countries.get(country or GLOBAL, self.countries[GLOBAL])
@@ -124,7 +185,7 @@ def feature_columns(frame: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ..
     if all(f in frame.columns for f in FEATURES):
         return FEATURES, CATEGORICAL_FEATURES
     skip = {"number", "country", "network", "label", "report_category", "snapshot",
-            *COUNT_COLUMNS}
+            *COUNT_COLUMNS, *COMPLAINT_COLUMNS, *RECEIVED_COLUMNS}
     cols = tuple(c for c in frame.columns
                  if c not in skip and pd.api.types.is_numeric_dtype(frame[c]))
     if not cols:
@@ -140,40 +201,45 @@ def group_key(frame: pd.DataFrame) -> pd.Series:
 
 def train(features: pd.DataFrame, labels: pd.DataFrame | None = None,
           config: TrainConfig = TrainConfig(),
-          window: dict[str, Any] | None = None) -> Model:
+          window: dict[str, Any] | None = None,
+          evidence: LabelPolicy | None = DEFAULT_EVIDENCE) -> Model:
     """Fit per-country models plus the global fallback.
 
     :param features: output of :func:`oracle.build_features` or an operator's table.
     :param labels: ``number``, ``label`` (1 spam, 0 not); without it ``features`` must
         hold a ``label`` column.
     :param window: provenance recorded in the model card (training cutoff, windows...).
+    :param evidence: the complaint rates that turn a number's complaints into evidence
+        added to the model's score (the label policy's); ``None`` scores behaviour alone.
     """
     data = _labelled(features, labels)
     cols, categorical = feature_columns(data)
+    model = Model(cols, categorical, {}, dict(window or {}), config, evidence=evidence)
     x = data[list(cols)].to_numpy(dtype=np.float64)
     y = data["label"].to_numpy(dtype=np.int64)
+    llr = model.llr(data)
     keys = group_key(data).to_numpy()
     cat_mask = np.array([c in categorical for c in cols])
     groups = data["number"].to_numpy()
-    trusted = (data["trusted"].to_numpy(dtype=bool) if "trusted" in data.columns
-               else np.ones(len(y), dtype=bool))
-    countries = {GLOBAL: _fit_group(GLOBAL, x, y, groups, trusted, cat_mask, config)}
+    firm = (data["firm"].to_numpy(dtype=bool) if "firm" in data.columns
+            else np.ones(len(y), dtype=bool))
+    model.countries[GLOBAL] = _fit_group(GLOBAL, x, y, groups, llr, firm, cat_mask, config)
     for cc in sorted(set(keys)):
         sel = keys == cc
         pos, neg = int(y[sel].sum()), int((y[sel] == 0).sum())
         if pos >= config.min_positives and neg >= config.min_negatives:
-            countries[cc] = _fit_group(cc, x[sel], y[sel], groups[sel], trusted[sel], cat_mask,
-                                       config)
+            model.countries[cc] = _fit_group(cc, x[sel], y[sel], groups[sel], llr[sel],
+                                             firm[sel], cat_mask, config)
         else:
             logger.info("country %s: %d spam / %d not spam labels: global model", cc, pos, neg)
-    return Model(cols, categorical, countries, dict(window or {}), config)
+    return model
 
 
 def _labelled(features: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:
     if labels is not None:
         keys = ["number", "snapshot"] if "snapshot" in labels.columns else ["number"]
-        extra = ["trusted"] if "trusted" in labels.columns else []
-        data = features.drop(columns=["label", "trusted"], errors="ignore").merge(
+        extra = ["firm"] if "firm" in labels.columns else []
+        data = features.drop(columns=["label", "firm"], errors="ignore").merge(
             labels[[*keys, "label", *extra]], on=keys, how="inner")
     elif "label" in features.columns:
         data = features.dropna(subset=["label"])
@@ -205,7 +271,13 @@ def _undersample(y: np.ndarray, ratio: float, rng: np.random.Generator) -> np.nd
 
 
 def _fit(x: np.ndarray, y: np.ndarray, cat_mask: np.ndarray, config: TrainConfig,
-         rng: np.random.Generator) -> HistGradientBoostingClassifier:
+         rng: np.random.Generator) -> BaggedClassifier:
+    return BaggedClassifier([_fit_one(x, y, cat_mask, config, rng)
+                             for _ in range(max(config.bags, 1))])
+
+
+def _fit_one(x: np.ndarray, y: np.ndarray, cat_mask: np.ndarray, config: TrainConfig,
+             rng: np.random.Generator) -> HistGradientBoostingClassifier:
     idx = _undersample(y, config.negative_ratio, rng)
     xs = x[idx]
     # A column with no value at all in this subset breaks HGB's binning; 0 stands in.
@@ -217,12 +289,13 @@ def _fit(x: np.ndarray, y: np.ndarray, cat_mask: np.ndarray, config: TrainConfig
 
 
 def _fit_group(key: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray,
-               trusted: np.ndarray, cat_mask: np.ndarray, config: TrainConfig) -> CountryModel:
+               llr: np.ndarray, firm: np.ndarray, cat_mask: np.ndarray,
+               config: TrainConfig) -> CountryModel:
     """Out-of-fold scores at the real ratio -> calibration and thresholds; then refit on all.
 
-    Thresholds are chosen on the *trusted* rows only: a young number without complaints
-    may be spam whose complaints have not arrived, and counting it as a false positive
-    would push the threshold up for no real gain in precision.
+    The behaviour model is calibrated on its own out-of-fold scores; thresholds are chosen
+    on those combined with each row's complaint evidence (``llr``), which is what scoring
+    applies them to, over the *firm* labels only (see :func:`oracle.derive_labels`).
     """
     rng = np.random.default_rng(config.seed)
     oof = np.zeros(len(y))
@@ -232,21 +305,31 @@ def _fit_group(key: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray,
     for tr, te in splitter.split(x, y, groups):
         oof[te] = _fit(x[tr], y[tr], cat_mask, config, rng).predict_proba(x[te])[:, 1]
     calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof, y)
-    calibrated = calibrator.predict(oof)
-    spam_t = _threshold(y[trusted], calibrated[trusted], config.target_precision)
-    susp_t = min(_threshold(y[trusted], calibrated[trusted], config.suspicious_precision),
-                 spam_t)
+    behaviour = calibrator.predict(oof)
+    combined = combine(behaviour, llr)
+    spam_t, susp_t = _thresholds(y, combined, firm, config)
     model = CountryModel(key, _fit(x, y, cat_mask, config, rng), calibrator, spam_t, susp_t,
                          pd.DataFrame(x[y == 0]).median().to_numpy(dtype=np.float64))
-    model.metrics = _metrics(y[trusted], calibrated[trusted], spam_t, susp_t)
-    model.metrics["untrusted_excluded"] = int((~trusted).sum())
+    model.metrics = _metrics(y[firm], combined[firm], spam_t, susp_t)
+    model.metrics["soft_labels_excluded"] = int((~firm).sum())
+    model.metrics["behaviour_pr_auc"] = round(float(average_precision_score(y, behaviour)), 4)
     logger.info("model %s: %s", key, model.metrics)
     return model
 
 
-def _threshold(y: np.ndarray, score: np.ndarray, precision_target: float) -> float:
+def _thresholds(y: np.ndarray, combined: np.ndarray, firm: np.ndarray,
+                config: TrainConfig) -> tuple[float, float]:
+    """(spam, suspicious) thresholds: precision targets on firm labels, the spam floor."""
+    weight = np.where(firm, 1.0, config.soft_label_weight)
+    spam_t = max(_threshold(y, combined, config.target_precision, weight),
+                 config.min_spam_probability)
+    return spam_t, min(_threshold(y, combined, config.suspicious_precision, weight), spam_t)
+
+
+def _threshold(y: np.ndarray, score: np.ndarray, precision_target: float,
+               weight: np.ndarray | None = None) -> float:
     """Lowest score whose out-of-fold precision (at the real ratio) meets the target."""
-    precision, _recall, thresholds = precision_recall_curve(y, score)
+    precision, _recall, thresholds = precision_recall_curve(y, score, sample_weight=weight)
     ok = np.flatnonzero(precision[:-1] >= precision_target)
     if len(ok) == 0:
         return 1.0  # never reached: nothing is called spam by this model alone
@@ -283,34 +366,41 @@ def retrain(model: Model, features: pd.DataFrame, labels: pd.DataFrame | None = 
     data = _labelled(features, labels)
     x = model.matrix(data)
     y = data["label"].to_numpy(dtype=np.int64)
+    llr = model.llr(data)
+    firm = (data["firm"].to_numpy(dtype=bool) if "firm" in data.columns
+            else np.ones(len(y), dtype=bool))
     keys = group_key(data).to_numpy()
     countries = {}
     for key, old in model.countries.items():
         sel = np.ones(len(y), bool) if key == GLOBAL else keys == key
-        countries[key] = (_warm(old, x[sel], y[sel], extra_iter, model.config)
+        countries[key] = (_warm(old, x[sel], y[sel], llr[sel], firm[sel], extra_iter,
+                                model.config)
                           if y[sel].sum() >= 5 and (y[sel] == 0).sum() >= 5 else old)
     return Model(model.features, model.categorical, countries,
-                 dict(window or model.window, retrained="warm"), model.config)
+                 dict(window or model.window, retrained="warm"), model.config,
+                 evidence=model.evidence)
 
 
-def _warm(old: CountryModel, x: np.ndarray, y: np.ndarray, extra_iter: int,
-          config: TrainConfig) -> CountryModel:
+def _warm(old: CountryModel, x: np.ndarray, y: np.ndarray, llr: np.ndarray,
+          firm: np.ndarray, extra_iter: int, config: TrainConfig) -> CountryModel:
     rng = np.random.default_rng(config.seed)
     holdout = rng.random(len(y)) < 0.3
-    clf = copy.deepcopy(old.classifier)
-    clf.set_params(warm_start=True, max_iter=clf.max_iter + extra_iter)
-    idx = np.flatnonzero(~holdout)
-    idx = idx[_undersample(y[idx], config.negative_ratio, rng)]
-    clf.fit(x[idx], y[idx])
-    clf.set_params(warm_start=False)
+    members = []
+    for member in old.classifier.members:
+        clf = copy.deepcopy(member)
+        clf.set_params(warm_start=True, max_iter=clf.max_iter + extra_iter)
+        idx = np.flatnonzero(~holdout)
+        idx = idx[_undersample(y[idx], config.negative_ratio, rng)]
+        clf.fit(x[idx], y[idx])
+        members.append(clf.set_params(warm_start=False))
+    clf = BaggedClassifier(members)
     raw = clf.predict_proba(x[holdout])[:, 1]
     calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
         raw, y[holdout])
-    cal = calibrator.predict(raw)
-    spam_t = _threshold(y[holdout], cal, config.target_precision)
-    susp_t = min(_threshold(y[holdout], cal, config.suspicious_precision), spam_t)
+    cal = combine(calibrator.predict(raw), llr[holdout])
+    spam_t, susp_t = _thresholds(y[holdout], cal, firm[holdout], config)
     new = CountryModel(old.key, clf, calibrator, spam_t, susp_t, old.reference)
-    new.metrics = _metrics(y[holdout], cal, spam_t, susp_t)
+    new.metrics = _metrics(y[holdout][firm[holdout]], cal[firm[holdout]], spam_t, susp_t)
     return new
 
 
@@ -322,6 +412,7 @@ def model_card(model: Model) -> dict[str, Any]:
         "categorical": list(model.categorical),
         "window": model.window,
         "config": asdict(model.config),
+        "complaint_evidence": asdict(model.evidence) if model.evidence else None,
         "countries": {k: {"spam_threshold": m.spam_threshold,
                           "suspicious_threshold": m.suspicious_threshold, **m.metrics}
                       for k, m in sorted(model.countries.items())},
@@ -335,7 +426,7 @@ def save_model(model: Model, directory: str | Path) -> str:
     out.mkdir(parents=True, exist_ok=True)
     payload = pickle.dumps({"features": model.features, "categorical": model.categorical,
                             "countries": model.countries, "window": model.window,
-                            "config": model.config}, protocol=5)
+                            "config": model.config, "evidence": model.evidence}, protocol=5)
     model.hash = hashlib.sha256(payload).hexdigest()
     _atomic_write(out / MODEL_FILE, payload)
     _atomic_write(out / CARD_FILE, (json.dumps(model_card(model), indent=2, default=_json)
@@ -376,4 +467,4 @@ def load_model(directory: str | Path) -> Model:
     except (pickle.UnpicklingError, AttributeError, ImportError) as exc:
         raise ModelError(f"{d / MODEL_FILE}: cannot unpickle: {exc}") from exc
     return Model(tuple(data["features"]), tuple(data["categorical"]), data["countries"],
-                 data["window"], data["config"], digest)
+                 data["window"], data["config"], digest, data.get("evidence"))

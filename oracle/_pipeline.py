@@ -148,7 +148,8 @@ def train_from_files(calls: str | Path, reports: str | Path, until: datetime | N
     """Train from raw calls and reports (see :func:`training_data` for ``kwargs``)."""
     feats, lab, window, info = training_data(calls, reports, until, labels,
                                              **kwargs)  # type: ignore[arg-type]
-    return train(feats, lab, config, window), info
+    policy = kwargs.get("policy", _POLICY)
+    return train(feats, lab, config, window, evidence=policy), info  # type: ignore[arg-type]
 
 
 def _stacked(con: duckdb.DuckDBPyConnection, until: datetime, delay: timedelta,

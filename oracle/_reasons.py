@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from oracle._model import CountryModel
 from spamledger._numbers import NUMBER_TYPES
@@ -27,12 +28,18 @@ _WORDS: dict[str, str] = {
     "n_out": "{v:.0f} calls placed in the window",
     "calls_per_day": "{v:.0f} calls a day",
     "peak_day_calls": "{v:.0f} calls on its busiest day",
+    "peak_day_out_share": "{v:.0%} of its calls outgoing on its busiest day",
+    "peak_day_answer_rate": "only {v:.0%} of its calls answered on its busiest day",
+    "peak_day_short_share": "{v:.0%} of answered calls hung up within 10 s on its busiest day",
+    "calls_per_active_day": "{v:.0f} calls on each day it is active",
+    "stranger_share": "{v:.0%} of the people it called never called it",
+    "strangers_per_active_day": "calls {v:.0f} strangers on each day it is active",
     "active_day_share": "active on {v:.0%} of days",
     "callees_per_day": "calls {v:.0f} different numbers a day",
     "in_per_day": "receives only {v:.1f} calls a day",
     "n_out_24h": "{v:.0f} calls in the last 24 h",
     "burst_ratio": "sudden burst: {v:.1f}x its usual daily volume in the last 24 h",
-    "gap_mean_s": "on average {v:.0f} s between calls",
+    "gap_median_s": "typically {v:.0f} s between calls",
     "gap_cv": "machine-like regular spacing of calls (variation {v:.2f})",
     "gap_short_share": "{v:.0%} of calls less than a minute apart",
     "distinct_callees": "called {v:.0f} different numbers",
@@ -83,6 +90,20 @@ def describe(feature: str, value: float) -> str:
         return f"no data for {feature}"
     template = _WORDS.get(feature)
     return template.format(v=value) if template else f"{feature} = {value:.3g}"
+
+
+def complaint_reason(row: pd.Series, llr: float) -> str:
+    """The complaint evidence in words, when it pushed the score up (else empty).
+
+    Example: ``"4 people it called reported it as spam (30x likelier from a spam caller)"``
+    """
+    if not llr > np.log(2):
+        return ""
+    k = int(row.get("spam_reporters", 0) or 0)
+    factor = float(np.exp(min(llr, 50.0)))
+    strength = f"{factor:,.0f}x" if factor < 1e6 else "over a million times"
+    return (f"{k} {'person' if k == 1 else 'people'} it called reported it as spam "
+            f"({strength} likelier from a spam caller)")
 
 
 def contributions(model: CountryModel, x: np.ndarray, chunk: int = 512) -> np.ndarray:

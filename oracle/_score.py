@@ -1,5 +1,8 @@
 """Batch scoring: calibrated probability, verdict, category and reasons for every number.
 
+The score is ``P(spam | behaviour, complaints)``: the country model's calibrated behaviour
+probability with the number's complaint evidence added (:func:`oracle._model.combine`).
+
 Deterministic for a given model and feature table: rows are sorted by number, the models
 are fixed, and nothing random is drawn. Country rules are applied after the model.
 
@@ -22,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from oracle._model import Model, group_key
-from oracle._reasons import explain
+from oracle._reasons import complaint_reason, explain
 from oracle._rules import CountryRules
 from spamledger._types import Category
 
@@ -38,6 +41,7 @@ def score(model: Model, features: pd.DataFrame,
     frame = features.sort_values("number", kind="stable").reset_index(drop=True)
     rules = rules or {}
     x = model.matrix(frame)
+    llr = model.llr(frame)
     keys = group_key(frame).to_numpy()
     prob = np.zeros(len(frame))
     verdict = np.full(len(frame), "not_spam", dtype=object)
@@ -47,7 +51,7 @@ def score(model: Model, features: pd.DataFrame,
     chosen = np.array([model.model_for(k).key for k in keys], dtype=object)
     for mkey in sorted(set(chosen)):
         sel = np.flatnonzero(chosen == mkey)
-        prob[sel] = model.countries[mkey].probability(x[sel])
+        prob[sel] = model.countries[mkey].score(x[sel], llr[sel])
     for key in sorted(set(keys)):
         sel = np.flatnonzero(keys == key)
         cm = model.model_for(key)
@@ -59,6 +63,8 @@ def score(model: Model, features: pd.DataFrame,
         flagged = np.flatnonzero((chosen == mkey) & (verdict != "not_spam"))
         if len(flagged):
             why[flagged] = explain(model.countries[mkey], x[flagged], model.features)
+    for i in np.flatnonzero(verdict != "not_spam") if reasons else ():
+        why[i] = "; ".join(r for r in (complaint_reason(frame.iloc[i], llr[i]), why[i]) if r)
     out = pd.DataFrame({"number": frame["number"], "country": frame["country"],
                         "score": np.round(prob, 6), "verdict": verdict,
                         "category": _categories(frame, verdict), "reasons": why,

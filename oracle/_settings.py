@@ -21,4 +21,7 @@ SETTINGS: tuple[Setting, ...] = (
             "threshold is chosen for", group=_G),
     Setting("oracle_suspicious_precision", float, 0.70, "precision of the lower "
             "'suspicious' threshold", group=_G),
+    Setting("oracle_bags", int, 5, "models per country, each on its own undersampled "
+            "negatives, averaged (fewer: faster scoring, noisier borderline verdicts)",
+            group=_G),
 )

@@ -67,9 +67,12 @@ def test_warm_start_adds_trees_and_keeps_scoring(sim: dict[str, Path], trained: 
     feats, labels, window, _ = oracle.training_data(sim["calls"], sim["reports"],
                                                     until=SCORE_UNTIL, snapshots=1)
     warm = oracle.retrain(model, feats, labels, mode="warm", extra_iter=10, window=window)
-    before = model.countries["*"].classifier.n_iter_
-    assert warm.countries["*"].classifier.n_iter_ == before + 10
-    assert model.countries["*"].classifier.n_iter_ == before  # the old model is untouched
+    before = [m.n_iter_ for m in model.countries["*"].classifier.members]
+    assert len(before) == model.config.bags
+    assert [m.n_iter_ for m in warm.countries["*"].classifier.members] == [
+        n + 10 for n in before]
+    # the old model is untouched
+    assert [m.n_iter_ for m in model.countries["*"].classifier.members] == before
     scores = oracle.score(warm, features, reasons=False)
     assert len(scores) == len(features)
 
@@ -92,3 +95,27 @@ def test_train_and_score_from_an_operator_feature_table(tmp_path: Path) -> None:
     scores = oracle.score(oracle.load_model(tmp_path / "m"), feats.drop(columns="label"))
     flagged = scores.set_index("number").loc[feats["number"], "verdict"].eq("spam").to_numpy()
     assert (flagged == spam).mean() > 0.95
+
+
+def test_complaint_evidence_moves_the_score_both_ways() -> None:
+    from oracle._model import combine
+    p = np.array([0.5, 0.5, 0.0, 1.0])
+    out = combine(p, np.array([np.log(9), -np.log(9), 20.0, -20.0]))
+    assert out[0] == pytest.approx(0.9) and out[1] == pytest.approx(0.1)
+    assert out[2] > 0.99      # a behaviour bin that saw no spam is "rare", not "impossible"
+    assert out[3] < 0.01      # strong exoneration lowers a certain-looking number
+
+
+def test_flagged_numbers_with_complaints_say_so_in_their_reasons(trained: Path,
+                                                                  features: pd.DataFrame) -> None:
+    scores = oracle.score(oracle.load_model(trained), features, oracle.load_rules())
+    data = scores.merge(features[["number", "spam_reporters"]], on="number")
+    reported = data[(data["verdict"] == "spam") & (data["spam_reporters"] >= 3)]
+    assert len(reported)
+    assert reported["reasons"].str.contains("reported it as spam").all()
+
+
+def test_model_card_records_the_complaint_evidence_rates(trained: Path) -> None:
+    card = json.loads((trained / "model_card.json").read_text())
+    assert card["complaint_evidence"]["spam_rate"] > card["complaint_evidence"][
+        "background_rate"] > 0
