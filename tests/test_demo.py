@@ -1,4 +1,5 @@
-"""`spamledger demo` end to end, as `make demo` runs it (slow: about four minutes)."""
+"""`spamledger demo` end to end, as `make demo` runs it (default scale; slow: about four
+minutes on an idle machine)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from node._process import pid_alive
 def test_demo_runs_every_user_story_and_leaves_no_process(tmp_path):
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-m", "spamledger._cli", "demo", "--out", str(out), "--scale", "0.2"],
+        [sys.executable, "-m", "spamledger._cli", "demo", "--out", str(out)],
         capture_output=True, text=True, timeout=1500,
         env={**os.environ, "COLUMNS": "120"})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]

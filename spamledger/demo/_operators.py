@@ -59,10 +59,18 @@ def make_rig(settings: Settings, country: str) -> OperatorRig:
 
 
 def stage_and_train(rig: OperatorRig, sim: dict[str, Path], cut: datetime) -> None:
+    from oracle import LabelError
     from oracle.service._scenario import stage_operator, train_operator
 
     stage_operator(rig.app.operator, sim, cut)
-    rig.model_hash, rig.card = train_operator(rig.app.operator, cut)
+    try:
+        rig.model_hash, rig.card = train_operator(rig.app.operator, cut)
+    except LabelError as exc:
+        # Labels come from confirmed complaints only; a small simulated network can draw
+        # too few of them for one operator to train on its own data.
+        raise LabelError(f"operator {rig.country}: {exc}; its simulated network drew too "
+                         "few confirmed complaints: run the demo with a larger --scale "
+                         "(default 0.8)") from exc
 
 
 def register_and_approve(rigs: dict[str, OperatorRig], approvals: int = 2) -> None:
