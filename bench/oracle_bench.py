@@ -202,8 +202,9 @@ def markdown(result: dict) -> str:
     seeds = result.get("seeds")
     if seeds:
         lines += ["## The same protocol on other seeds", "",
-                  "Seeds 1-9 were looked at while the design was chosen; seeds 10 and up "
-                  "were run only once it was fixed (see the notes below).", "",
+                  f"Seeds 1-{HELD_OUT_FROM - 1} were looked at while the design was chosen; "
+                  f"seeds {HELD_OUT_FROM} and up were run only once it was fixed (see the "
+                  "notes below).", "",
                   "Each seed is a different simulated world (populations, campaigns, "
                   "complaints). Targets: precision >= 0.95 and recall >= 0.94 in every "
                   "country, recall >= 0.85 on new numbers, FPR <= 1% on every legitimate "
@@ -212,15 +213,33 @@ def markdown(result: dict) -> str:
                   "worst new-number recall | worst legitimate FPR | all targets met |",
                   "|---|---|---|---|---|---|---|"]
         for seed, m in sorted(seeds.items(), key=lambda kv: int(kv[0])):
-            met = (m["min_precision"] >= 0.95 and m["min_recall"] >= 0.94
-                   and m["min_new_recall"] >= 0.85 and m["max_fpr"] <= 0.01)
-            lines.append(f"| {seed} | {m['recall']:.3f} | {m['min_recall']:.3f} "
+            missed = _missed_targets(m)
+            lines.append(f"| {seed} | {m['recall']:.3f} | {m['min_recall']:.4f} "
                          f"({m['min_recall_country']}) | {m['min_precision']:.3f} | "
                          f"{m['min_new_recall']:.3f} | {m['max_fpr']:.2%} "
-                         f"({m['max_fpr_class']}) | {'yes' if met else '**no**'} |")
+                         f"({m['max_fpr_class']}) | "
+                         f"{'yes' if not missed else '**no**: ' + ', '.join(missed)} |")
+        held = [m for s, m in seeds.items() if int(s) >= HELD_OUT_FROM]
+        lines += ["", f"Held-out worlds (seed >= {HELD_OUT_FROM}): "
+                  f"{sum(not _missed_targets(m) for m in held)} of {len(held)} meet every "
+                  "target; all worlds: "
+                  f"{sum(not _missed_targets(m) for m in seeds.values())} of {len(seeds)}."]
         lines.append("")
     lines.append(NOTES)
     return "\n".join(lines)
+
+
+# Seeds below this were looked at while the design was chosen (see NOTES).
+HELD_OUT_FROM = 10
+
+
+def _missed_targets(m: dict) -> list[str]:
+    """The issue's targets a seed's summary misses, in words."""
+    checks = [(m["min_precision"] >= 0.95, "precision"),
+              (m["min_recall"] >= 0.94, f"recall {m['min_recall_country']}"),
+              (m["min_new_recall"] >= 0.85, "new-number recall"),
+              (m["max_fpr"] <= 0.01, f"FPR {m['max_fpr_class']}")]
+    return [name for ok, name in checks if not ok]
 
 
 NOTES = """## How to read these figures
@@ -242,9 +261,9 @@ NOTES = """## How to read these figures
   `evaluate`. "New" = first seen in the 48 h before day 14. FPR = verdict `spam` on a
   legitimate class; "flagged" also counts `suspicious`.
 - **Seeds 1-9 were looked at while the label policy, features, thresholds and ensemble
-  size were chosen**, so their rows flatter the design a little. Seeds 10 and 11 were run
-  once, after everything was fixed: those rows are the honest estimate of what a new world
-  gets.
+  size were chosen**, so their rows flatter the design a little. Seeds 10 to 16 were run
+  once each, after everything was fixed: those rows are the honest estimate of what a new
+  world gets (2 of 7 met every target; each miss was by one to five numbers).
 - **Complaints are sparse on purpose** (a robocaller draws ~2 confirmed complaints a day,
   a scammer ~0.3): most quiet scams are caught by behaviour alone.
 - **Registered call centres** (high volume, low answer rate, a few complaints) are the
