@@ -101,13 +101,6 @@ def _check_inputs(args: argparse.Namespace) -> None:
         raise OracleError("give --calls and --reports (or --features)")
 
 
-def _rules(settings: Any) -> dict:
-    from oracle._rules import load_rules
-
-    return load_rules(settings.oracle_rules_dir if str(settings.oracle_rules_dir) not in
-                      ("", ".") else None)
-
-
 def _simulate(settings: Any, args: argparse.Namespace) -> int:
     from oracle._simulate import simulate
 
@@ -122,14 +115,14 @@ def _simulate(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _train(settings: Any, args: argparse.Namespace) -> int:
+    from oracle._configure import training_options
     from oracle._labels import read_labels
-    from oracle._model import TrainConfig, load_model, retrain, save_model, train
+    from oracle._model import load_model, retrain, save_model, train
     from oracle._pipeline import parse_instant, read_feature_table, training_data
 
     _check_inputs(args)
-    config = TrainConfig(target_precision=settings.oracle_target_precision,
-                         suspicious_precision=settings.oracle_suspicious_precision,
-                         bags=settings.oracle_bags)
+    options = training_options(settings)
+    config = options.pop("config")
     until = parse_instant(args.until)
     if args.features:
         feats = read_feature_table(args.features)
@@ -137,9 +130,8 @@ def _train(settings: Any, args: argparse.Namespace) -> int:
         window: dict = {"features": str(args.features)}
     else:
         feats, labels, window, info = training_data(
-            args.calls, args.reports, until, args.labels, settings.oracle_label_delay_hours,
-            settings.oracle_snapshots, quarantine_dir=args.model_dir, rules=_rules(settings),
-            long_days=settings.oracle_long_days)
+            args.calls, args.reports, until, args.labels, quarantine_dir=args.model_dir,
+            **options)
         print(info.summary())
     if args.warm_start:
         model = retrain(load_model(args.warm_start), feats, labels, mode="warm", window=window)
@@ -156,20 +148,21 @@ def _train(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _score(settings: Any, args: argparse.Namespace) -> int:
+    from oracle._configure import scoring_options
     from oracle._model import load_model
     from oracle._pipeline import features_from_files, parse_instant, read_feature_table
     from oracle._score import score, write_scores
 
     _check_inputs(args)
     model = load_model(args.model_dir)
-    rules = _rules(settings)
+    options = scoring_options(settings, model)
+    rules = options["rules"]
     until = parse_instant(args.until)
     if args.features:
         feats = read_feature_table(args.features)
     else:
-        feats, info = features_from_files(args.calls, args.reports, until, args.out, rules,
-                                          settings.oracle_long_days,
-                                          settings.oracle_short_hours)
+        feats, info = features_from_files(args.calls, args.reports, until, args.out,
+                                          **options)
         until = info.until
         print(info.summary())
     scores = score(model, feats, rules, reasons=not args.no_reasons)

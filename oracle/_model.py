@@ -360,7 +360,7 @@ def retrain(model: Model, features: pd.DataFrame, labels: pd.DataFrame | None = 
     held-out 30% of the new data at its real class ratio. Much faster than a full fit.
     """
     if mode == "window":
-        return train(features, labels, model.config, window)
+        return train(features, labels, model.config, window, evidence=model.evidence)
     if mode != "warm":
         raise ModelError(f"unknown retrain mode {mode!r}: use 'window' or 'warm'")
     data = _labelled(features, labels)

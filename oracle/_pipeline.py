@@ -112,6 +112,7 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
                   snapshots: int = 5, snapshot_step_hours: float = 24,
                   quarantine_dir: str | Path | None = None, policy: LabelPolicy = _POLICY,
                   rules: dict[str, CountryRules] | None = None, long_days: float = 14,
+                  short_hours: float = 24,
                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict, BuildInfo]:
     """Features, labels and the training window from raw calls and reports before ``until``.
 
@@ -127,15 +128,16 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
     rules = load_rules() if rules is None else rules
     quiet = quiet_windows(rules)
     if labels:
-        feats = _build_features_sql(con, info.until, long_days, quiet_hours=quiet)
+        feats = _build_features_sql(con, info.until, long_days, short_hours, quiet_hours=quiet)
         lab = read_labels(labels)
         delay, snapshots = timedelta(0), 1
     else:
         delay = timedelta(hours=label_delay_hours)
         feats, lab = _stacked(con, info.until, delay, snapshots,
-                              timedelta(hours=snapshot_step_hours), long_days, quiet, policy)
+                              timedelta(hours=snapshot_step_hours), (long_days, short_hours),
+                              quiet, policy)
     window = {"until": info.until.isoformat(), "features_at": (info.until - delay).isoformat(),
-              "long_days": long_days, "snapshots": snapshots,
+              "long_days": long_days, "short_hours": short_hours, "snapshots": snapshots,
               "label_delay_hours": delay.total_seconds() / 3600,
               "label_source": str(labels) if labels else "complaints",
               "label_policy": None if labels else vars(policy)}
@@ -153,21 +155,21 @@ def train_from_files(calls: str | Path, reports: str | Path, until: datetime | N
 
 
 def _stacked(con: duckdb.DuckDBPyConnection, until: datetime, delay: timedelta,
-             snapshots: int, step: timedelta, long_days: float,
+             snapshots: int, step: timedelta, windows: tuple[float, float],
              quiet: dict[str, tuple[int, int]],
              policy: LabelPolicy) -> tuple[pd.DataFrame, pd.DataFrame]:
     feats, labs = [], []
     for k in range(max(snapshots, 1)):
         label_at = until - k * step
         try:
-            f = _build_features_sql(con, label_at - delay, long_days, quiet_hours=quiet)
+            f = _build_features_sql(con, label_at - delay, *windows, quiet_hours=quiet)
         except FeatureError:
             break  # no data that far back
         lab = derive_labels(con, label_at, policy, numbers=f["number"])
         feats.append(f.assign(snapshot=k))
         labs.append(lab.assign(snapshot=k))
     if not feats:
-        raise FeatureError(f"no calls in the {long_days}-day window before "
+        raise FeatureError(f"no calls in the {windows[0]}-day window before "
                            f"{until - delay:%Y-%m-%d %H:%M}")
     labels = pd.concat(labs, ignore_index=True)
     # A later snapshot knows more: a number labelled spam at some point was not "not spam"

@@ -142,12 +142,15 @@ class ContinuousRunner:
     def rescore(self) -> list[ScoredNumber]:
         """Features over the whole drop folder, scored with the current model."""
         import oracle
+        from oracle._configure import scoring_options
 
         calls, reports = self._inputs()
-        rules = oracle.load_rules()
-        feats = oracle.build_features(calls, reports, rules=rules,
-                                      quarantine_dir=self.op.state_dir / "quarantine")
         model = oracle.load_model(self._model_dir())
+        options = scoring_options(self.app.settings, model)
+        rules = options["rules"]
+        feats = oracle.build_features(calls, reports,
+                                      quarantine_dir=self.op.state_dir / "quarantine",
+                                      **options)
         if self.app.votes.model_hash != model.hash_bytes32:
             logger.warning("scoring with model %s but voting names %s: promote the "
                            "model in use", model.hash[:12], self.app.votes.model_hash.hex()[:12])
@@ -191,12 +194,14 @@ class ContinuousRunner:
 
     def retrain(self) -> str | None:
         import oracle
+        from oracle._configure import training_options
 
         calls, reports = self._inputs()
         if reports is None:
             logger.warning("retraining skipped: no reports to derive labels from")
             return None
-        model, _ = oracle.train_from_files(calls, reports)
+        model, _ = oracle.train_from_files(calls, reports,
+                                           **training_options(self.app.settings))
         tmp = self.op.model_dir / ".candidate"
         digest = oracle.save_model(model, tmp)
         target = self.op.model_dir / digest
