@@ -221,8 +221,7 @@ def train(features: pd.DataFrame, labels: pd.DataFrame | None = None,
     keys = group_key(data).to_numpy()
     cat_mask = np.array([c in categorical for c in cols])
     groups = data["number"].to_numpy()
-    firm = (data["firm"].to_numpy(dtype=bool) if "firm" in data.columns
-            else np.ones(len(y), dtype=bool))
+    firm = _firm(data)
     model.countries[GLOBAL] = _fit_group(GLOBAL, x, y, groups, llr, firm, cat_mask, config)
     for cc in sorted(set(keys)):
         sel = keys == cc
@@ -251,6 +250,13 @@ def _labelled(features: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFra
                          f"{int((y == 0).sum())} not spam (need at least 5 of each)")
     order = ["number", "snapshot"] if "snapshot" in data.columns else ["number"]
     return data.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def _firm(data: pd.DataFrame) -> np.ndarray:
+    """Which labelled rows thresholds are chosen on (all of them without a ``firm`` column)."""
+    if "firm" in data.columns:
+        return data["firm"].to_numpy(dtype=bool)
+    return np.ones(len(data), dtype=bool)
 
 
 def _classifier(config: TrainConfig, cat_mask: np.ndarray) -> HistGradientBoostingClassifier:
@@ -367,8 +373,7 @@ def retrain(model: Model, features: pd.DataFrame, labels: pd.DataFrame | None = 
     x = model.matrix(data)
     y = data["label"].to_numpy(dtype=np.int64)
     llr = model.llr(data)
-    firm = (data["firm"].to_numpy(dtype=bool) if "firm" in data.columns
-            else np.ones(len(y), dtype=bool))
+    firm = _firm(data)
     keys = group_key(data).to_numpy()
     countries = {}
     for key, old in model.countries.items():

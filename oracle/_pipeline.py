@@ -146,12 +146,15 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
 
 def train_from_files(calls: str | Path, reports: str | Path, until: datetime | None = None,
                      labels: str | Path | None = None, config: TrainConfig = _CONFIG,
+                     policy: LabelPolicy = _POLICY,
                      **kwargs: object) -> tuple[Model, BuildInfo]:
-    """Train from raw calls and reports (see :func:`training_data` for ``kwargs``)."""
-    feats, lab, window, info = training_data(calls, reports, until, labels,
+    """Train from raw calls and reports (see :func:`training_data` for ``kwargs``).
+
+    ``policy`` both derives the labels and weighs complaints at scoring time.
+    """
+    feats, lab, window, info = training_data(calls, reports, until, labels, policy=policy,
                                              **kwargs)  # type: ignore[arg-type]
-    policy = kwargs.get("policy", _POLICY)
-    return train(feats, lab, config, window, evidence=policy), info  # type: ignore[arg-type]
+    return train(feats, lab, config, window, evidence=policy), info
 
 
 def _stacked(con: duckdb.DuckDBPyConnection, until: datetime, delay: timedelta,
