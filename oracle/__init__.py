@@ -68,7 +68,7 @@ from oracle._pipeline import (
 )
 from oracle._rules import CountryRules, load_rules
 from oracle._score import SCORE_COLUMNS, read_scores, score, write_scores
-from oracle._simulate import simulate
+from oracle._simulate import World, draw_world, simulate
 
 __all__ = [
     "FEATURES",
@@ -87,8 +87,10 @@ __all__ = [
     "RulesError",
     "SchemaError",
     "TrainConfig",
+    "World",
     "build_features",
     "derive_labels",
+    "draw_world",
     "evaluate",
     "format_report",
     "import_feed",

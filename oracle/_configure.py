@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from oracle._errors import LabelError
+from oracle._labels import LabelPolicy
 from oracle._model import Model, TrainConfig
 from oracle._rules import CountryRules, load_rules
 
@@ -52,8 +54,20 @@ def scoring_options(settings: Any, model: Model) -> dict[str, Any]:
     return options
 
 
+def label_policy(settings: Any) -> LabelPolicy:
+    """Complaint rates estimated from the data, unless the operator fixed both."""
+    spam, background = settings.oracle_spam_rate, settings.oracle_background_rate
+    if not spam and not background:
+        return LabelPolicy()
+    if not (0 < background < spam <= 1):
+        raise LabelError("oracle_spam_rate and oracle_background_rate must both be set, with "
+                         f"0 < background < spam <= 1 (got {background} and {spam})")
+    return LabelPolicy(spam_rate=spam, background_rate=background, estimate=False)
+
+
 def training_options(settings: Any) -> dict[str, Any]:
     """Keyword arguments of :func:`oracle.train_from_files` beyond files and cut-off."""
     return {**feature_options(settings),
             "label_delay_hours": settings.oracle_label_delay_hours,
-            "snapshots": settings.oracle_snapshots, "config": train_config(settings)}
+            "snapshots": settings.oracle_snapshots, "config": train_config(settings),
+            "policy": label_policy(settings)}

@@ -6,26 +6,30 @@ a subscriber's complaint counts only if the network saw the number call that sub
 Silence means something only when the number reached enough strangers who *could* have
 complained. So each number's complaints are weighed against its **exposure**: the distinct
 people it called who never called it (strangers), an answered one counting 1 and an
-unanswered one ``missed_weight`` (a missed call draws fewer complaints). Two hypotheses
-about the number are compared with a Poisson likelihood ratio over that exposure:
-
-* a spam caller draws confirmed complaints at ``spam_rate`` per unit of exposure (the
-  least-complained spam worth catching: scams that hook a few people draw few);
-* a legitimate caller draws them at ``background_rate`` (a stray or mistaken complaint).
-
-Then:
+unanswered one ``missed_weight`` (a missed call draws fewer complaints). How often a spam
+or a legitimate number draws complaints per unit of exposure is **estimated from the
+operator's own data** (:mod:`oracle._complaints`: a two-class mixture of negative binomials
+fitted by EM per recording network); the label policy's ``spam_rate`` and
+``background_rate`` are only the prior used where the data cannot separate the classes,
+unless the operator fixes them (``estimate=False``; settings ``oracle_spam_rate`` and
+``oracle_background_rate``). Each number's evidence is the log likelihood ratio of its
+complaints under the two fitted classes. Then:
 
 * **spam** (1): at least ``min_reporters`` confirmed reporters, spam at least ``spam_share``
-  of the distinct verdicts, and the complaints are ``spam_evidence`` times likelier under
-  the spam rate than under the background rate;
-* **not spam** (0): the same test ``ham_evidence`` times the other way (silence or a stray
-  complaint over a large exposure), or the number mostly calls people it knows (at least
-  ``known_share`` of its callees called it too) with at most one complaint, or it placed no
-  call, or at least ``min_reporters`` "not spam" reporters and spam at most
-  ``1 - spam_share`` of the verdicts;
+  of the distinct verdicts, and posterior odds of spam of at least ``spam_evidence`` (the
+  complaints' likelihood ratio under the two fitted classes times the network's estimated
+  odds of spam);
+* **not spam** (0): posterior odds of at most ``1 / ham_evidence``, or the number
+  mostly calls people it knows (at least ``known_share`` of its callees called it too)
+  with at most one complaint, or it placed no call, or at least ``min_reporters`` "not
+  spam" reporters and spam at most ``1 - spam_share`` of the verdicts;
 * anything else is **left out** of training: a short-lived caller that reached a few dozen
   strangers and drew no complaint is *unknown*, not "not spam". Calling it "not spam"
-  teaches the model that quiet scams are fine and pushes every threshold up.
+  teaches the model that quiet scams are fine and pushes every threshold up. Where the
+  fitted spam class is heterogeneous (some spam draws almost no complaints, as robocalls
+  that people hang up on do), silence over a large exposure is weak evidence, and
+  high-volume silent numbers are left to the behaviour model instead of being labelled
+  "not spam".
 
 A single reporter flooding a number counts once, so it can never make a label alone.
 
@@ -51,12 +55,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from oracle._complaints import ComplaintModel, RateFit, fit_networks
 from oracle._errors import LabelError
 from oracle._features import VERIFIED_REPORTS
 from oracle._ingest import sources
 from spamledger._numbers import Number, normalize_many
 
 logger = logging.getLogger(__name__)
+
+GLOBAL_NETWORK = "*"
 
 
 @dataclass(frozen=True)
@@ -65,10 +72,11 @@ class LabelPolicy:
 
     min_reporters: int = 2
     spam_share: float = 0.75
-    spam_rate: float = 0.02          # confirmed complaints per stranger reached, if spam
-    # ... if legitimate: stray and mistaken complaints, and the few a busy registered call
-    # centre draws (a few per thousand people reached) must stay below this.
+    # Prior complaint rates per unit of exposure, used only where an operator's data
+    # cannot separate the classes (or as given, with ``estimate=False``).
+    spam_rate: float = 0.02
     background_rate: float = 0.004
+    estimate: bool = True            # estimate the rates from the data (EM per network)
     spam_evidence: float = 10.0      # likelihood ratio needed to call it spam ...
     # ... or not spam: less, because a wrong "not spam" label costs less than a wrong
     # "spam" one, and a bank reaching a hundred strangers without a complaint is normal.
@@ -84,15 +92,21 @@ class LabelPolicy:
             raise LabelError("label policy evidence must be above 1, got "
                              f"{self.spam_evidence} and {self.ham_evidence}")
 
+    def prior(self) -> RateFit:
+        """The policy's rates as a complaint model (Poisson-like: large shapes)."""
+        return RateFit(self.background_rate, 50.0, self.spam_rate, 50.0, 0.5,
+                       source="prior" if self.estimate else "override")
+
 
 # Per caller: distinct callees, those who also called it (known), and exposure: strangers
 # reached, an unanswered-only stranger weighted down.
 _REACH = """
     WITH pairs AS (SELECT caller_id AS a, callee_id AS b, any_value(caller) AS number,
-                          bool_or(answered) AS answered
+                          mode(country) AS network, bool_or(answered) AS answered
                    FROM {calls} WHERE ts < {u} GROUP BY caller_id, callee_id),
     back AS (SELECT DISTINCT caller_id AS a, callee_id AS b FROM {calls} WHERE ts < {u})
-    SELECT any_value(p.number) AS number, count(*) AS callees,
+    SELECT any_value(p.number) AS number, any_value(p.network) AS network,
+           count(*) AS callees,
            count(back.a) AS known,
            sum(CASE WHEN back.a IS NOT NULL THEN 0 WHEN p.answered THEN 1 ELSE {missed} END)
                AS exposure
@@ -100,14 +114,15 @@ _REACH = """
     GROUP BY p.a"""
 
 
-def derive_labels(con: duckdb.DuckDBPyConnection, until: datetime,
-                  policy: LabelPolicy = LabelPolicy(), numbers: pd.Series | None = None,
-                  reports: str = "reports", calls: str = "calls") -> pd.DataFrame:
-    """Labels (``number``, ``label`` 0/1) derived from complaints before ``until``.
+def complaint_counts(con: duckdb.DuckDBPyConnection, until: datetime,
+                     policy: LabelPolicy = LabelPolicy(), numbers: pd.Series | None = None,
+                     reports: str = "reports", calls: str = "calls",
+                     everyone: bool = False) -> pd.DataFrame:
+    """Per number: confirmed spam and "not spam" reporters, callees, known ones, exposure.
 
-    :param numbers: the numbers to label (e.g. a feature table's ``number``); numbers
-        without any report are judged on their exposure. Without it only reported numbers
-        are returned.
+    :param numbers: the numbers to count (e.g. a feature table's ``number``); numbers
+        without any report are counted on their exposure. Without it only reported
+        numbers are returned, or with ``everyone`` every caller and reported number.
     """
     cutoff = f"TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'"
     verified = VERIFIED_REPORTS.format(calls=calls, reports=reports, u=cutoff)
@@ -115,28 +130,69 @@ def derive_labels(con: duckdb.DuckDBPyConnection, until: datetime,
     try:
         counts = con.execute(f"""
             WITH v AS ({verified}),
-            c AS (SELECT number,
+            c AS (SELECT number, mode(country) AS rep_country,
                    count(DISTINCT reporter_key) FILTER (WHERE label = 'spam' AND verified)
                        AS spam,
                    count(DISTINCT reporter_key) FILTER (WHERE label = 'not_spam') AS ham
                   FROM v GROUP BY number),
             reach AS ({reach})
-            SELECT coalesce(c.number, reach.number) AS number, coalesce(c.spam, 0) AS spam,
+            SELECT coalesce(c.number, reach.number) AS number,
+                   coalesce(reach.network, c.rep_country) AS network,
+                   coalesce(c.spam, 0) AS spam,
                    coalesce(c.ham, 0) AS ham, reach.callees, reach.known, reach.exposure
             FROM c FULL JOIN reach USING (number)""").df()
     except duckdb.Error as exc:
         raise LabelError(f"cannot derive labels from {reports}: {exc}") from exc
     if numbers is not None:
         counts = pd.DataFrame({"number": numbers}).merge(counts, on="number", how="left")
-    else:
+    elif not everyone:
         counts = counts[(counts["spam"] + counts["ham"]) > 0]
-    counts = counts.fillna({"spam": 0, "ham": 0, "callees": 0, "known": 0, "exposure": 0.0})
-    return _apply_policy(counts, policy)
+    return counts.fillna({"spam": 0, "ham": 0, "callees": 0, "known": 0, "exposure": 0.0,
+                          "network": GLOBAL_NETWORK})
+
+
+def fit_rates(counts: pd.DataFrame, policy: LabelPolicy = LabelPolicy()) -> ComplaintModel:
+    """The complaint model of ``counts`` (see :func:`complaint_counts`) under ``policy``.
+
+    Numbers legitimate by evidence other than complaints (acquainted or vouched for, see
+    :func:`_anchors`) anchor the legitimate class.
+    """
+    return fit_networks(counts["spam"].to_numpy(), counts["exposure"].to_numpy(),
+                        counts["network"].to_numpy(), prior=policy.prior(),
+                        override=None if policy.estimate else policy.prior(),
+                        anchors=_anchors(counts, policy).to_numpy(),
+                        missed_weight=policy.missed_weight)
+
+
+def _anchors(counts: pd.DataFrame, policy: LabelPolicy) -> pd.Series:
+    """Legitimate without looking at complaints much: acquainted, or vouched for."""
+    total = (counts["spam"] + counts["ham"]).clip(lower=1)
+    known = counts["known"] / counts["callees"].clip(lower=1)
+    acquainted = (counts["callees"] > 0) & (known >= policy.known_share) & (counts["spam"] <= 1)
+    vouched = ((counts["ham"] >= policy.min_reporters)
+               & (counts["spam"] / total <= 1 - policy.spam_share))
+    return acquainted | vouched
+
+
+def derive_labels(con: duckdb.DuckDBPyConnection, until: datetime,
+                  policy: LabelPolicy = LabelPolicy(), numbers: pd.Series | None = None,
+                  reports: str = "reports", calls: str = "calls",
+                  rates: ComplaintModel | None = None) -> pd.DataFrame:
+    """Labels (``number``, ``label`` 0/1, ``firm``) derived from complaints before ``until``.
+
+    :param numbers: see :func:`complaint_counts`.
+    :param rates: the complaint model to weigh complaints with; estimated from these
+        counts when not given (training fits it once and reuses it for every snapshot).
+    """
+    counts = complaint_counts(con, until, policy, numbers, reports, calls)
+    rates = rates or fit_rates(counts, policy)
+    return _apply_policy(counts, policy, rates)
 
 
 def log_likelihood_ratio(complaints: pd.Series | np.ndarray, exposure: pd.Series | np.ndarray,
                          policy: LabelPolicy) -> np.ndarray:
-    """ln P(complaints | spam rate) - ln P(complaints | background rate), Poisson.
+    """ln P(complaints | spam rate) - ln P(complaints | background rate), Poisson, at the
+    policy's fixed rates (models saved before rates were estimated use this).
 
     Example: no complaint over 150 strangers reached, rates 0.02 and 0.001:
     ``-150 * 0.019 = -2.85``, i.e. 17 times likelier legitimate.
@@ -147,32 +203,40 @@ def log_likelihood_ratio(complaints: pd.Series | np.ndarray, exposure: pd.Series
             - n * (policy.spam_rate - policy.background_rate))
 
 
-def complaint_llr(frame: pd.DataFrame, policy: LabelPolicy) -> np.ndarray:
+def complaint_llr(frame: pd.DataFrame, evidence: ComplaintModel | LabelPolicy) -> np.ndarray:
     """The complaint evidence of each row of a feature table, as a log likelihood ratio.
 
     Uses the table's confirmed spam reporters over its exposure (strangers reached in the
-    long window, unanswered ones weighted ``missed_weight``). A table without those
-    columns (an operator's own features) carries no complaint evidence: zeros.
+    long window, unanswered ones weighted ``missed_weight``), under the fit of the row's
+    recording network. A table without those columns (an operator's own features) carries
+    no complaint evidence: zeros.
     """
     needed = ("spam_reporters", "strangers", "strangers_answered")
     if not all(c in frame.columns for c in needed):
         return np.zeros(len(frame))
     answered = frame["strangers_answered"].fillna(0).to_numpy(dtype=np.float64)
     missed = frame["strangers"].fillna(0).to_numpy(dtype=np.float64) - answered
-    exposure = answered + policy.missed_weight * missed
-    return log_likelihood_ratio(frame["spam_reporters"].fillna(0), exposure, policy)
+    exposure = answered + evidence.missed_weight * missed
+    complaints = frame["spam_reporters"].fillna(0).to_numpy(dtype=np.float64)
+    if isinstance(evidence, LabelPolicy):
+        return log_likelihood_ratio(complaints, exposure, evidence)
+    networks = frame["network"].fillna(GLOBAL_NETWORK).astype(str).to_numpy() \
+        if "network" in frame.columns else None
+    return evidence.llr(complaints, exposure, networks)
 
 
-def _apply_policy(counts: pd.DataFrame, policy: LabelPolicy) -> pd.DataFrame:
+def _apply_policy(counts: pd.DataFrame, policy: LabelPolicy,
+                  rates: ComplaintModel) -> pd.DataFrame:
     total = (counts["spam"] + counts["ham"]).clip(lower=1)
     share = counts["spam"] / total
-    llr = log_likelihood_ratio(counts["spam"], counts["exposure"], policy)
+    nets = counts["network"].astype(str).to_numpy()
+    # Posterior log odds: the evidence on top of the network's estimated share of spam, so
+    # that a label means the same certainty in a network with 1% spam as in one with 20%.
+    llr = pd.Series(rates.llr(counts["spam"].to_numpy(), counts["exposure"].to_numpy(), nets)
+                    + rates.prior_log_odds(nets), index=counts.index)
     spam = ((counts["spam"] >= policy.min_reporters) & (share >= policy.spam_share)
             & (llr >= math.log(policy.spam_evidence)))
-    known = counts["known"] / counts["callees"].clip(lower=1)
-    acquainted = (counts["callees"] > 0) & (known >= policy.known_share) & (counts["spam"] <= 1)
-    vouched = (counts["ham"] >= policy.min_reporters) & (share <= 1 - policy.spam_share)
-    firm = acquainted | vouched | (counts["callees"] == 0)
+    firm = _anchors(counts, policy) | (counts["callees"] == 0)
     ham = (llr <= -math.log(policy.ham_evidence)) | firm
     out = counts.assign(label=pd.NA)
     out.loc[ham & ~spam, "label"] = 0

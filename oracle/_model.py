@@ -44,6 +44,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import average_precision_score, precision_recall_curve
 from sklearn.model_selection import StratifiedGroupKFold
 
+from oracle._complaints import ComplaintModel
 from oracle._errors import LabelError, ModelError
 from oracle._features import (
     CATEGORICAL_FEATURES,
@@ -63,7 +64,10 @@ CARD_FILE = "model_card.json"
 # added: an isotonic bin that saw no spam says "rare", not "impossible", so strong
 # complaints can still lift it, and strong exoneration can still lower a certain-looking one.
 _P_FLOOR = 1e-4
-DEFAULT_EVIDENCE = LabelPolicy()
+# ``train(evidence=FROM_WINDOW)``: the complaint model fitted with the training data (the
+# window's ``complaint_model``), none when the data had no complaints to fit.
+FROM_WINDOW = "from-window"
+Evidence = ComplaintModel | LabelPolicy | None
 
 
 def combine(probability: np.ndarray, llr: np.ndarray) -> np.ndarray:
@@ -79,7 +83,7 @@ def combine(probability: np.ndarray, llr: np.ndarray) -> np.ndarray:
 class TrainConfig:
     """Knobs of :func:`train`; the defaults are what the benchmarks ran."""
 
-    target_precision: float = 0.95
+    target_precision: float = 0.97
     suspicious_precision: float = 0.70
     # A country model needs enough spam labels for its own out-of-fold threshold to be
     # stable; below that the global model (trained on every country) scores it.
@@ -106,6 +110,9 @@ class TrainConfig:
     # lowest threshold that keeps *cumulative* precision at the target can admit marginal
     # numbers that are themselves unlikely spam (a clinic at 3%); they stay 'suspicious'.
     min_spam_probability: float = 0.2
+    # With derived labels, a first model on the firm labels re-judges the silent "not
+    # spam" labels and the unlabelled numbers before the final fit (see :func:`train`).
+    refine: bool = True
 
 
 class BaggedClassifier:
@@ -154,7 +161,9 @@ class Model:
     window: dict[str, Any]
     config: TrainConfig
     hash: str = ""
-    evidence: LabelPolicy | None = None   # complaint rates; None: behaviour alone
+    # Complaint rates (a fitted :class:`ComplaintModel`; a fixed :class:`LabelPolicy` in
+    # models saved before rates were estimated); None: behaviour alone.
+    evidence: Evidence = None
 
     def llr(self, frame: pd.DataFrame) -> np.ndarray:
         """Complaint evidence of each row (zeros for a model without evidence rates)."""
@@ -202,17 +211,36 @@ def group_key(frame: pd.DataFrame) -> pd.Series:
 def train(features: pd.DataFrame, labels: pd.DataFrame | None = None,
           config: TrainConfig = TrainConfig(),
           window: dict[str, Any] | None = None,
-          evidence: LabelPolicy | None = DEFAULT_EVIDENCE) -> Model:
+          evidence: Evidence | str = FROM_WINDOW) -> Model:
     """Fit per-country models plus the global fallback.
 
     :param features: output of :func:`oracle.build_features` or an operator's table.
     :param labels: ``number``, ``label`` (1 spam, 0 not); without it ``features`` must
         hold a ``label`` column.
     :param window: provenance recorded in the model card (training cutoff, windows...).
-    :param evidence: the complaint rates that turn a number's complaints into evidence
-        added to the model's score (the label policy's); ``None`` scores behaviour alone.
+    :param evidence: the complaint model that turns a number's complaints into evidence
+        added to the model's score; by default the one fitted with the training data
+        (``window["complaint_model"]``); ``None`` scores behaviour alone.
     """
+    if isinstance(evidence, str):
+        card = (window or {}).get("complaint_model")
+        evidence = ComplaintModel.from_card(card) if card else None
     data = _labelled(features, labels)
+    derived = labels is not None and "firm" in labels.columns
+    if not (derived and config.refine):
+        return _train_once(data, config, window, evidence)
+    # Derived labels: a first model on the firm labels alone judges the rest out of
+    # sample. Silence is kept as "not spam" only where behaviour agrees; numbers left out
+    # of the labels whose behaviour and complaints together pass the spam threshold join
+    # as spam (neither counts when thresholds are chosen: they are not firm).
+    first = _train_once(data[_firm(data) | (data["label"] == 1)].reset_index(drop=True),
+                        config, window, evidence)
+    refined = _refined(first, features, data)
+    return _train_once(refined, config, window, evidence)
+
+
+def _train_once(data: pd.DataFrame, config: TrainConfig, window: dict[str, Any] | None,
+                evidence: Evidence) -> Model:
     cols, categorical = feature_columns(data)
     model = Model(cols, categorical, {}, dict(window or {}), config, evidence=evidence)
     x = data[list(cols)].to_numpy(dtype=np.float64)
@@ -232,6 +260,40 @@ def train(features: pd.DataFrame, labels: pd.DataFrame | None = None,
         else:
             logger.info("country %s: %d spam / %d not spam labels: global model", cc, pos, neg)
     return model
+
+
+def _combined(model: Model, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's combined score and its model's spam and suspicious thresholds."""
+    x, llr = model.matrix(frame), model.llr(frame)
+    keys = group_key(frame).to_numpy()
+    score, spam_t, susp_t = np.zeros(len(frame)), np.ones(len(frame)), np.ones(len(frame))
+    for key in sorted(set(keys)):
+        sel = keys == key
+        cm = model.model_for(key)
+        score[sel] = cm.score(x[sel], llr[sel])
+        spam_t[sel], susp_t[sel] = cm.spam_threshold, cm.suspicious_threshold
+    return score, spam_t, susp_t
+
+
+def _refined(first: Model, features: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
+    """The labels after the first model's out-of-sample look at silence and the unlabelled."""
+    keys = ["number", "snapshot"] if "snapshot" in data.columns else ["number"]
+    soft = data[~_firm(data) & (data["label"] == 0)]
+    known = data[keys].apply(tuple, axis=1)
+    rest = features[~features[keys].apply(tuple, axis=1).isin(set(known))]
+    parts = [data[_firm(data) | (data["label"] == 1)]]
+    if len(soft):
+        score, _spam_t, susp_t = _combined(first, soft)
+        parts.append(soft[score < susp_t])
+    if len(rest):
+        score, spam_t, _susp_t = _combined(first, rest)
+        parts.append(rest[score >= spam_t].assign(label=1, firm=False))
+    out = pd.concat(parts, ignore_index=True)
+    logger.info("refined labels: %d of %d silent 'not spam' kept, %d unlabelled numbers "
+                "added as spam", len(parts[1]) if len(soft) else 0, len(soft),
+                len(parts[-1]) if len(rest) else 0)
+    order = ["number", "snapshot"] if "snapshot" in out.columns else ["number"]
+    return out.sort_values(order, kind="stable").reset_index(drop=True)
 
 
 def _labelled(features: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:
@@ -278,8 +340,11 @@ def _undersample(y: np.ndarray, ratio: float, rng: np.random.Generator) -> np.nd
 
 def _fit(x: np.ndarray, y: np.ndarray, cat_mask: np.ndarray, config: TrainConfig,
          rng: np.random.Generator) -> BaggedClassifier:
-    return BaggedClassifier([_fit_one(x, y, cat_mask, config, rng)
-                             for _ in range(max(config.bags, 1))])
+    # Bags differ only in the negatives each keeps: with no more negatives than the ratio
+    # keeps (balanced true labels), every bag would be the same fit.
+    undersampled = (y == 0).sum() > config.negative_ratio * max(int(y.sum()), 1)
+    bags = max(config.bags, 1) if undersampled else 1
+    return BaggedClassifier([_fit_one(x, y, cat_mask, config, rng) for _ in range(bags)])
 
 
 def _fit_one(x: np.ndarray, y: np.ndarray, cat_mask: np.ndarray, config: TrainConfig,
@@ -325,11 +390,27 @@ def _fit_group(key: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray,
 
 def _thresholds(y: np.ndarray, combined: np.ndarray, firm: np.ndarray,
                 config: TrainConfig) -> tuple[float, float]:
-    """(spam, suspicious) thresholds: precision targets on firm labels, the spam floor."""
+    """(spam, suspicious) thresholds from out-of-fold scores on the firm labels.
+
+    ``spam``: the lowest score whose precision meets ``target_precision`` (and at least
+    ``min_spam_probability``). ``suspicious`` catches what the spam tier leaves: the score
+    that maximises F1 (a fixed precision such as 0.70 sits far below it where spam is
+    common and throws F1 away), raised to the ``suspicious_precision`` threshold if its
+    precision is lower than that; never above the spam threshold.
+    """
     weight = np.where(firm, 1.0, config.soft_label_weight)
     spam_t = max(_threshold(y, combined, config.target_precision, weight),
                  config.min_spam_probability)
-    return spam_t, min(_threshold(y, combined, config.suspicious_precision, weight), spam_t)
+    susp_t = max(_threshold(y, combined, config.suspicious_precision, weight),
+                 _best_f1_threshold(y, combined, weight))
+    return spam_t, min(susp_t, spam_t)
+
+
+def _best_f1_threshold(y: np.ndarray, score: np.ndarray, weight: np.ndarray) -> float:
+    """The score at which out-of-fold F1 is highest."""
+    precision, recall, thresholds = precision_recall_curve(y, score, sample_weight=weight)
+    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
+    return float(thresholds[int(np.argmax(f1))]) if len(thresholds) else 1.0
 
 
 def _threshold(y: np.ndarray, score: np.ndarray, precision_target: float,
@@ -417,12 +498,18 @@ def model_card(model: Model) -> dict[str, Any]:
         "categorical": list(model.categorical),
         "window": model.window,
         "config": asdict(model.config),
-        "complaint_evidence": asdict(model.evidence) if model.evidence else None,
+        "complaint_evidence": _evidence_card(model.evidence),
         "countries": {k: {"spam_threshold": m.spam_threshold,
                           "suspicious_threshold": m.suspicious_threshold, **m.metrics}
                       for k, m in sorted(model.countries.items())},
         "sklearn_version": sklearn.__version__,
     }
+
+
+def _evidence_card(evidence: Evidence) -> dict | None:
+    if isinstance(evidence, ComplaintModel):
+        return evidence.card()
+    return asdict(evidence) if evidence is not None else None
 
 
 def save_model(model: Model, directory: str | Path) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from oracle._complaints import ComplaintModel
 from oracle._errors import FeatureError, IngestError, SchemaError
 from oracle._features import build_features as _build_features_sql
 from oracle._ingest import (
@@ -27,7 +28,7 @@ from oracle._ingest import (
     quarantine_path_for,
     sources,
 )
-from oracle._labels import LabelPolicy, derive_labels, read_labels
+from oracle._labels import LabelPolicy, complaint_counts, derive_labels, fit_rates, read_labels
 from oracle._model import Model, TrainConfig, train
 from oracle._rules import CountryRules, load_rules, quiet_windows
 from spamledger._numbers import InvalidNumber, Number, normalize_many
@@ -127,6 +128,9 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
     info = load_sources(con, calls, reports, until, quarantine_dir)
     rules = load_rules() if rules is None else rules
     quiet = quiet_windows(rules)
+    # The complaint rates are fitted once, on every number's complaints and exposure at the
+    # cut-off, and weigh the complaints of every snapshot (and, in the model, at scoring).
+    rates = fit_rates(complaint_counts(con, info.until, policy, everyone=True), policy)
     if labels:
         feats = _build_features_sql(con, info.until, long_days, short_hours, quiet_hours=quiet)
         lab = read_labels(labels)
@@ -135,12 +139,13 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
         delay = timedelta(hours=label_delay_hours)
         feats, lab = _stacked(con, info.until, delay, snapshots,
                               timedelta(hours=snapshot_step_hours), (long_days, short_hours),
-                              quiet, policy)
+                              quiet, policy, rates)
     window = {"until": info.until.isoformat(), "features_at": (info.until - delay).isoformat(),
               "long_days": long_days, "short_hours": short_hours, "snapshots": snapshots,
               "label_delay_hours": delay.total_seconds() / 3600,
               "label_source": str(labels) if labels else "complaints",
-              "label_policy": None if labels else vars(policy)}
+              "label_policy": None if labels else vars(policy),
+              "complaint_model": rates.card()}
     return feats, lab, window, info
 
 
@@ -154,13 +159,14 @@ def train_from_files(calls: str | Path, reports: str | Path, until: datetime | N
     """
     feats, lab, window, info = training_data(calls, reports, until, labels, policy=policy,
                                              **kwargs)  # type: ignore[arg-type]
-    return train(feats, lab, config, window, evidence=policy), info
+    return train(feats, lab, config, window,
+                 evidence=ComplaintModel.from_card(window["complaint_model"])), info
 
 
 def _stacked(con: duckdb.DuckDBPyConnection, until: datetime, delay: timedelta,
              snapshots: int, step: timedelta, windows: tuple[float, float],
-             quiet: dict[str, tuple[int, int]],
-             policy: LabelPolicy) -> tuple[pd.DataFrame, pd.DataFrame]:
+             quiet: dict[str, tuple[int, int]], policy: LabelPolicy,
+             rates: ComplaintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
     feats, labs = [], []
     for k in range(max(snapshots, 1)):
         label_at = until - k * step
@@ -168,7 +174,7 @@ def _stacked(con: duckdb.DuckDBPyConnection, until: datetime, delay: timedelta,
             f = _build_features_sql(con, label_at - delay, *windows, quiet_hours=quiet)
         except FeatureError:
             break  # no data that far back
-        lab = derive_labels(con, label_at, policy, numbers=f["number"])
+        lab = derive_labels(con, label_at, policy, numbers=f["number"], rates=rates)
         feats.append(f.assign(snapshot=k))
         labs.append(lab.assign(snapshot=k))
     if not feats:

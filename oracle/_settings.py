@@ -17,10 +17,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("oracle_label_delay_hours", float, 48.0, "hours between the features a model "
             "learns from and the complaints that label them", group=_G),
     Setting("oracle_snapshots", int, 5, "training snapshots stacked, 24 h apart", group=_G),
-    Setting("oracle_target_precision", float, 0.95, "precision each country's spam "
+    Setting("oracle_target_precision", float, 0.97, "precision each country's spam "
             "threshold is chosen for", group=_G),
     Setting("oracle_suspicious_precision", float, 0.70, "precision of the lower "
             "'suspicious' threshold", group=_G),
+    Setting("oracle_spam_rate", float, 0.0, "confirmed complaints per unit of exposure "
+            "(stranger reached) of a spam number; 0: estimate from the operator's own data "
+            "(EM per network). Set with oracle_background_rate to fix both", group=_G),
+    Setting("oracle_background_rate", float, 0.0, "confirmed complaints per unit of "
+            "exposure of a legitimate number; 0: estimate from the data", group=_G),
     Setting("oracle_bags", int, 5, "models per country, each on its own undersampled "
             "negatives, averaged (fewer: faster scoring, noisier borderline verdicts)",
             group=_G),

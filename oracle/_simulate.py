@@ -30,8 +30,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -96,8 +96,23 @@ BEHAVIOURS: dict[str, Behaviour] = {
                          0.04, 0.06, 0.0),
     "dormant": Behaviour(True, "robocall", 110, 0.3, 10, 0.9, 0.55, "flat", "sweep",
                          0.01, 0.03, 0.0005),
+    # Drawn worlds add these (the default plan has none of them):
+    # appointment and delivery reminders: an auto-dialler, but to its own customers.
+    "reminder": Behaviour(False, "", 60, 0.5, 25, 0.5, 0.3, "business", "customers",
+                          0.10, 0.001, 0.004),
+    # a SIM box relays international calls as local ones: real conversations, no complaints.
+    "sim_box": Behaviour(True, "other", 120, 0.7, 110, 1.0, 0.05, "flat", "random",
+                         0.03, 0.0005, 0.0),
+    # neighbour spoofing: short-lived numbers inside the callees' own number block.
+    "spoofer": Behaviour(True, "robocall", 40, 0.45, 25, 1.0, 0.4, "flat", "neighbour",
+                         0.02, 0.03, 0.0005),
+    # low-volume targeted scams: a few careful calls a day, some of them long.
+    "low_scam": Behaviour(True, "scam", 4, 0.5, 150, 1.0, 0.1, "business", "random",
+                          0.05, 0.04, 0.0, hooked=0.2),
 }
-LEGIT_BUSINESS: tuple[str, ...] = ("courier", "shop", "bank", "clinic", "call_centre")
+LEGIT_BUSINESS: tuple[str, ...] = ("courier", "shop", "bank", "clinic", "call_centre",
+                                   "reminder")
+SPAM_CLASSES: tuple[str, ...] = tuple(k for k, b in BEHAVIOURS.items() if b.is_spam)
 
 _HOURS = {
     "social": [1, .5, .3, .2, .2, .3, 1, 3, 5, 6, 6, 7, 8, 7, 7, 7, 8, 9, 10, 10, 9, 7, 4, 2],
@@ -138,7 +153,66 @@ class SimulationPlan:
     wangiri: int = 20
     dormant: int = 15
     broken_share: float = 0.002
+    reminders: int = 0
+    sim_boxes: int = 0
+    spoof_campaigns: int = 0
+    spoof_numbers: int = 12
+    low_scams: int = 0
 
+
+@dataclass(frozen=True)
+class World:
+    """Everything that differs between simulated worlds: behaviours, sizes, reporting."""
+
+    behaviours: Mapping[str, Behaviour] = field(default_factory=lambda: dict(BEHAVIOURS))
+    plan: SimulationPlan = field(default_factory=SimulationPlan)
+    report_delay_h: float = 4.0        # mean hours from a call to its complaint
+    wrong_report_share: float = 0.08   # complaints that click "not spam" by mistake
+    noise_share: float = 0.01          # legitimate numbers drawing a stray complaint
+    name: str = "default"
+
+    def is_spam(self, cls: str) -> bool:
+        return self.behaviours[cls].is_spam
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def draw_world(seed: int) -> World:
+    """A world with parameters drawn from wide priors (seed -> the same world).
+
+    Per class: complaint propensity log-uniform over 0.01%-5% per answered call for spam
+    and 0.001%-0.3% for legitimate businesses; volume x0.4-2.5; answer rate shifted by
+    +-0.15 (wangiri stays below 10%); callback rate x0.5-2; sizes x0.3-2.5 (reminders,
+    SIM boxes, neighbour spoofing and low-volume scams included). Per world: reporting
+    delay 1-48 h, wrong-button share 2-15%, stray complaints on 0.2-3% of legitimate
+    numbers, new SIMs 1-8% of subscribers.
+    """
+    rng = np.random.default_rng([seed, 0x5EED])
+    behaviours = {}
+    for cls, b in BEHAVIOURS.items():
+        if cls in ("subscriber", "new_subscriber"):
+            behaviours[cls] = b
+            continue
+        report = (_log_uniform(rng, 1e-4, 5e-2) if b.is_spam
+                  else _log_uniform(rng, 1e-5, 3e-3))
+        answer = (float(rng.uniform(0.005, 0.10)) if cls == "wangiri"
+                  else float(np.clip(b.answer + rng.uniform(-0.15, 0.15), 0.08, 0.9)))
+        behaviours[cls] = replace(
+            b, per_day=b.per_day * _log_uniform(rng, 0.4, 2.5), answer=answer,
+            callback=min(b.callback * _log_uniform(rng, 0.5, 2.0), 0.6), report=report,
+            vouch=b.vouch * _log_uniform(rng, 0.3, 3.0))
+    base = SimulationPlan(reminders=8, sim_boxes=5, spoof_campaigns=3, low_scams=10)
+    sizes = {f.name: max(1, round(getattr(base, f.name) * _log_uniform(rng, 0.3, 2.5)))
+             for f in fields(SimulationPlan)
+             if f.type in (int, "int") and f.name not in ("subscribers", "bank_lines",
+                                                          "call_centre_lines",
+                                                          "campaign_numbers", "spoof_numbers")}
+    plan = replace(base, new_subscriber_share=float(rng.uniform(0.01, 0.08)), **sizes)
+    return World(behaviours, plan, report_delay_h=_log_uniform(rng, 1.0, 48.0),
+                 wrong_report_share=float(rng.uniform(0.02, 0.15)),
+                 noise_share=float(rng.uniform(0.002, 0.03)), name=f"world-{seed}")
 
 # ---------------------------------------------------------------------------------------
 # Number minting
@@ -243,7 +317,9 @@ def _population(cc: str, plan: SimulationPlan, scale: float, days: float,
                            "new_subscriber" if new else "subscriber", start, days))
     out += _businesses(cc, plan, n, days, mint)
     out += _spammers(cc, plan, n, days, rng, mint)
-    return out
+    out += _new_kinds(cc, plan, days, rng, mint, [e.number for e in out if e.cls == "subscriber"],
+                      scale)
+    return [e for e in out if e.start < days]
 
 
 def _businesses(cc: str, plan: SimulationPlan, n: Callable[[int], int], days: float,
@@ -289,6 +365,33 @@ def _spammers(cc: str, plan: SimulationPlan, n: Callable[[int], int], days: floa
     return [e for e in out if e.start < days]
 
 
+def _new_kinds(cc: str, plan: SimulationPlan, days: float, rng: np.random.Generator,
+               mint: _Minter, subscribers: list[str], scale: float) -> list[_Entity]:
+    """Reminders, SIM boxes, neighbour spoofing and low-volume scams (drawn worlds only)."""
+    def n(count: int) -> int:  # zero stays zero: the default world has none of these
+        return max(1, round(count * scale)) if count else 0
+
+    out = [_Entity(num, cc, "reminder", 0.0, days)
+           for _ in range(n(plan.reminders)) for num in mint.block(_FIXED[cc], 2)]
+    for _ in range(n(plan.sim_boxes)):
+        start = float(rng.uniform(0, days - 1))
+        out.append(_Entity(mint.one(_MOBILE[cc]), cc, "sim_box", start,
+                           min(days, start + float(rng.uniform(2, 10)))))
+    for campaign in range(n(plan.spoof_campaigns)):
+        c_start = float(rng.uniform(0, days - 1))
+        for _ in range(plan.spoof_numbers):
+            victim = subscribers[int(rng.integers(0, len(subscribers)))]
+            number = mint.one(lambda r, v=victim: f"{v[:-4]}{int(r.integers(0, 10_000)):04d}")
+            start = c_start + float(rng.uniform(0, 2))
+            out.append(_Entity(number, cc, "spoofer", start,
+                               start + float(rng.uniform(0.2, 1.0)), campaign=500 + campaign))
+    for _ in range(n(plan.low_scams)):
+        start = float(rng.uniform(0, days - 3))
+        out.append(_Entity(mint.one(_MOBILE[cc]), cc, "low_scam", start,
+                           min(days, start + float(rng.uniform(4, 14)))))
+    return out
+
+
 # ---------------------------------------------------------------------------------------
 # Calls
 
@@ -320,7 +423,7 @@ def _network(entities: list[_Entity], rng: np.random.Generator) -> _Network:
     circles = {k: np.array(sorted(v), dtype=object) for k, v in links.items()}
     customers = {
         e.number: subs_arr[rng.choice(len(subs), size=min(len(subs), 300), replace=False)]
-        for e in entities if e.cls in ("shop", "bank", "clinic")}
+        for e in entities if e.cls in ("shop", "bank", "clinic", "reminder")}
     return _Network(subs_arr, circles, customers)
 
 
@@ -369,6 +472,9 @@ def _targets(e: _Entity, b: Behaviour, net: _Network, count: int, rng: np.random
     if b.targets == "customers":
         base = net.customers[e.number]
         return base[rng.integers(0, len(base), size=count)]
+    if b.targets == "neighbour":  # its own block first: the victims it pretends to be near
+        pos = int(np.searchsorted(net.subscribers.astype(str), e.number))
+        return net.subscribers[(pos - count // 2 + np.arange(count)) % len(net.subscribers)]
     if b.targets == "sweep":
         key = (e.country, e.campaign if e.campaign >= 0 else 1000 + int(e.number[-6:]))
         pos = sweep_pos.setdefault(key, int(rng.integers(0, len(net.subscribers))))
@@ -398,7 +504,7 @@ def _durations(b: Behaviour, answered: np.ndarray, rng: np.random.Generator) -> 
 
 
 def _entity_calls(e: _Entity, net: _Network, rng: np.random.Generator, calls: _Calls,
-                  sweep_pos: dict[tuple[str, int], int]) -> tuple[tuple, ...]:
+                  sweep_pos: dict[tuple[str, int], int], world: World) -> tuple[tuple, ...]:
     """Calls placed by one number; returns (t, callee, answered, duration) for reactions."""
     cls = e.cls
     segments = [(e.start, e.end, cls)]
@@ -406,7 +512,7 @@ def _entity_calls(e: _Entity, net: _Network, rng: np.random.Generator, calls: _C
         segments = [(0.0, e.burst_start, "subscriber"), (e.burst_start, e.end, "dormant")]
     out = []
     for start, end, seg_cls in segments:
-        b = BEHAVIOURS[seg_cls]
+        b = world.behaviours[seg_cls]
         rate = b.per_day * float(rng.lognormal(0, 0.5)) * (0.15 if cls == "dormant" and
                                                            seg_cls == "subscriber" else 1)
         count = int(rng.poisson(rate * max(end - start, 0)))
@@ -429,7 +535,7 @@ _COUNTRY_CODE = {"US": "+1", "IN": "+91", "BR": "+55", "GB": "+44"}
 
 
 def _reactions(e: _Entity, placed: tuple, rng: np.random.Generator, calls: _Calls,
-               reports: list[dict]) -> None:
+               reports: list[dict], world: World) -> None:
     """Callbacks and complaints drawn by the calls one number placed."""
     for t, callee, answered, _dur, b in placed:
         back = rng.random(len(t)) < b.callback
@@ -444,11 +550,14 @@ def _reactions(e: _Entity, placed: tuple, rng: np.random.Generator, calls: _Call
         complain = rng.random(len(t)) < b.report * weight
         vouch = rng.random(len(t)) < b.vouch * answered
         for idx in np.flatnonzero(complain):
-            wrong = rng.random() < 0.08  # a confused reporter clicks the wrong button
+            # a confused reporter clicks the wrong button
+            wrong = rng.random() < world.wrong_report_share
             reports.append(_report(e, float(t[idx]), callee[idx], "not_spam" if wrong else
-                                   "spam", _reported_category(b, rng), rng))
+                                   "spam", _reported_category(b, rng), rng,
+                                   world.report_delay_h))
         for idx in np.flatnonzero(vouch):
-            reports.append(_report(e, float(t[idx]), callee[idx], "not_spam", "", rng))
+            reports.append(_report(e, float(t[idx]), callee[idx], "not_spam", "", rng,
+                                   world.report_delay_h))
 
 
 def _reported_category(b: Behaviour, rng: np.random.Generator) -> str:
@@ -461,19 +570,19 @@ def _reported_category(b: Behaviour, rng: np.random.Generator) -> str:
 
 
 def _report(e: _Entity, t: float, reporter: str, label: str, category: str,
-            rng: np.random.Generator) -> dict:
-    return {"t": t + float(rng.exponential(4 / 24)), "number": e.number, "label": label,
+            rng: np.random.Generator, delay_h: float = 4.0) -> dict:
+    return {"t": t + float(rng.exponential(delay_h / 24)), "number": e.number, "label": label,
             "country": e.country, "reporter": reporter, "category": category,
             "source": "user"}
 
 
 def _noise_reports(entities: list[_Entity], days: float, rng: np.random.Generator,
-                   reports: list[dict]) -> None:
+                   reports: list[dict], world: World) -> None:
     """Mistaken complaints about ordinary numbers, and one reporter flooding a business."""
-    legit = [e for e in entities if not BEHAVIOURS[e.cls].is_spam]
+    legit = [e for e in entities if not world.is_spam(e.cls)]
     subs = [e.number for e in legit if e.cls == "subscriber"]
     for e in legit:
-        if rng.random() < 0.01:
+        if rng.random() < world.noise_share:
             for _ in range(int(rng.integers(1, 3))):
                 reports.append(_report(e, float(rng.uniform(0, days)),
                                        subs[int(rng.integers(0, len(subs)))], "spam", "", rng))
@@ -588,13 +697,14 @@ def _reports_table(reports: list[dict], rng: np.random.Generator) -> pa.Table:
     })
 
 
-def _truth_table(entities: list[_Entity], first_seen: dict[str, float]) -> pa.Table:
+def _truth_table(entities: list[_Entity], first_seen: dict[str, float],
+                 world: World) -> pa.Table:
     rows = [e for e in entities if e.number in first_seen]
     return pa.table({
         "number": pa.array([e.number for e in rows], pa.string()),
         "country": pa.array([e.country for e in rows], pa.string()),
         "class": pa.array([e.cls for e in rows], pa.string()),
-        "is_spam": pa.array([BEHAVIOURS[e.cls].is_spam for e in rows]),
+        "is_spam": pa.array([world.is_spam(e.cls) for e in rows]),
         "first_seen": _to_timestamps(np.array([first_seen[e.number] for e in rows])),
     })
 
@@ -612,7 +722,8 @@ def _first_seen(raw: dict[str, np.ndarray], into: dict[str, float]) -> None:
 
 def simulate(out_dir: str | Path, scale: float = 1.0, days: int = 14, seed: int = 0,
              countries: Sequence[str] = COUNTRIES,
-             plan: SimulationPlan | None = None) -> dict[str, Path]:
+             plan: SimulationPlan | None = None, world: World | None = None
+             ) -> dict[str, Path]:
     """Write a simulated ``calls/`` folder, ``reports.parquet`` and ``truth.parquet``.
 
     :param out_dir: created if missing; existing outputs are replaced atomically.
@@ -620,12 +731,15 @@ def simulate(out_dir: str | Path, scale: float = 1.0, days: int = 14, seed: int 
     :param days: length of the simulated period, starting at :data:`START`.
     :param seed: same seed, same plan -> byte-identical data.
     :param countries: networks to simulate (subset of :data:`COUNTRIES`).
+    :param world: behaviours, sizes and reporting (:func:`draw_world`); the default world
+        when not given (with ``plan`` as its sizes).
     :returns: paths of ``calls`` (folder), ``reports``, ``truth`` and ``meta`` (JSON).
     """
     unknown = set(countries) - set(COUNTRIES)
     if unknown:
         raise ValueError(f"cannot simulate countries {sorted(unknown)}; known: {COUNTRIES}")
-    plan = plan or SimulationPlan()
+    world = world or World(plan=plan or SimulationPlan())
+    plan = world.plan
     out = Path(out_dir)
     (out / "calls").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -637,16 +751,17 @@ def simulate(out_dir: str | Path, scale: float = 1.0, days: int = 14, seed: int 
     for cc in countries:
         people = _population(cc, plan, scale, float(days), rng, mint)
         entities += people
-        raw = _country_calls(people, rng, reports, float(days))
+        raw = _country_calls(people, rng, reports, float(days), world)
         _first_seen(raw, first_seen)
         total += _write_calls(cc, raw, out / "calls" / f"{cc}.parquet", plan, rng)
-    _noise_reports(entities, float(days), rng, reports)
+    _noise_reports(entities, float(days), rng, reports, world)
     reports = [r for r in reports if r["t"] < days]
     _atomic_parquet(_reports_table(reports, rng), out / "reports.parquet")
-    _atomic_parquet(_truth_table(entities, first_seen), out / "truth.parquet")
+    _atomic_parquet(_truth_table(entities, first_seen, world), out / "truth.parquet")
     meta = {"start": START.isoformat(), "end": (START + timedelta(days=days)).isoformat(),
             "days": days, "scale": scale, "seed": seed, "countries": list(countries),
-            "calls": total, "reports": len(reports), "numbers": len(first_seen)}
+            "calls": total, "reports": len(reports), "numbers": len(first_seen),
+            "world": world.name}
     (out / "simulation.json").write_text(json.dumps(meta, indent=2) + "\n")
     logger.info("simulated %d calls, %d reports, %d numbers in %s", total, len(reports),
                 len(first_seen), out)
@@ -655,16 +770,16 @@ def simulate(out_dir: str | Path, scale: float = 1.0, days: int = 14, seed: int 
 
 
 def _country_calls(people: list[_Entity], rng: np.random.Generator, reports: list[dict],
-                   days: float) -> dict[str, np.ndarray]:
+                   days: float, world: World) -> dict[str, np.ndarray]:
     net = _network(people, rng)
     calls = _Calls([], [], [], [], [], [])
     sweep_pos: dict[tuple[str, int], int] = {}
     for e in people:
-        placed = _entity_calls(e, net, rng, calls, sweep_pos)
-        _reactions(e, placed, rng, calls, reports)
+        placed = _entity_calls(e, net, rng, calls, sweep_pos, world)
+        _reactions(e, placed, rng, calls, reports, world)
     raw = calls.concat()
     # Nobody reaches a number before its SIM exists.
-    starts = {e.number: e.start for e in people if e.start > 0 and not BEHAVIOURS[e.cls].is_spam}
+    starts = {e.number: e.start for e in people if e.start > 0 and not world.is_spam(e.cls)}
     callee_start = np.array([starts.get(n, 0.0) for n in raw["callee"]]) if starts else 0.0
     keep = (raw["t"] < days) & (raw["t"] >= callee_start)
     return {k: v[keep] for k, v in raw.items()}
