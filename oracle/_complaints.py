@@ -113,15 +113,6 @@ class ComplaintModel:
             out[sel] = self.fit_for(net).llr(k[sel], e[sel])
         return out
 
-    def prior_log_odds(self, networks: np.ndarray) -> np.ndarray:
-        """``ln(share / (1 - share))`` of each row's network: the odds before complaints."""
-        nets = np.asarray(networks, dtype=object).astype(str)
-        out = np.zeros(len(nets))
-        for net in sorted(set(nets.tolist())):
-            share = min(max(self.fit_for(net).spam_share, 1e-6), 1 - 1e-6)
-            out[nets == net] = math.log(share / (1 - share))
-        return out
-
     def card(self) -> dict:
         """A JSON-safe description (the model card carries it; :meth:`from_card` reads it)."""
         return {"missed_weight": self.missed_weight,

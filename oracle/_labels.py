@@ -16,10 +16,10 @@ unless the operator fixes them (``estimate=False``; settings ``oracle_spam_rate`
 complaints under the two fitted classes. Then:
 
 * **spam** (1): at least ``min_reporters`` confirmed reporters, spam at least ``spam_share``
-  of the distinct verdicts, and posterior odds of spam of at least ``spam_evidence`` (the
-  complaints' likelihood ratio under the two fitted classes times the network's estimated
-  odds of spam);
-* **not spam** (0): posterior odds of at most ``1 / ham_evidence``, or the number
+  of the distinct verdicts, and the complaints are ``spam_evidence`` times likelier under
+  the fitted spam class than under the legitimate one (a likelihood ratio, not posterior
+  odds: a training label needs the evidence, and the model supplies the prior);
+* **not spam** (0): the same test ``ham_evidence`` times the other way, or the number
   mostly calls people it knows (at least ``known_share`` of its callees called it too)
   with at most one complaint, or it placed no call, or at least ``min_reporters`` "not
   spam" reporters and spam at most ``1 - spam_share`` of the verdicts;
@@ -230,10 +230,8 @@ def _apply_policy(counts: pd.DataFrame, policy: LabelPolicy,
     total = (counts["spam"] + counts["ham"]).clip(lower=1)
     share = counts["spam"] / total
     nets = counts["network"].astype(str).to_numpy()
-    # Posterior log odds: the evidence on top of the network's estimated share of spam, so
-    # that a label means the same certainty in a network with 1% spam as in one with 20%.
-    llr = pd.Series(rates.llr(counts["spam"].to_numpy(), counts["exposure"].to_numpy(), nets)
-                    + rates.prior_log_odds(nets), index=counts.index)
+    llr = pd.Series(rates.llr(counts["spam"].to_numpy(), counts["exposure"].to_numpy(), nets),
+                    index=counts.index)
     spam = ((counts["spam"] >= policy.min_reporters) & (share >= policy.spam_share)
             & (llr >= math.log(policy.spam_evidence)))
     firm = _anchors(counts, policy) | (counts["callees"] == 0)

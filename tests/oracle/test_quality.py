@@ -1,0 +1,55 @@
+"""Quality gates: fixed design worlds, floors per country, spam class and legitimate class.
+
+The floors sit a little under what the design worlds measured (``bench/ORACLE_WORLDS.md``)
+so that a real regression fails ``make test``: halving recall or flagging a business class
+breaks them. The worlds are small (scale 0.2) to keep the suite short; the benchmark runs
+50 held-out worlds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import oracle
+from oracle._simulate import BEHAVIOURS, World
+
+TRAIN_UNTIL = datetime(2026, 1, 15)
+SCORE_UNTIL = datetime(2026, 1, 19)
+
+
+def _run(tmp: Path, world: World, seed: int, scale: float) -> pd.DataFrame:
+    sim = oracle.simulate(tmp, scale=scale, seed=seed, world=world)
+    model, _ = oracle.train_from_files(sim["calls"], sim["reports"], until=TRAIN_UNTIL)
+    feats = oracle.build_features(sim["calls"], sim["reports"], until=SCORE_UNTIL)
+    scores = oracle.score(model, feats, oracle.load_rules(), reasons=False)
+    truth = pd.read_parquet(sim["truth"])
+    data = truth.merge(scores[["number", "verdict"]], on="number", how="left")
+    return data.assign(verdict=data["verdict"].fillna("none"))
+
+
+def _flag(part: pd.DataFrame) -> float:
+    return float(part["verdict"].isin(["spam", "suspicious"]).mean())
+
+
+@pytest.mark.slow
+def test_a_world_with_low_complaint_rates_still_flags_robocallers(tmp_path: Path) -> None:
+    """Robocalls that draw a complaint from one answered call in 5,000 (the old fixed
+    rates labelled such numbers firm "not spam")."""
+    quiet = {cls: dataclasses.replace(BEHAVIOURS[cls], report=0.0002)
+             for cls in ("robocall", "dormant", "wangiri")}
+    world = World(behaviours={**BEHAVIOURS, **quiet}, name="quiet-robocalls")
+    data = _run(tmp_path, world, seed=21, scale=0.25)
+    robo = data[data["class"] == "robocall"]
+    assert len(robo) >= 40
+    assert _flag(robo) >= ROBOCALL_FLAG_FLOOR
+    legit = data[~data["is_spam"] & (data["class"] != "subscriber")]
+    assert legit.groupby("class").apply(_flag, include_groups=False).max() <= 0.25
+    assert (data[data["class"] == "subscriber"]["verdict"] == "spam").mean() <= 0.005
+
+
+ROBOCALL_FLAG_FLOOR = 0.5
