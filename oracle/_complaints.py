@@ -13,11 +13,15 @@ Assumptions (the model the estimate rests on):
    ``missed_weight``) are Poisson with a rate ``λ`` of that number's own.
 2. ``λ`` comes from one of two classes, each a Gamma distribution: legitimate (mean
    ``legit_rate``, shape ``legit_shape``) or spam (mean ``spam_rate``, shape
-   ``spam_shape``). ``k`` is then a mixture of two negative binomials. A small shape
-   means a class is heterogeneous: spam that draws almost no complaints and spam that
-   draws many both belong to it, so a silent number that reached many strangers is
-   *not* firm evidence of legitimacy unless the fitted spam class says it should be.
-3. The spam class is the one with the higher mean rate (this is what names the classes).
+   ``spam_shape``). ``k`` is then a mixture of two negative binomials. A small fitted
+   shape means a class is heterogeneous: spam that draws almost no complaints and spam
+   that draws many both belong to it, and then a silent number that reached many
+   strangers is only weak evidence of legitimacy; a large one means the operator's spam
+   draws complaints evenly, and silence is strong evidence.
+3. Numbers legitimate by evidence other than complaints (anchors: their callees call
+   them too, or subscribers vouched for them) belong to the legitimate class; this is
+   what names the classes (without it the loudest type would be "spam" and every
+   quieter one "legitimate").
 4. Numbers are independent; each reporter counts once; the share of spam among numbers
    with exposure (``spam_share``) is estimated too.
 
@@ -52,12 +56,11 @@ logger = logging.getLogger(__name__)
 
 POOLED = "*"
 _SHAPE_BOUNDS = (0.05, 200.0)
-# The spam class's Gamma shape is at most this: spam complaint rates spread over more
-# than an order of magnitude between types (a scam that hooks people against a robocall
-# they hang up on), so the class must allow quiet members. A larger shape would let a
-# world's loudest spam type define "spam" and turn every quieter type's silence into
-# evidence of legitimacy. 1 is an exponential spread of rates.
-SPAM_SHAPE_MAX = 1.0
+# The shape of each class is estimated, not capped. Capping the spam class at 1 (an
+# exponential spread of rates, so that silence never clears a number) was measured and
+# not adopted: on the default world it turned every silent business into "unknown" and
+# precision fell from 0.98 to 0.82 (bench/ORACLE_WORLDS.md, "tried and not adopted").
+SPAM_SHAPE_MAX = _SHAPE_BOUNDS[1]
 _RATE_BOUNDS = (1e-7, 1.0)
 
 
