@@ -119,3 +119,36 @@ def test_model_card_records_the_complaint_evidence_rates(trained: Path) -> None:
     card = json.loads((trained / "model_card.json").read_text())
     assert card["complaint_evidence"]["spam_rate"] > card["complaint_evidence"][
         "background_rate"] > 0
+
+
+@pytest.mark.parametrize(("spam", "ham"), [(0, 40), (40, 0), (3, 40)])
+def test_a_label_column_with_one_class_or_too_few_positives_is_refused_with_counts(
+        spam: int, ham: int) -> None:
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"number": [f"+1415555{i:04d}" for i in range(spam + ham)],
+                          "country": "US", "f1": rng.random(spam + ham),
+                          "label": [1] * spam + [0] * ham})
+    with pytest.raises(oracle.LabelError, match=rf"too few labels to train: {spam} spam, "
+                                                rf"{ham} not spam"):
+        oracle.train(table, None)
+
+
+def test_true_labels_train_one_model_per_fit_and_set_the_suspicious_tier_at_best_f1() -> None:
+    """Balanced true labels: no undersampling, so no bags; the suspicious threshold is the
+    out-of-fold F1 optimum, not the far lower precision-0.70 point."""
+    rng = np.random.default_rng(1)
+    n = 1200
+    y = (rng.random(n) < 0.35).astype(int)
+    table = pd.DataFrame({"number": [f"+1415555{i:04d}" for i in range(n)], "country": "US",
+                          "f1": rng.normal(y * 1.5, 1.0), "f2": rng.normal(y, 1.0),
+                          "label": y})
+    model = oracle.train(table, None, oracle.TrainConfig(max_iter=40, folds=3))
+    cm = model.countries["*"]
+    assert len(cm.classifier.members) == 1
+    assert cm.suspicious_threshold <= cm.spam_threshold
+    fresh = table.assign(f1=rng.normal(y * 1.5, 1.0), f2=rng.normal(y, 1.0))
+    scores = oracle.score(model, fresh.drop(columns=["label"]), {}, reasons=False)
+    flagged = int(scores["verdict"].isin(["spam", "suspicious"]).sum())
+    # At the F1 optimum about as many numbers are flagged as are spam; at precision 0.70
+    # on these overlapping classes far more would be.
+    assert 0.7 * y.sum() <= flagged <= 1.35 * y.sum()
