@@ -25,6 +25,13 @@ from node._consortium import (
     set_arbiter,
 )
 from node._deployment import Deployment
+from node._disputes import (
+    DisputeCase,
+    dispute_count,
+    dispute_votes,
+    list_disputes,
+    read_dispute,
+)
 from node._eip712 import recover_score_vote, sign_score_vote, vote_tuple
 from node._errors import (
     AnvilError,
@@ -32,12 +39,16 @@ from node._errors import (
     ChainUnreachable,
     ContractRevert,
     DeploymentError,
+    InsufficientFunds,
+    InvalidAddress,
     InvalidCountry,
     KeystoreError,
+    MembershipError,
     MigrationError,
     MissingRole,
     NodeError,
 )
+from node._funding import DEFAULT_FUND_WEI, ETHER, Funding, fund_accounts
 from node._genesis import besu_qbft_genesis, decode_qbft_extra_data, qbft_extra_data
 from node._keys import (
     create_keystore,
@@ -45,6 +56,7 @@ from node._keys import (
     keystore_dir,
     list_keystores,
     load_account,
+    resolve_address,
     resolve_password,
 )
 from node._ledger_ops import (
@@ -69,6 +81,8 @@ from node._ledger_ops import (
 from node.ipfs._errors import EvidenceError
 
 __all__ = [
+    "DEFAULT_FUND_WEI",
+    "ETHER",
     "MAX_BUNDLE",
     "AnvilError",
     "AnvilNode",
@@ -78,11 +92,16 @@ __all__ = [
     "ContractRevert",
     "Deployment",
     "DeploymentError",
+    "DisputeCase",
     "DisputeStatus",
     "EvidenceError",
+    "Funding",
+    "InsufficientFunds",
+    "InvalidAddress",
     "InvalidCountry",
     "KeystoreError",
     "Ledger",
+    "MembershipError",
     "MigrationError",
     "MissingRole",
     "NodeError",
@@ -101,10 +120,14 @@ __all__ = [
     "current_round",
     "decode_qbft_extra_data",
     "decode_revert",
+    "dispute_count",
+    "dispute_votes",
     "ensure_keystores",
     "finalize",
+    "fund_accounts",
     "grant_role",
     "keystore_dir",
+    "list_disputes",
     "list_keystores",
     "load_account",
     "load_artifact",
@@ -112,10 +135,12 @@ __all__ = [
     "open_dispute",
     "open_round",
     "qbft_extra_data",
+    "read_dispute",
     "read_record",
     "read_records",
     "recover_score_vote",
     "register_model",
+    "resolve_address",
     "resolve_dispute",
     "resolve_password",
     "set_arbiter",

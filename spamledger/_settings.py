@@ -203,13 +203,18 @@ def load_settings(
     return Settings(values)
 
 
-def add_setting_flags(parser: argparse.ArgumentParser, groups: Iterable[str]) -> None:
-    """Add one flag per (non-secret) setting of the given groups to ``parser``."""
+def add_setting_flags(parser: argparse.ArgumentParser, groups: Iterable[str],
+                      default: Any = None) -> None:
+    """Add one flag per (non-secret) setting of the given groups to ``parser``.
+
+    ``default=argparse.SUPPRESS`` on a subcommand lets the same flag be given before or
+    after the subcommand's name (an absent flag then leaves the parent's value alone).
+    """
     wanted = set(groups)
     for setting in SETTINGS.values():
         if setting.group not in wanted or setting.secret:
             continue
-        kwargs: dict[str, Any] = {"dest": setting.name, "default": None,
+        kwargs: dict[str, Any] = {"dest": setting.name, "default": default,
                                   "help": f"{setting.help} (env {setting.env}; "
                                           f"default {setting.default})"}
         if setting.type is bool:
