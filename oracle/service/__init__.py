@@ -27,6 +27,7 @@ from oracle.service._errors import (
     OperatorError,
     OutboxError,
     ServiceError,
+    SnapshotImmutable,
 )
 from oracle.service._merkle import MerkleTree, leaf_hash, verify
 from oracle.service._operator import Operator
@@ -85,6 +86,7 @@ __all__ = [
     "RetryPolicy",
     "ScoredNumber",
     "ServiceError",
+    "SnapshotImmutable",
     "Submitter",
     "VotePolicy",
     "VoteService",

@@ -85,13 +85,20 @@ def _push(settings: Any, args: argparse.Namespace) -> int:
 
 def _epoch(settings: Any, args: argparse.Namespace) -> int:
     from oracle.service._epoch import epoch_of
+    from oracle.service._errors import SnapshotImmutable
     from oracle.service._scored import read_scores
 
     app = _app(settings, args.model_hash)
     try:
         model = app.require_model()
         epoch = args.epoch or epoch_of(app.chain.now(), settings.service_epoch_seconds)
-        snap = app.epochs.build(read_scores(args.scores), epoch, model)
+        root = app.epochs.committed_root(epoch)
+        if root is not None:
+            raise SnapshotImmutable(f"epoch {epoch} is already committed on-chain with root "
+                                    f"0x{root.hex()}; a committed snapshot never changes "
+                                    "(commit the table under a later --epoch)")
+        snap = app.epochs.existing(epoch) or app.epochs.build(read_scores(args.scores),
+                                                              epoch, model)
         receipt = app.epochs.commit(snap)
         _print({"epoch": epoch, "root": "0x" + snap.root.hex(), "cid": snap.cid,
                 "count": snap.tree.count,
@@ -108,8 +115,8 @@ def _proof(settings: Any, args: argparse.Namespace) -> int:
     app = _app(settings)
     try:
         number = normalize(args.number, app.operator.country).e164
-        proof = app.epochs.proof(number, args.epoch)
-        _print(proof.as_dict() | {"verifiedOnChain": app.epochs.verify_on_chain(proof)})
+        proof = app.epochs.verified_proof(number, args.epoch)
+        _print(proof.as_dict() | {"verifiedOnChain": True})
         return 0
     finally:
         app.close()

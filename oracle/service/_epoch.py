@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from node._consortium import country_bytes
 from oracle.service._chain import Chain
-from oracle.service._errors import MerkleError, ServiceError
+from oracle.service._errors import ActionFailed, MerkleError, ServiceError, SnapshotImmutable
 from oracle.service._merkle import MerkleTree, leaf_hash, verify
 from oracle.service._operator import Operator
 from oracle.service._outbox import MINED
@@ -78,9 +78,15 @@ class Proof:
     proof: list[bytes]
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready; verdict and category by name, the leaf's integers under ``leaf``."""
+        from spamledger._types import Category, Verdict
+
         return {"country": self.country, "epoch": self.epoch,
                 "numberKey": "0x" + self.number_key.hex(), "score": self.score,
-                "verdict": self.verdict, "category": self.category,
+                "verdict": Verdict(self.verdict).name.lower(),
+                "category": Category(self.category).name.lower(),
+                "leaf": {"score": self.score, "verdict": self.verdict,
+                         "category": self.category},
                 "root": "0x" + self.root.hex(), "proof": ["0x" + p.hex() for p in self.proof]}
 
 
@@ -148,11 +154,66 @@ class EpochService:
     def path(self, epoch: int) -> Path:
         return self.op.epochs_dir / f"{epoch}.parquet"
 
+    def action_id(self, epoch: int) -> str:
+        return f"epoch:{self._need_chain().chain_id}:{self.op.country}:{epoch}"
+
+    def sealed(self, epoch: int) -> str | None:
+        """Why ``epoch``'s snapshot can no longer change (None while it still may).
+
+        A snapshot is sealed once it is committed on-chain or a commit of it is on its way
+        (planned, signed or sent in the outbox): its local table is then never rewritten.
+        """
+        if self.chain is None:
+            return None
+        root = self.committed_root(epoch)
+        if root is not None:
+            return f"epoch {epoch} is committed on-chain with root 0x{root.hex()}"
+        action = self.chain.outbox.find(self.action_id(epoch))
+        if action is not None and action.state != "failed":
+            return f"a commit of epoch {epoch} (root 0x{action.payload['root']}) is {action.state}"
+        return None
+
+    def existing(self, epoch: int) -> Snapshot | None:
+        """The sealed snapshot of ``epoch`` as its local table holds it, or None if unsealed.
+
+        Raises :class:`SnapshotImmutable` when the local table is missing or its root is not
+        the one committed (or being committed): the table must never be rebuilt then.
+        """
+        why = self.sealed(epoch)
+        if why is None:
+            return None
+        expected = self._sealed_root(epoch)
+        path = self.path(epoch)
+        if not path.exists():
+            raise SnapshotImmutable(f"{why} but its table {path} is missing")
+        cols = read_table(path)
+        tree = MerkleTree.from_arrays(cols["key"], cols["score"], cols["verdict"],
+                                      cols["category"])
+        if tree.root != expected:
+            raise SnapshotImmutable(f"{why} but {path} has root 0x{tree.root.hex()}")
+        action = self._need_chain().outbox.find(self.action_id(epoch))
+        cid = action.payload["cid"] if action else ""
+        model = bytes.fromhex(action.payload["model"]) if action else b"\0" * 32
+        return Snapshot(epoch, self.op.country, tree, cid, model, path)
+
+    def _sealed_root(self, epoch: int) -> bytes:
+        root = self.committed_root(epoch)
+        if root is not None:
+            return root
+        action = self._need_chain().outbox.get(self.action_id(epoch))
+        return bytes.fromhex(action.payload["root"])
+
     def build(self, rows: Sequence[ScoredNumber], epoch: int,
               model_hash: str | bytes) -> Snapshot:
-        """Tree + local table + IPFS copy of ``rows`` for ``epoch`` (no chain call)."""
+        """Tree + local table + IPFS copy of ``rows`` for ``epoch`` (no chain call).
+
+        Refuses (:class:`SnapshotImmutable`) an epoch already committed or being committed.
+        """
         if not rows:
             raise MerkleError("an epoch snapshot needs at least one scored number")
+        why = self.sealed(epoch)
+        if why is not None:
+            raise SnapshotImmutable(f"{why}; a committed snapshot is never rebuilt")
         cols = table_arrays(rows, self.hasher)
         tree = MerkleTree.from_arrays(cols["key"], cols["score"], cols["verdict"],
                                       cols["category"])
@@ -171,9 +232,20 @@ class EpochService:
                                "put the epoch table into IPFS", _ipfs_transient(), _give_up)
 
     def commit(self, snap: Snapshot) -> dict[str, Any] | None:
-        """Commit a built snapshot on-chain exactly once; returns the receipt if sent now."""
+        """Commit a built snapshot on-chain exactly once; returns the receipt if sent now.
+
+        Raises :class:`ActionFailed` when the commit was refused (e.g. the model is not
+        approved): a snapshot that did not reach the chain is never reported as committed.
+        """
+        receipt = self._commit(snap)
+        action = self._need_chain().outbox.get(self.action_id(snap.epoch))
+        if action.state == "failed":
+            raise ActionFailed(action.id, action.error or "refused")
+        return receipt
+
+    def _commit(self, snap: Snapshot) -> dict[str, Any] | None:
         chain = self._need_chain()
-        action_id = f"epoch:{chain.chain_id}:{snap.country}:{snap.epoch}"
+        action_id = self.action_id(snap.epoch)
         action = chain.outbox.plan(action_id, "epoch", {
             "epoch": snap.epoch, "root": snap.root.hex(), "cid": snap.cid,
             "model": snap.model_hash.hex(), "count": snap.tree.count})
@@ -211,6 +283,9 @@ class EpochService:
         """The proof of a number (E.164 or its 32-byte key) in an epoch (default: latest)."""
         epoch = self.latest_local_epoch() if epoch is None else epoch
         key = number if isinstance(number, bytes) else self.hasher.key(number)
+        if not self.path(epoch).exists():
+            raise MerkleError(f"operator {self.op.name} has no snapshot of epoch {epoch} "
+                              f"(looked for {self.path(epoch)})")
         cols = read_table(self.path(epoch))
         tree = MerkleTree.from_arrays(cols["key"], cols["score"], cols["verdict"],
                                       cols["category"])
@@ -221,6 +296,25 @@ class EpochService:
         if not verify(tree.root, leaf_hash(*leaf), proof):  # pragma: no cover - invariant
             raise MerkleError("proof does not verify against the local root")
         return Proof(self.op.country, epoch, key, leaf[1], leaf[2], leaf[3], tree.root, proof)
+
+    def verified_proof(self, number: str | bytes, epoch: int | None = None) -> Proof:
+        """:meth:`proof`, checked on-chain; raises :class:`MerkleError` when it does not verify.
+
+        The message says why: the epoch is not committed, or the local table's root is not
+        the committed one, or the contract refuses the leaf.
+        """
+        proof = self.proof(number, epoch)
+        root = self.committed_root(proof.epoch)
+        if root is None:
+            raise MerkleError(f"epoch {proof.epoch} of {proof.country} is not committed "
+                              "on-chain; nothing to verify against")
+        if root != proof.root:
+            raise MerkleError(f"the local table of epoch {proof.epoch} has root "
+                              f"0x{proof.root.hex()} but the chain holds 0x{root.hex()}")
+        if not self.verify_on_chain(proof):
+            raise MerkleError(f"SnapshotRegistry.verifyLeaf refused the proof for epoch "
+                              f"{proof.epoch}")
+        return proof
 
     def verify_on_chain(self, proof: Proof) -> bool:
         """``SnapshotRegistry.verifyLeaf`` for a proof."""

@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from oracle.service._epoch import epoch_of
-from oracle.service._errors import ModelGovernanceError, ServiceError
+from oracle.service._errors import ActionFailed, ModelGovernanceError, ServiceError
 from oracle.service._scored import ScoredNumber, from_records
 from oracle.service._votes import PushReport
 
@@ -171,14 +171,31 @@ class ContinuousRunner:
     # -- epochs and retraining --------------------------------------------------------------
 
     def maybe_epoch(self) -> int | None:
-        """Commit the snapshot when the chain clock entered a new epoch."""
+        """Commit the snapshot when the chain clock entered a new epoch; returns the epoch
+        only when this cycle saw its commit mined.
+
+        An epoch already committed (by ``oracle epoch`` or before a crash) is never rebuilt;
+        one whose commit is in flight is resumed with the table it was planned with.
+        """
         if not self.table or self.epoch_seconds <= 0:
             return None
+        epochs = self.app.epochs
         epoch = epoch_of(self.app.chain.now(), self.epoch_seconds)
         if int(self.outbox.get_meta(LAST_EPOCH, "0") or 0) >= epoch:
             return None
-        snap = self.app.epochs.build(self.table, epoch, self.app.votes.model_hash)
-        self.app.epochs.commit(snap)
+        if epochs.committed_root(epoch) is not None:
+            logger.info("epoch %d is already committed on-chain; its snapshot is kept as is",
+                        epoch)
+            self.outbox.set_meta(LAST_EPOCH, str(epoch))
+            return None
+        snap = epochs.existing(epoch) or epochs.build(self.table, epoch,
+                                                      self.app.votes.model_hash)
+        try:
+            epochs.commit(snap)
+        except ActionFailed as exc:
+            logger.error("epoch %d not committed: %s", epoch, exc.reason)
+            self.outbox.set_meta(LAST_EPOCH, str(epoch))  # refused: not retried this epoch
+            return None
         self.outbox.set_meta(LAST_EPOCH, str(epoch))
         return epoch
 
