@@ -29,6 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from oracle._errors import IngestError, SchemaError
+from spamledger._countries import COUNTRY_CODES
 from spamledger._numbers import InvalidNumber, normalize_many
 
 logger = logging.getLogger(__name__)
@@ -238,6 +239,11 @@ def _register_numbers(con: duckdb.DuckDBPyConnection, name: str, query: str) -> 
     logger.debug("normalized %d distinct numbers into %s", len(pairs), name)
 
 
+# A row whose country is not an ISO 3166-1 alpha-2 code is quarantined ('unknown_country').
+_BAD_COUNTRY = "coalesce(r.country, '') NOT IN ({})".format(
+    ", ".join(f"'{c}'" for c in sorted(COUNTRY_CODES)))
+
+
 def _until_clause(until: datetime | None) -> str:
     return f"AND ts < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'" if until else ""
 
@@ -265,6 +271,7 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
                    b.nid AS callee_id, b.block AS callee_block,
                    CASE WHEN r.ts IS NULL AND r.raw_ts IS NULL THEN 'missing_timestamp'
                         WHEN r.ts IS NULL THEN 'bad_timestamp'
+                        WHEN {_BAD_COUNTRY} THEN 'unknown_country'
                         WHEN a.reason IS NOT NULL THEN 'caller:' || a.reason
                         WHEN b.reason IS NOT NULL THEN 'callee:' || b.reason
                         WHEN r.duration_s IS NULL THEN 'bad_duration'
@@ -319,6 +326,7 @@ def load_reports(con: duckdb.DuckDBPyConnection, path: str | Path,
                        AS reporter_key,
                    CASE WHEN r.ts IS NULL AND r.raw_ts IS NULL THEN 'missing_timestamp'
                         WHEN r.ts IS NULL THEN 'bad_timestamp'
+                        WHEN {_BAD_COUNTRY} THEN 'unknown_country'
                         WHEN a.reason IS NOT NULL THEN 'number:' || a.reason
                         WHEN r.label IS NULL OR r.label NOT IN ('spam', 'not_spam')
                              THEN 'unknown_label'
