@@ -101,6 +101,21 @@ def _check_inputs(args: argparse.Namespace) -> None:
         raise OracleError("give --calls and --reports (or --features)")
 
 
+def _writable_dir(path: Path) -> None:
+    """Create ``path`` if needed and prove it writable, before hours of training."""
+    import tempfile
+
+    from oracle._errors import OracleError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise OracleError(f"cannot write to --model-dir {path}: "
+                          f"{exc.strerror or exc}") from exc
+
+
 def _simulate(settings: Any, args: argparse.Namespace) -> int:
     from oracle._simulate import simulate
 
@@ -121,6 +136,7 @@ def _train(settings: Any, args: argparse.Namespace) -> int:
     from oracle._pipeline import parse_instant, read_feature_table, training_data
 
     _check_inputs(args)
+    _writable_dir(args.model_dir)
     options = training_options(settings)
     config = options.pop("config")
     until = parse_instant(args.until)
