@@ -91,6 +91,22 @@ def sources(path: str | Path) -> list[Path]:
     raise IngestError(f"{p}: no such file or folder")
 
 
+def check_file(path: str | Path, kind: str) -> None:
+    """Raise :class:`SchemaError` (naming the file and column) unless ``path`` can be read
+    as a ``kind`` (``calls`` or ``reports``) file; reads the schema and one row only."""
+    required = CALL_COLUMNS if kind == "calls" else REPORT_COLUMNS
+    path = Path(path)
+    con = connect()
+    try:
+        _check_types(path, _columns(con, path), required)
+        try:
+            con.execute(f"SELECT * FROM ({_scan(path)}) LIMIT 1").fetchall()
+        except duckdb.Error as exc:
+            raise SchemaError(path, "*", f"file cannot be read: {exc}") from exc
+    finally:
+        con.close()
+
+
 def _sql_str(value: object) -> str:
     return str(value).replace("'", "''")
 
