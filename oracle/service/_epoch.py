@@ -25,7 +25,7 @@ import io
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,8 @@ from oracle.service._operator import Operator
 from oracle.service._outbox import MINED
 from oracle.service._retry import RetryPolicy
 from oracle.service._scored import ScoredNumber, model_hash_bytes
+from spamledger._countries import is_country_code
+from spamledger._types import Category, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +81,6 @@ class Proof:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready; verdict and category by name, the leaf's integers under ``leaf``."""
-        from spamledger._types import Category, Verdict
-
         return {"country": self.country, "epoch": self.epoch,
                 "numberKey": "0x" + self.number_key.hex(), "score": self.score,
                 "verdict": Verdict(self.verdict).name.lower(),
@@ -95,14 +95,21 @@ def epoch_of(timestamp: int, epoch_seconds: int) -> int:
     return max(1, int(timestamp) // max(1, int(epoch_seconds)))
 
 
-def table_arrays(rows: Sequence[ScoredNumber], hasher: Any) -> dict[str, np.ndarray]:
-    """The snapshot columns of a score table; a number scored twice keeps its last row."""
+def table_arrays(rows: Sequence[ScoredNumber], hasher: Any,
+                 verdict_of: Callable[[str, int], int] | None = None) -> dict[str, np.ndarray]:
+    """The snapshot columns of a score table; a number scored twice keeps its last row.
+
+    ``verdict_of(country, score_bps)`` gives each leaf's verdict (the ledger's rule: the
+    consortium's on-chain thresholds); without it the row's own verdict is kept.
+    """
     latest = {hasher.key(r.e164): r for r in rows}
     keys = np.frombuffer(b"".join(latest), dtype=np.uint8).reshape(-1, 32)
     vals = list(latest.values())
+    verdicts = [int(r.verdict) if verdict_of is None else verdict_of(r.country, r.score_bps)
+                for r in vals]
     return {"key": keys,
             "score": np.array([r.score_bps for r in vals], dtype=np.uint16),
-            "verdict": np.array([int(r.verdict) for r in vals], dtype=np.uint8),
+            "verdict": np.array(verdicts, dtype=np.uint8),
             "category": np.array([int(r.category) for r in vals], dtype=np.uint8)}
 
 
@@ -214,7 +221,7 @@ class EpochService:
         why = self.sealed(epoch)
         if why is not None:
             raise SnapshotImmutable(f"{why}; a committed snapshot is never rebuilt")
-        cols = table_arrays(rows, self.hasher)
+        cols = table_arrays(rows, self.hasher, self.ledger_verdict())
         tree = MerkleTree.from_arrays(cols["key"], cols["score"], cols["verdict"],
                                       cols["category"])
         data = table_bytes(cols)
@@ -224,6 +231,25 @@ class EpochService:
                     tree.root.hex(), cid, len(data))
         return Snapshot(epoch, self.op.country, tree, cid, model_hash_bytes(model_hash),
                         self.path(epoch))
+
+    def ledger_verdict(self) -> Callable[[str, int], int] | None:
+        """The verdict rule rounds use (``Consensus.thresholdsOf`` the number's country),
+        read once per country, so a snapshot leaf and a finalized round agree on a score."""
+        chain = self.chain
+        if chain is None:
+            return None
+        cache: dict[str, tuple[int, int]] = {}
+
+        def verdict(country: str, score_bps: int) -> int:
+            cc = country if is_country_code(country) else self.op.country
+            if cc not in cache:
+                spam, suspicious = chain.call("Consensus", "thresholdsOf", country_bytes(cc))
+                cache[cc] = (int(spam), int(suspicious))
+            spam, suspicious = cache[cc]
+            return int(Verdict.SPAM if score_bps >= spam else Verdict.SUSPICIOUS
+                       if score_bps >= suspicious else Verdict.NOT_SPAM)
+
+        return verdict
 
     def _put(self, data: bytes) -> str:
         from oracle.service._evidence import _give_up, _ipfs_transient

@@ -117,3 +117,19 @@ def test_a_proof_that_cannot_verify_on_chain_is_an_error_naming_why(make_operato
         rig.epochs.verified_proof(rows[3].e164, epoch)
     with pytest.raises(MerkleError, match="no snapshot of epoch 5"):
         rig.epochs.proof(rows[3].e164, 5)
+
+
+def test_snapshot_leaves_take_the_verdict_rounds_would_give_the_same_score(make_operator):
+    rig = make_operator("GB")
+    # The model called 0.68 spam (its own threshold); the ledger's rule is the consortium's
+    # thresholds for GB (default spam >= 7000 bps, suspicious >= 4000).
+    spam_by_model = ScoredNumber(e164="+442079460001", country="GB", score=0.68,
+                                 verdict=Verdict.SPAM, category=Category.SCAM)
+    clear = ScoredNumber(e164="+442079460002", country="GB", score=0.95,
+                         verdict=Verdict.SPAM, category=Category.SCAM)
+    epoch = 6_000_000 + secrets.randbelow(10**6)
+    rig.epochs.build([spam_by_model, clear], epoch, rig.model_hash)
+    spam, suspicious = rig.chain.call("Consensus", "thresholdsOf", b"GB")
+    assert suspicious <= 6800 < spam
+    assert rig.epochs.proof(spam_by_model.e164, epoch).verdict == Verdict.SUSPICIOUS
+    assert rig.epochs.proof(clear.e164, epoch).verdict == Verdict.SPAM
