@@ -158,8 +158,11 @@ def _run(settings: Settings, args: argparse.Namespace, action: Any) -> int:
     _check(settings, args)
     w3 = connect(settings.rpc_url)
     deployment = Deployment.load(settings.data_dir, w3.eth.chain_id)
-    password = resolve_password(settings.data_dir, settings.keystore_password)
-    signer = load_account(keystore_dir(settings.data_dir) / f"{args.signer}.json", password)
+    signer = None
+    if action is not _show:  # reading needs no key (and no second of scrypt)
+        password = resolve_password(settings.data_dir, settings.keystore_password)
+        signer = load_account(keystore_dir(settings.data_dir) / f"{args.signer}.json",
+                              password)
     action(Ledger(w3, deployment, signer), args)
     return 0
 
