@@ -260,6 +260,21 @@ _BAD_COUNTRY = "coalesce(r.country, '') NOT IN ({})".format(
     ", ".join(f"'{c}'" for c in sorted(COUNTRY_CODES)))
 
 
+# An exact duplicate row (every column the same as an earlier row) is quarantined as
+# 'duplicate'. A report without a reporter is never a duplicate: feeds list anonymous
+# complaints one a line, and the same number reported twice in one day is two complaints.
+_CALL_IDENTITY = ("raw_ts", "caller_raw", "callee_raw", "raw_duration", "raw_answered",
+                  "country", "channel", "attestation", "operator")
+_REPORT_IDENTITY = ("raw_ts", "number_raw", "label", "country",
+                    "coalesce(reporter, _file || ':' || _line)", "category", "source")
+
+
+def _copy_number(identity: tuple[str, ...]) -> str:
+    """SQL column ``_copy``: 1 for a row's first occurrence, 2.. for its exact copies."""
+    return (f"row_number() OVER (PARTITION BY {', '.join(identity)} "
+            "ORDER BY _file, _line) AS _copy")
+
+
 def _until_clause(until: datetime | None) -> str:
     return f"AND ts < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'" if until else ""
 
@@ -290,6 +305,7 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
                         WHEN {_BAD_COUNTRY} THEN 'unknown_country'
                         WHEN a.reason IS NOT NULL THEN 'caller:' || a.reason
                         WHEN b.reason IS NOT NULL THEN 'callee:' || b.reason
+                        WHEN r._copy > 1 THEN 'duplicate'
                         WHEN r.duration_s IS NULL THEN 'bad_duration'
                         WHEN r.duration_s < 0 THEN 'negative_duration'
                         WHEN r.answered IS NULL THEN 'bad_answered'
@@ -297,7 +313,7 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
                         WHEN coalesce(r.attestation, 'A') NOT IN ('A', 'B', 'C')
                              THEN 'bad_attestation'
                    END AS reason
-            FROM {table}_raw r
+            FROM (SELECT *, {_copy_number(_CALL_IDENTITY)} FROM {table}_raw) r
             LEFT JOIN {table}_numbers a ON a.raw = coalesce(r.caller_raw, '')
                  AND a.country = coalesce(r.country, '')
             LEFT JOIN {table}_numbers b ON b.raw = coalesce(r.callee_raw, '')
@@ -346,8 +362,9 @@ def load_reports(con: duckdb.DuckDBPyConnection, path: str | Path,
                         WHEN a.reason IS NOT NULL THEN 'number:' || a.reason
                         WHEN r.label IS NULL OR r.label NOT IN ('spam', 'not_spam')
                              THEN 'unknown_label'
+                        WHEN r._copy > 1 THEN 'duplicate'
                    END AS reason
-            FROM {table}_raw r
+            FROM (SELECT *, {_copy_number(_REPORT_IDENTITY)} FROM {table}_raw) r
             LEFT JOIN {table}_numbers a ON a.raw = coalesce(r.number_raw, '')
                  AND a.country = coalesce(r.country, '')
             LEFT JOIN {table}_numbers p ON p.raw = r.reporter
