@@ -118,9 +118,10 @@ def _writable_dir(path: Path) -> None:
 
 def _simulate(settings: Any, args: argparse.Namespace) -> int:
     from oracle._simulate import simulate
+    from spamledger._countries import country_code
 
-    paths = simulate(args.out_dir, args.scale, args.days, args.seed,
-                     countries=[c.strip().upper() for c in args.countries.split(",") if c])
+    countries = [country_code(c) for c in args.countries.split(",") if c.strip()]
+    paths = simulate(args.out_dir, args.scale, args.days, args.seed, countries=countries)
     meta = json.loads(paths["meta"].read_text())
     print(f"simulated {meta['calls']} calls, {meta['reports']} reports, {meta['numbers']} "
           f"numbers, {meta['start']} .. {meta['end']}")

@@ -79,3 +79,10 @@ def test_cli_train_and_score_from_a_labelled_feature_table(
     assert len(scores) == len(table) and set(scores["number"]) == set(table["number"])
     card = json.loads((model / "model_card.json").read_text())
     assert card["features"] == list(oracle.FEATURES)
+
+
+def test_simulate_refuses_a_country_that_is_not_an_iso_code(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["oracle", "simulate", str(tmp_path / "sim"), "--countries", "US,XX"]) == 1
+    assert "'XX'" in capsys.readouterr().err
+    assert not (tmp_path / "sim").exists()
