@@ -221,6 +221,8 @@ class EpochService:
         why = self.sealed(epoch)
         if why is not None:
             raise SnapshotImmutable(f"{why}; a committed snapshot is never rebuilt")
+        if self.chain is not None:  # an earlier refused commit: this table is a new attempt
+            self.chain.outbox.forget_failed(self.action_id(epoch))
         cols = table_arrays(rows, self.hasher, self.ledger_verdict())
         tree = MerkleTree.from_arrays(cols["key"], cols["score"], cols["verdict"],
                                       cols["category"])

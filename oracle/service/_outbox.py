@@ -301,6 +301,12 @@ class Outbox:
         with self._tx() as db:
             db.executemany("DELETE FROM published WHERE key=?", [(k,) for k in keys])
 
+    def forget_failed(self, action_id: str) -> bool:
+        """Delete one failed action so it can be planned afresh; True if there was one."""
+        with self._tx() as db:
+            cur = db.execute("DELETE FROM actions WHERE id=? AND state=?", (action_id, FAILED))
+            return cur.rowcount > 0
+
     def clear_failed(self, kind: str | None = None) -> list[Action]:
         """Delete failed actions (of one ``kind``) so they can be planned afresh; their vote
         numbers are forgotten as published. Returns the cleared actions."""

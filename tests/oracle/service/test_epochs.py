@@ -107,6 +107,11 @@ def test_a_refused_epoch_commit_raises_and_the_runner_does_not_report_it(make_op
         rig.epochs.commit(snap)
     assert rig.epochs.committed_root(epoch) is None
 
+    approve_models([rig, make_operator("US"), make_operator("IN")])
+    retried = rig.epochs.build(rows, epoch, rig.model_hash)  # the operator fixed the model
+    assert rig.epochs.commit(retried) is not None
+    assert rig.epochs.committed_root(epoch) == retried.root
+
 
 def test_a_proof_that_cannot_verify_on_chain_is_an_error_naming_why(make_operator):
     rig = make_operator("GB")
