@@ -11,11 +11,8 @@ Errors (see ``api/_errors.py``)::
         └── StoreError 500 (database)
 """
 
-from api._app import create_app
-from api._auth import ROLES, Principal, RateLimiter, authenticate, create_key, revoke_key
-from api._chain import Chain, Evidence
-from api._db import database_url, make_engine, migrate, session_scope
-from api._epochs import load_pending_epochs
+from typing import TYPE_CHECKING
+
 from api._errors import (
     ApiError,
     BadRequest,
@@ -29,7 +26,35 @@ from api._errors import (
     Unprocessable,
     UpstreamUnavailable,
 )
-from api._indexer import Indexer, SyncResult
+from spamledger._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from api._app import create_app
+    from api._auth import ROLES, Principal, RateLimiter, authenticate, create_key, revoke_key
+    from api._chain import Chain, Evidence
+    from api._db import database_url, make_engine, migrate, session_scope
+    from api._epochs import load_pending_epochs
+    from api._indexer import Indexer, SyncResult
+
+# Loaded on first use (see spamledger/_lazy.py): `spamledger --help` stays fast.
+__getattr__ = lazy_exports(__name__, {
+    "Chain": "api._chain",
+    "Evidence": "api._chain",
+    "Indexer": "api._indexer",
+    "Principal": "api._auth",
+    "ROLES": "api._auth",
+    "RateLimiter": "api._auth",
+    "SyncResult": "api._indexer",
+    "authenticate": "api._auth",
+    "create_app": "api._app",
+    "create_key": "api._auth",
+    "database_url": "api._db",
+    "load_pending_epochs": "api._epochs",
+    "make_engine": "api._db",
+    "migrate": "api._db",
+    "revoke_key": "api._auth",
+    "session_scope": "api._db",
+})
 
 __all__ = [
     "ROLES",

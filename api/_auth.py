@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from api._errors import BadRequest, Forbidden, RateLimited, Unauthorized
 from api._models import ApiKey
+from spamledger._countries import is_country_code
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def create_key(session: Session, *, role: str, country: str, name: str = "") -> 
     if role not in ROLES:
         raise BadRequest(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     country = country.upper()
-    if country != ANY_COUNTRY and not (len(country) == 2 and country.isalpha()):
+    if country != ANY_COUNTRY and not is_country_code(country):
         raise BadRequest(f"country must be an ISO 3166 alpha-2 code or '*', not {country!r}")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiKey(key_hash=hash_key(key), prefix=key[:12], name=name[:100], role=role,

@@ -68,9 +68,14 @@ def livez() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/healthz", response_model=Health, summary="liveness and upstream health")
-def healthz(request: Request) -> Health:
-    return health(request.app.state.ctx)
+@router.get("/healthz", response_model=Health, summary="liveness and upstream health",
+            responses={503: {"model": Health, "description": "degraded or down"}})
+def healthz(request: Request, response: Response) -> Health:
+    """200 only when the database, the chain and IPFS all answer; 503 otherwise."""
+    result = health(request.app.state.ctx)
+    if result.status != "ok":
+        response.status_code = 503
+    return result
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -86,6 +86,7 @@ class AnvilNode:
         if running:
             return running
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._check_port_free()
         self._guard_state_file()
         cmd = [str(anvil_binary()), "--host", self.host, "--port", str(self.port),
                "--chain-id", str(self.chain_id), "--state", str(self.state_file),
@@ -103,6 +104,21 @@ class AnvilNode:
             raise AnvilError(f"anvil exited with code {proc.returncode}; see {self.log_file}")
         logger.info("anvil pid %d on %s (state %s)", proc.pid, self.rpc_url, self.state_file)
         return proc.pid
+
+    def _check_port_free(self) -> None:
+        """Refuse to start when something else holds the port: its answers would pass for
+        ours (another data directory's chain, say) while our Anvil exits unseen."""
+        import socket
+
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
+            try:
+                sock.bind((self.host, self.port))
+            except OSError as exc:
+                raise AnvilError(
+                    f"cannot start anvil: {self.host}:{self.port} is in use by another "
+                    f"process ({exc.strerror}); stop it or choose another --anvil-port"
+                ) from exc
 
     def _guard_state_file(self) -> None:
         """Keep a copy of the last good state: a kill during a dump can truncate the file."""

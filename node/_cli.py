@@ -37,11 +37,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     keys.set_defaults(func=_keys)
 
     genesis = cmds.add_parser("genesis", help="write a Besu QBFT genesis for the validators")
-    genesis.add_argument("--validators", nargs="+", required=True,
-                         help="keystore names of the initial QBFT validators")
+    genesis.add_argument("--validators", nargs="+", required=True, metavar="ACCOUNT",
+                         help="initial QBFT validators: 0x addresses (collected from the "
+                              "operators) or local keystore names")
+    genesis.add_argument("--fund", nargs="*", default=[], metavar="ACCOUNT",
+                         help="more accounts given a starting balance: governance, arbiters, "
+                              "relayer, regulator (addresses or keystore names)")
+    genesis.add_argument("--fund-eth", type=int, default=1_000_000,
+                         help="starting balance of every validator and --fund account, in "
+                              "ether (default 1000000)")
     genesis.add_argument("--chain-id", dest="genesis_chain_id", type=int, default=1337)
     genesis.add_argument("--out", type=Path, required=True, help="genesis JSON to write")
     genesis.set_defaults(func=_genesis)
+
+    export = cmds.add_parser("export-key", help="write a keystore's private key as a Besu "
+                                                "node key file (mode 0600)")
+    export.add_argument("name", help="keystore name")
+    export.add_argument("--out", type=Path, required=True,
+                        help="file to write (Besu: DATA_PATH/key); refuses to overwrite")
+    export.set_defaults(func=_export_key)
 
 
 def _anvil(settings: Settings) -> Any:
@@ -115,19 +129,35 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _genesis(settings: Settings, args: argparse.Namespace) -> int:
-    from node._errors import KeystoreError
     from node._genesis import besu_qbft_genesis
-    from node._keys import keystore_dir, list_keystores
+    from node._keys import keystore_dir, resolve_address
 
-    known = list_keystores(keystore_dir(settings.data_dir))
-    missing = [n for n in args.validators if n not in known]
-    if missing:
-        raise KeystoreError(f"no keystore named {', '.join(missing)}; "
-                            "create them with `spamledger node keys NAME`")
-    addresses = [known[n] for n in args.validators]
-    genesis = besu_qbft_genesis(args.genesis_chain_id, addresses,
-                                alloc={a: 10**24 for a in addresses})
+    directory = keystore_dir(settings.data_dir)
+    validators = [resolve_address(directory, v) for v in args.validators]
+    funded = list(dict.fromkeys(validators + [resolve_address(directory, f)
+                                              for f in args.fund]))
+    genesis = besu_qbft_genesis(args.genesis_chain_id, validators,
+                                alloc={a: args.fund_eth * 10**18 for a in funded})
     args.out.write_text(json.dumps(genesis, indent=2))
     print(f"wrote {args.out}: QBFT genesis, chain id {args.genesis_chain_id}, "
-          f"{len(addresses)} validators")
+          f"{len(validators)} validators, {len(funded)} funded accounts "
+          f"({args.fund_eth} ETH each)")
+    return 0
+
+
+def _export_key(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+
+    from node._errors import KeystoreError
+    from node._keys import keystore_dir, load_account, resolve_password
+
+    password = resolve_password(settings.data_dir, settings.keystore_password)
+    account = load_account(keystore_dir(settings.data_dir) / f"{args.name}.json", password)
+    try:
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise KeystoreError(f"cannot write {args.out}: {exc.strerror}") from exc
+    with os.fdopen(fd, "w") as fh:
+        fh.write("0x" + bytes(account.key).hex())
+    print(f"wrote {args.out}: node key of {args.name} ({account.address}); keep it secret")
     return 0

@@ -29,7 +29,13 @@ from web3.types import TxReceipt
 
 from node._artifacts import error_selectors, load_artifact
 from node._deployment import Deployment
-from node._errors import ChainUnreachable, ContractRevert, MissingRole, NodeError
+from node._errors import (
+    ChainUnreachable,
+    ContractRevert,
+    InsufficientFunds,
+    MissingRole,
+    NodeError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +50,20 @@ _ROLE_ERRORS = {"AccessControlUnauthorizedAccount", "NotValidator", "NotArbiter"
 
 def connect(rpc_url: str, timeout: float = RPC_TIMEOUT) -> Web3:
     """A connected :class:`Web3`; raises :class:`ChainUnreachable` naming the URL."""
+    if not rpc_url.startswith(("http://", "https://")):
+        raise NodeError(f"RPC URL {rpc_url!r} must start with http:// or https:// "
+                        "(e.g. http://127.0.0.1:8545)")
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
     try:
         w3.eth.chain_id  # noqa: B018 - the cheapest call that proves the node answers
     except Exception as exc:  # requests/aiohttp/OSError: all mean "not reachable"
         raise ChainUnreachable(rpc_url, type(exc).__name__) from exc
     return w3
+
+
+def is_insufficient_funds(exc: BaseException) -> bool:
+    """True when a node refused a transaction because the sender cannot pay for it."""
+    return "insufficient funds" in str(exc).lower()
 
 
 def decode_revert(data: str | bytes | None) -> tuple[str, tuple[Any, ...]]:
@@ -170,19 +184,53 @@ class Ledger:
             except (ContractCustomError, ContractLogicError) as exc:
                 self._nonces.pop(sender.address, None)
                 raise _revert_from(exc, name, fn) from exc
+            except Web3RPCError as exc:
+                self._nonces.pop(sender.address, None)
+                raise self._refused(exc, sender.address, f"{name}.{fn}") from exc
             try:
                 tx_hash = self._sign_and_send(tx, sender)
             except Web3RPCError as exc:
                 # Another client (an oracle, another Ledger) used this key meanwhile: our
                 # cached nonce is stale. Re-read it from the chain and try once more.
-                if "nonce" not in str(exc).lower():
+                if "nonce" not in str(exc).lower() or is_insufficient_funds(exc):
                     self._nonces.pop(sender.address, None)
-                    raise NodeError(f"{name}.{fn}: node refused the transaction: {exc}") from exc
+                    raise self._refused(exc, sender.address, f"{name}.{fn}") from exc
                 self._nonces.pop(sender.address, None)
                 tx["nonce"] = self._next_nonce(sender.address)
                 tx_hash = self._sign_and_send(tx, sender)
             self._nonces[sender.address] = tx["nonce"] + 1
             return bytes(tx_hash)
+
+    def _refused(self, exc: Exception, address: str, action: str) -> NodeError:
+        """The node refused a transaction: short of gas money, or another reason."""
+        if is_insufficient_funds(exc):
+            return InsufficientFunds(address, self.balance(address), action)
+        return NodeError(f"{action}: node refused the transaction: {exc}")
+
+    def balance(self, address: str) -> int:
+        """Balance of ``address`` in wei."""
+        return int(self.w3.eth.get_balance(to_checksum_address(address)))
+
+    def send_value(self, to: str, value_wei: int,
+                   account: LocalAccount | None = None) -> TxReceipt:
+        """Transfer ``value_wei`` to ``to`` (signed locally); returns the receipt."""
+        sender = account or self.account
+        if sender is None:
+            raise NodeError("transfer: no account to send from")
+        action = f"a transfer of {value_wei} wei to {to}"
+        with self._lock:
+            params: dict[str, Any] = {
+                "from": sender.address, "to": to_checksum_address(to), "value": int(value_wei),
+                "nonce": self._next_nonce(sender.address), "chainId": self.w3.eth.chain_id}
+            try:
+                params["gas"] = self.w3.eth.estimate_gas(params)  # type: ignore[arg-type]
+                params["gasPrice"] = self.w3.eth.gas_price
+                tx_hash = self._sign_and_send(params, sender)
+            except Web3RPCError as exc:
+                self._nonces.pop(sender.address, None)
+                raise self._refused(exc, sender.address, action) from exc
+            self._nonces[sender.address] = params["nonce"] + 1
+        return self.wait(bytes(tx_hash), "transfer", to)
 
     def _sign_and_send(self, tx: Any, sender: LocalAccount) -> Any:
         return self.w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)

@@ -15,7 +15,9 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from node._client import Ledger
-from node._errors import InvalidCountry
+from node._errors import InvalidCountry, MembershipError
+from spamledger._countries import InvalidCountry as InvalidCountryCode
+from spamledger._countries import country_code
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +26,10 @@ VS = "ValidatorSet"
 
 def country_bytes(country: str) -> bytes:
     """ISO 3166-1 alpha-2 as the contracts' ``bytes2`` (``"US"`` -> ``b"US"``)."""
-    code = country.strip().upper()
-    if len(code) != 2 or not code.isalpha() or not code.isascii():
-        raise InvalidCountry(f"not an ISO 3166-1 alpha-2 country code: {country!r}")
-    return code.encode("ascii")
+    try:
+        return country_code(country).encode("ascii")
+    except InvalidCountryCode as exc:
+        raise InvalidCountry(country) from exc
 
 
 def country_str(raw: bytes) -> str:
@@ -43,6 +45,11 @@ def admit_validator(ledger: Ledger, address: str, country: str, weight: int) -> 
         ledger.transact(VS, "admitValidator", address, country_bytes(country), weight)
         logger.info("admitted validator %s (%s, weight %d)", address, country, weight)
         return
+    if cc != country_bytes(country):
+        raise MembershipError(
+            f"validator {address} is admitted as {country_str(cc)}, not "
+            f"{country_str(country_bytes(country))}: a validator's country cannot change "
+            "(remove it and admit another address)")
     if current_weight != weight:
         ledger.transact(VS, "setValidatorWeight", address, weight)
     if not active:

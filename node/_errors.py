@@ -11,6 +11,9 @@
         ├── DeploymentError      no deployment record, or one that does not match the chain
         ├── MigrationError       a migration step failed (the record names the step)
         ├── InvalidCountry       not an ISO 3166-1 alpha-2 code
+        ├── MembershipError      a membership change the contracts cannot make
+        ├── InvalidAddress       neither an account address nor a keystore name
+        ├── InsufficientFunds    the sender cannot pay for gas (names account and balance)
         └── ContractRevert       a transaction or call reverted; ``error_name`` and ``args``
             └── MissingRole      ... because the sender lacks a role
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spamledger._countries import InvalidCountry as _InvalidCountryCode
 from spamledger._errors import SpamLedgerError
 
 
@@ -60,8 +64,27 @@ class MigrationError(NodeError):
     """A migration step failed; the deployment record names the step."""
 
 
-class InvalidCountry(NodeError, ValueError):
-    """Not an ISO 3166-1 alpha-2 country code."""
+class InvalidCountry(NodeError, _InvalidCountryCode):
+    """Not an ISO 3166-1 alpha-2 code (also a :class:`spamledger.InvalidCountry`)."""
+
+
+class MembershipError(NodeError):
+    """A consortium change the contracts cannot make (e.g. moving a validator's country)."""
+
+
+class InvalidAddress(NodeError, ValueError):
+    """Neither a 0x account address nor the name of a keystore."""
+
+
+class InsufficientFunds(NodeError):
+    """The sending account cannot pay for gas; names the account and its balance."""
+
+    def __init__(self, address: str, balance_wei: int, action: str):
+        self.address = address
+        self.balance_wei = balance_wei
+        super().__init__(
+            f"account {address} has {balance_wei / 10**18:.6g} ETH ({balance_wei} wei), not "
+            f"enough to pay for {action}; fund it with `spamledger gov fund {address}`")
 
 
 class ContractRevert(NodeError):

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from node._errors import KeystoreError
+from node._errors import InvalidAddress, KeystoreError
 
 logger = logging.getLogger(__name__)
 
@@ -100,3 +101,24 @@ def list_keystores(directory: Path) -> dict[str, str]:
             continue
         out[blob.get("name", path.stem)] = "0x" + str(blob.get("address", "")).removeprefix("0x")
     return out
+
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def resolve_address(directory: Path, text: str) -> str:
+    """A checksummed address from ``0x…`` (40 hex digits) or a keystore name in ``directory``.
+
+    Raises :class:`InvalidAddress` naming what was given and the keystores there are.
+    """
+    from eth_utils import to_checksum_address
+
+    raw = str(text).strip()
+    if _ADDRESS.match(raw):
+        return str(to_checksum_address(raw))
+    known = list_keystores(directory)
+    if raw in known:
+        return str(to_checksum_address(known[raw]))
+    names = ", ".join(sorted(known)) or "none"
+    raise InvalidAddress(f"{raw!r} is neither an address (0x and 40 hex digits) nor a keystore "
+                         f"name in {directory} (keystores: {names})")

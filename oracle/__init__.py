@@ -35,6 +35,8 @@ Python API, as the service and the demo use it::
 # ``import oracle._errors`` from entering that cycle half-way.
 import spamledger  # noqa: F401  isort: skip
 
+from typing import TYPE_CHECKING
+
 from oracle._errors import (
     FeatureError,
     IngestError,
@@ -44,31 +46,69 @@ from oracle._errors import (
     RulesError,
     SchemaError,
 )
-from oracle._evaluate import evaluate, format_report
-from oracle._features import FEATURES
-from oracle._feeds import FeedResult, import_feed
-from oracle._ingest import IngestStats
-from oracle._labels import LabelPolicy, derive_labels, read_labels
-from oracle._model import (
-    CountryModel,
-    Model,
-    TrainConfig,
-    load_model,
-    model_card,
-    retrain,
-    save_model,
-    train,
-)
-from oracle._pipeline import (
-    build_features,
-    parse_instant,
-    read_feature_table,
-    train_from_files,
-    training_data,
-)
-from oracle._rules import CountryRules, load_rules
-from oracle._score import SCORE_COLUMNS, read_scores, score, write_scores
-from oracle._simulate import World, draw_world, simulate
+from spamledger._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from oracle._evaluate import evaluate, format_report
+    from oracle._features import FEATURES
+    from oracle._feeds import FeedResult, import_feed
+    from oracle._ingest import IngestStats
+    from oracle._labels import LabelPolicy, derive_labels, read_labels
+    from oracle._model import (
+        CountryModel,
+        Model,
+        TrainConfig,
+        load_model,
+        model_card,
+        retrain,
+        save_model,
+        train,
+    )
+    from oracle._pipeline import (
+        build_features,
+        parse_instant,
+        read_feature_table,
+        train_from_files,
+        training_data,
+    )
+    from oracle._rules import CountryRules, load_rules
+    from oracle._score import SCORE_COLUMNS, read_scores, score, write_scores
+    from oracle._simulate import World, draw_world, simulate
+
+# Loaded on first use (see spamledger/_lazy.py): `spamledger --help` stays fast.
+__getattr__ = lazy_exports(__name__, {
+    "CountryModel": "oracle._model",
+    "CountryRules": "oracle._rules",
+    "FEATURES": "oracle._features",
+    "FeedResult": "oracle._feeds",
+    "IngestStats": "oracle._ingest",
+    "LabelPolicy": "oracle._labels",
+    "Model": "oracle._model",
+    "SCORE_COLUMNS": "oracle._score",
+    "TrainConfig": "oracle._model",
+    "World": "oracle._simulate",
+    "build_features": "oracle._pipeline",
+    "derive_labels": "oracle._labels",
+    "draw_world": "oracle._simulate",
+    "evaluate": "oracle._evaluate",
+    "format_report": "oracle._evaluate",
+    "import_feed": "oracle._feeds",
+    "load_model": "oracle._model",
+    "load_rules": "oracle._rules",
+    "model_card": "oracle._model",
+    "parse_instant": "oracle._pipeline",
+    "read_feature_table": "oracle._pipeline",
+    "read_labels": "oracle._labels",
+    "read_scores": "oracle._score",
+    "retrain": "oracle._model",
+    "save_model": "oracle._model",
+    "score": "oracle._score",
+    "simulate": "oracle._simulate",
+    "train": "oracle._model",
+    "train_from_files": "oracle._pipeline",
+    "training_data": "oracle._pipeline",
+    "write_scores": "oracle._score",
+})
 
 __all__ = [
     "FEATURES",

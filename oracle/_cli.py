@@ -101,11 +101,27 @@ def _check_inputs(args: argparse.Namespace) -> None:
         raise OracleError("give --calls and --reports (or --features)")
 
 
+def _writable_dir(path: Path) -> None:
+    """Create ``path`` if needed and prove it writable, before hours of training."""
+    import tempfile
+
+    from oracle._errors import OracleError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise OracleError(f"cannot write to --model-dir {path}: "
+                          f"{exc.strerror or exc}") from exc
+
+
 def _simulate(settings: Any, args: argparse.Namespace) -> int:
     from oracle._simulate import simulate
+    from spamledger._countries import country_code
 
-    paths = simulate(args.out_dir, args.scale, args.days, args.seed,
-                     countries=[c.strip().upper() for c in args.countries.split(",") if c])
+    countries = [country_code(c) for c in args.countries.split(",") if c.strip()]
+    paths = simulate(args.out_dir, args.scale, args.days, args.seed, countries=countries)
     meta = json.loads(paths["meta"].read_text())
     print(f"simulated {meta['calls']} calls, {meta['reports']} reports, {meta['numbers']} "
           f"numbers, {meta['start']} .. {meta['end']}")
@@ -121,6 +137,7 @@ def _train(settings: Any, args: argparse.Namespace) -> int:
     from oracle._pipeline import parse_instant, read_feature_table, training_data
 
     _check_inputs(args)
+    _writable_dir(args.model_dir)
     options = training_options(settings)
     config = options.pop("config")
     until = parse_instant(args.until)

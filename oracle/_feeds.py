@@ -117,7 +117,7 @@ def import_feed(path: str | Path, out: str | Path | None = None, country: str = 
     p = Path(path)
     fmt, rows, first_line = _read_rows(p)
     default_ts = ts or datetime.now(UTC).replace(tzinfo=None)
-    country = country.upper()
+    country = _feed_country(country)
     raws = [(r.get(FTC_NUMBER) if fmt == "ftc_dnc_export" else r.get("number")) or ""
             for r in rows]
     mapped = normalize_many((raw.strip(), country) for raw in raws if not _WILDCARD.search(raw))
@@ -171,3 +171,13 @@ def _atomic(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, path)
+
+
+def _feed_country(country: str) -> str:
+    """The feed's country, checked: an unknown code would quarantine every row."""
+    from spamledger._countries import InvalidCountry, country_code
+
+    try:
+        return country_code(country)
+    except InvalidCountry as exc:
+        raise IngestError(f"feed country: {exc}") from exc

@@ -29,6 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from oracle._errors import IngestError, SchemaError
+from spamledger._countries import COUNTRY_CODES
 from spamledger._numbers import InvalidNumber, normalize_many
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,22 @@ def sources(path: str | Path) -> list[Path]:
             raise IngestError(f"{p}: folder holds no .parquet or .csv files")
         return files
     raise IngestError(f"{p}: no such file or folder")
+
+
+def check_file(path: str | Path, kind: str) -> None:
+    """Raise :class:`SchemaError` (naming the file and column) unless ``path`` can be read
+    as a ``kind`` (``calls`` or ``reports``) file; reads the schema and one row only."""
+    required = CALL_COLUMNS if kind == "calls" else REPORT_COLUMNS
+    path = Path(path)
+    con = connect()
+    try:
+        _check_types(path, _columns(con, path), required)
+        try:
+            con.execute(f"SELECT * FROM ({_scan(path)}) LIMIT 1").fetchall()
+        except duckdb.Error as exc:
+            raise SchemaError(path, "*", f"file cannot be read: {exc}") from exc
+    finally:
+        con.close()
 
 
 def _sql_str(value: object) -> str:
@@ -238,6 +255,43 @@ def _register_numbers(con: duckdb.DuckDBPyConnection, name: str, query: str) -> 
     logger.debug("normalized %d distinct numbers into %s", len(pairs), name)
 
 
+# Rows whose country is not an ISO 3166-1 alpha-2 code are quarantined ('unknown_country');
+# exact duplicate rows (every column the same as an earlier row) as 'duplicate'. A report
+# without a reporter is never a duplicate: feeds list anonymous complaints one a line, and
+# the same number reported twice in one day is two complaints.
+_CALL_IDENTITY = ("raw_ts", "caller_raw", "callee_raw", "raw_duration", "raw_answered",
+                  "country", "channel", "attestation", "operator")
+_REPORT_IDENTITY = ("raw_ts", "number_raw", "label", "country",
+                    "coalesce(reporter, _file || ':' || _line)", "category", "source")
+
+
+def _register_countries(con: duckdb.DuckDBPyConnection) -> None:
+    """TEMP TABLE ``iso_countries(code)``: joined, not listed per row (a list costs ~30%)."""
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS iso_countries (code VARCHAR PRIMARY KEY)")
+    if not con.execute("SELECT count(*) FROM iso_countries").fetchone()[0]:  # type: ignore[index]
+        con.executemany("INSERT INTO iso_countries VALUES (?)",
+                        [(c,) for c in sorted(COUNTRY_CODES)])
+
+
+def _register_copies(con: duckdb.DuckDBPyConnection, table: str,
+                     identity: tuple[str, ...]) -> None:
+    """TEMP TABLE ``<table>_copies(_file, _line)``: every exact copy after a row's first.
+
+    Rows are grouped by a 64-bit hash of their columns first (a cheap aggregate; almost
+    always no group repeats); only rows of repeated hashes are compared column by column.
+    """
+    cols = ", ".join(identity)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_copies AS
+        WITH repeated AS (SELECT h FROM (SELECT hash({cols}) AS h FROM {table}_raw)
+                          GROUP BY h HAVING count(*) > 1),
+             candidates AS (SELECT * FROM {table}_raw
+                            WHERE hash({cols}) IN (SELECT h FROM repeated))
+        SELECT _file, _line FROM (
+            SELECT _file, _line, row_number() OVER (PARTITION BY {cols}
+                                                    ORDER BY _file, _line) AS copy
+            FROM candidates) WHERE copy > 1""")
+
+
 def _until_clause(until: datetime | None) -> str:
     return f"AND ts < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'" if until else ""
 
@@ -259,14 +313,18 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
         _register_numbers(con, f"{table}_numbers",
                           f"SELECT DISTINCT caller_raw, country FROM {table}_raw UNION "
                           f"SELECT DISTINCT callee_raw, country FROM {table}_raw")
+        _register_countries(con)
+        _register_copies(con, table, _CALL_IDENTITY)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_checked AS
             SELECT r.*, a.e164 AS caller, a.region AS caller_region, a.ntype AS caller_type,
                    b.e164 AS callee, b.region AS callee_region, a.nid AS caller_id,
                    b.nid AS callee_id, b.block AS callee_block,
                    CASE WHEN r.ts IS NULL AND r.raw_ts IS NULL THEN 'missing_timestamp'
                         WHEN r.ts IS NULL THEN 'bad_timestamp'
+                        WHEN k.code IS NULL THEN 'unknown_country'
                         WHEN a.reason IS NOT NULL THEN 'caller:' || a.reason
                         WHEN b.reason IS NOT NULL THEN 'callee:' || b.reason
+                        WHEN c._line IS NOT NULL THEN 'duplicate'
                         WHEN r.duration_s IS NULL THEN 'bad_duration'
                         WHEN r.duration_s < 0 THEN 'negative_duration'
                         WHEN r.answered IS NULL THEN 'bad_answered'
@@ -275,6 +333,8 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
                              THEN 'bad_attestation'
                    END AS reason
             FROM {table}_raw r
+            LEFT JOIN iso_countries k ON k.code = r.country
+            LEFT JOIN {table}_copies c ON c._file = r._file AND c._line = r._line
             LEFT JOIN {table}_numbers a ON a.raw = coalesce(r.caller_raw, '')
                  AND a.country = coalesce(r.country, '')
             LEFT JOIN {table}_numbers b ON b.raw = coalesce(r.callee_raw, '')
@@ -291,6 +351,7 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
             SELECT DISTINCT nid, e164 FROM {table}_numbers WHERE nid IS NOT NULL""")
         stats.clean = _count(con, table)
         con.execute(f"DROP TABLE {table}_checked")
+        con.execute(f"DROP TABLE {table}_copies")
     except duckdb.Error as exc:
         raise IngestError(f"reading calls from {path} failed: {exc}") from exc
     logger.info("%s", stats.summary())
@@ -313,17 +374,23 @@ def load_reports(con: duckdb.DuckDBPyConnection, path: str | Path,
                           f"SELECT DISTINCT number_raw, country FROM {table}_raw UNION "
                           f"SELECT DISTINCT reporter, country FROM {table}_raw "
                           f"WHERE reporter IS NOT NULL")
+        _register_countries(con)
+        _register_copies(con, table, _REPORT_IDENTITY)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_checked AS
             SELECT r.*, a.e164 AS number, a.region AS region,
                    coalesce(p.e164, r.reporter, r.source || ':' || r._file || ':' || r._line)
                        AS reporter_key,
                    CASE WHEN r.ts IS NULL AND r.raw_ts IS NULL THEN 'missing_timestamp'
                         WHEN r.ts IS NULL THEN 'bad_timestamp'
+                        WHEN k.code IS NULL THEN 'unknown_country'
                         WHEN a.reason IS NOT NULL THEN 'number:' || a.reason
                         WHEN r.label IS NULL OR r.label NOT IN ('spam', 'not_spam')
                              THEN 'unknown_label'
+                        WHEN c._line IS NOT NULL THEN 'duplicate'
                    END AS reason
             FROM {table}_raw r
+            LEFT JOIN iso_countries k ON k.code = r.country
+            LEFT JOIN {table}_copies c ON c._file = r._file AND c._line = r._line
             LEFT JOIN {table}_numbers a ON a.raw = coalesce(r.number_raw, '')
                  AND a.country = coalesce(r.country, '')
             LEFT JOIN {table}_numbers p ON p.raw = r.reporter
@@ -337,6 +404,7 @@ def load_reports(con: duckdb.DuckDBPyConnection, path: str | Path,
             FROM {table}_checked WHERE reason IS NULL {_until_clause(until)}""")
         stats.clean = _count(con, table)
         con.execute(f"DROP TABLE {table}_checked")
+        con.execute(f"DROP TABLE {table}_copies")
     except duckdb.Error as exc:
         raise IngestError(f"reading reports from {path} failed: {exc}") from exc
     logger.info("%s", stats.summary())

@@ -24,6 +24,7 @@ _GROUP_MODULES = (
     "node._cli",
     "migrations._cli",
     "node._gov_cli",
+    "node._dispute_cli",
     "oracle._cli",
     "api._cli",
     "spamledger._demo",

@@ -119,15 +119,32 @@ def _collect() -> dict[str, Setting]:
 
 
 def _package_settings() -> Iterable[Setting]:
-    """Settings declared by packages in their own ``_settings.SETTINGS`` tuple."""
-    import importlib
+    """Settings declared by packages in their own ``_settings.SETTINGS`` tuple.
 
+    Each ``_settings.py`` is loaded from its file without running its package's
+    ``__init__`` (which may import web3 or scikit-learn): every CLI call reads this table.
+    """
     for package in ("oracle", "oracle.service", "node", "node.ipfs", "api"):
-        try:
-            module = importlib.import_module(f"{package}._settings")
-        except ModuleNotFoundError:
-            continue
-        yield from getattr(module, "SETTINGS", ())
+        module = _settings_module(package)
+        if module is not None:
+            yield from getattr(module, "SETTINGS", ())
+
+
+def _settings_module(package: str) -> Any:
+    import importlib.util
+    import sys
+
+    name = f"{package}._settings"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).resolve().parents[1].joinpath(*package.split("."), "_settings.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None or not path.exists():
+        return None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # `import oracle._settings` later finds this one
+    spec.loader.exec_module(module)
+    return module
 
 
 SETTINGS: dict[str, Setting] = _collect()
@@ -203,13 +220,18 @@ def load_settings(
     return Settings(values)
 
 
-def add_setting_flags(parser: argparse.ArgumentParser, groups: Iterable[str]) -> None:
-    """Add one flag per (non-secret) setting of the given groups to ``parser``."""
+def add_setting_flags(parser: argparse.ArgumentParser, groups: Iterable[str],
+                      default: Any = None) -> None:
+    """Add one flag per (non-secret) setting of the given groups to ``parser``.
+
+    ``default=argparse.SUPPRESS`` on a subcommand lets the same flag be given before or
+    after the subcommand's name (an absent flag then leaves the parent's value alone).
+    """
     wanted = set(groups)
     for setting in SETTINGS.values():
         if setting.group not in wanted or setting.secret:
             continue
-        kwargs: dict[str, Any] = {"dest": setting.name, "default": None,
+        kwargs: dict[str, Any] = {"dest": setting.name, "default": default,
                                   "help": f"{setting.help} (env {setting.env}; "
                                           f"default {setting.default})"}
         if setting.type is bool:

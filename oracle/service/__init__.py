@@ -27,8 +27,8 @@ from oracle.service._errors import (
     OperatorError,
     OutboxError,
     ServiceError,
+    SnapshotImmutable,
 )
-from oracle.service._merkle import MerkleTree, leaf_hash, verify
 from oracle.service._operator import Operator
 from oracle.service._outbox import Action, Outbox
 from oracle.service._retry import RetryPolicy
@@ -41,6 +41,7 @@ _LAZY = {
     "ContinuousRunner": "oracle.service._run",
     "EpochService": "oracle.service._epoch",
     "EvidenceWriter": "oracle.service._evidence",
+    "MerkleTree": "oracle.service._merkle",
     "ModelGovernance": "oracle.service._models",
     "OracleApp": "oracle.service._app",
     "Proof": "oracle.service._epoch",
@@ -49,8 +50,10 @@ _LAZY = {
     "VotePolicy": "oracle.service._votes",
     "VoteService": "oracle.service._votes",
     "build_evidence": "oracle.service._evidence",
+    "leaf_hash": "oracle.service._merkle",
     "read_scores": "oracle.service._scored",
     "register_service_commands": "oracle.service._cli",
+    "verify": "oracle.service._merkle",
 }
 
 
@@ -85,6 +88,7 @@ __all__ = [
     "RetryPolicy",
     "ScoredNumber",
     "ServiceError",
+    "SnapshotImmutable",
     "Submitter",
     "VotePolicy",
     "VoteService",

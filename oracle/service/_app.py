@@ -71,6 +71,16 @@ class OracleApp:
                                "or pass --model-hash")
         return self.votes.model_hash
 
+    def require_approved_model(self) -> bytes:
+        """:meth:`require_model`, and refuse one the chain would refuse votes for."""
+        model = self.require_model()
+        if not self.chain.model_approved(model):
+            status = ("not registered", "pending approval", "approved", "revoked")[
+                self.chain.model_status(model)]
+            raise ServiceError(f"model {model.hex()} is not approved on-chain ({status}): "
+                               "register it, get approvals from other countries, promote it")
+        return model
+
     def close(self) -> None:
         self.outbox.close()
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,10 @@ def register_service_commands(sub: Any) -> None:
     _add(sub, "push", "vote on a scores file's numbers that matter; answer open rounds; "
          "finalize rounds at quorum", _push, [
              ("scores", {"type": Path, "nargs": "?", "help": "scores file (Parquet/CSV)"}),
-             ("--model-hash", {"default": None, "help": "model to vote with"})])
+             ("--model-hash", {"default": None, "help": "model to vote with"}),
+             ("--clear-failed", {"action": "store_true",
+                                 "help": "forget actions that failed earlier, so this push "
+                                         "plans them again (after fixing the cause)"})])
     _add(sub, "epoch", "commit an epoch snapshot of a scores file", _epoch, [
         ("scores", {"type": Path, "help": "scores file (Parquet/CSV): the whole table"}),
         ("--epoch", {"type": int, "default": None, "help": "epoch number (default: now)"}),
@@ -69,15 +73,25 @@ def _print(obj: Any) -> None:
 
 
 def _push(settings: Any, args: argparse.Namespace) -> int:
+    from oracle.service._errors import ServiceError
     from oracle.service._scored import read_scores
 
     app = _app(settings, args.model_hash)
     try:
         rows = read_scores(args.scores) if args.scores else []
         if rows:
-            app.require_model()
+            app.require_approved_model()
+        if args.clear_failed:
+            cleared = app.outbox.clear_failed()
+            print(f"cleared {len(cleared)} failed action(s); they are planned again",
+                  file=sys.stderr)
         report = app.votes.push(rows)
         _print(report.__dict__ | {"outbox": app.outbox.counts()})
+        if report.failed:
+            reasons = ", ".join(f"{r} x{n}" for r, n in sorted(report.reasons.items()))
+            raise ServiceError(f"{len(report.failed)} action(s) failed in this push "
+                               f"({reasons}); fix the cause, then `spamledger oracle push "
+                               "--clear-failed` plans them again")
         return 0
     finally:
         app.close()
@@ -85,13 +99,20 @@ def _push(settings: Any, args: argparse.Namespace) -> int:
 
 def _epoch(settings: Any, args: argparse.Namespace) -> int:
     from oracle.service._epoch import epoch_of
+    from oracle.service._errors import SnapshotImmutable
     from oracle.service._scored import read_scores
 
     app = _app(settings, args.model_hash)
     try:
-        model = app.require_model()
+        model = app.require_approved_model()
         epoch = args.epoch or epoch_of(app.chain.now(), settings.service_epoch_seconds)
-        snap = app.epochs.build(read_scores(args.scores), epoch, model)
+        root = app.epochs.committed_root(epoch)
+        if root is not None:
+            raise SnapshotImmutable(f"epoch {epoch} is already committed on-chain with root "
+                                    f"0x{root.hex()}; a committed snapshot never changes "
+                                    "(commit the table under a later --epoch)")
+        snap = app.epochs.existing(epoch) or app.epochs.build(read_scores(args.scores),
+                                                              epoch, model)
         receipt = app.epochs.commit(snap)
         _print({"epoch": epoch, "root": "0x" + snap.root.hex(), "cid": snap.cid,
                 "count": snap.tree.count,
@@ -108,8 +129,8 @@ def _proof(settings: Any, args: argparse.Namespace) -> int:
     app = _app(settings)
     try:
         number = normalize(args.number, app.operator.country).e164
-        proof = app.epochs.proof(number, args.epoch)
-        _print(proof.as_dict() | {"verifiedOnChain": app.epochs.verify_on_chain(proof)})
+        proof = app.epochs.verified_proof(number, args.epoch)
+        _print(proof.as_dict() | {"verifiedOnChain": True})
         return 0
     finally:
         app.close()
@@ -121,7 +142,8 @@ def _register(settings: Any, args: argparse.Namespace) -> int:
     app = _app(settings)
     try:
         cid = app.models.register(args.model_hash, read_card(args.card))
-        _print({"model": args.model_hash, "metricsCid": cid})
+        _print({"model": args.model_hash, "metricsCid": cid,
+                "onChain": app.models.onchain(args.model_hash)})
         return 0
     finally:
         app.close()
@@ -130,7 +152,9 @@ def _register(settings: Any, args: argparse.Namespace) -> int:
 def _approve(settings: Any, args: argparse.Namespace) -> int:
     app = _app(settings)
     try:
-        _print({"model": args.model_hash, "approvedNow": app.models.approve(args.model_hash)})
+        now = app.models.approve(args.model_hash)
+        _print({"model": args.model_hash, "approvedNow": now, "by": app.chain.address,
+                "onChain": app.models.onchain(args.model_hash)})
         return 0
     finally:
         app.close()
@@ -142,7 +166,8 @@ def _promote(settings: Any, args: argparse.Namespace) -> int:
     app = _app(settings)
     try:
         card = read_card(args.card) if args.card else None
-        _print({"current": app.models.promote(args.model_hash, card)})
+        current = app.models.promote(args.model_hash, card)
+        _print({"current": current, "onChain": app.models.onchain(current)})
         return 0
     finally:
         app.close()

@@ -6,7 +6,8 @@
     └── oracle.OracleError
         └── ServiceError                 (oracle.service: anything the service refuses or fails)
             ├── OperatorError          operator identity/config incomplete or inconsistent
-            ├── MerkleError            empty tree, leaf not in tree, malformed leaf
+            ├── MerkleError            empty tree, leaf not in tree, proof does not verify
+            ├── SnapshotImmutable      an epoch committed (or being committed) is not rebuilt
             ├── OutboxError            outbox database unreadable, unknown action
             │   └── ActionFailed       an action was given up (decoded revert or retries spent)
             ├── ChainUnavailable       the chain stayed unreachable through every retry
@@ -29,6 +30,10 @@ class OperatorError(ServiceError):
 
 class MerkleError(ServiceError):
     """A Merkle tree cannot be built or a leaf is not in it."""
+
+
+class SnapshotImmutable(ServiceError):
+    """An epoch snapshot already committed, or being committed, cannot change."""
 
 
 class OutboxError(ServiceError):

@@ -97,15 +97,20 @@ class ModelGovernance:
         state["cards"][h.hex()] = card
         self._save(state)
         action_id = f"model:{chain.chain_id}:{h.hex()}"
+        chain.outbox.clear_failed("model")  # an earlier refusal is retried, not replayed
         found = chain.outbox.find(action_id)
         cid = found.payload["cid"] if found else self._put_card(card)
         action = chain.outbox.plan(action_id, "model", {"hash": h.hex(), "cid": cid})
         chain.submitter.reconcile()
-        if chain.outbox.get(action_id).state not in (MINED, "failed"):
+        if chain.outbox.get(action_id).state != MINED:
             if chain.model_status(h) != STATUS_NONE:
                 chain.outbox.mark_mined(action_id, None)
             else:
                 chain.send([action_id], "ModelRegistry", "registerModel", h, cid)
+        done = chain.outbox.get(action_id)
+        if done.state == "failed":
+            raise ModelGovernanceError(f"registration of model {h.hex()} refused: "
+                                       f"{done.error}")
         return action.payload["cid"]
 
     def _put_card(self, card: dict[str, Any]) -> str:
@@ -114,17 +119,46 @@ class ModelGovernance:
         return self.evidence.put(card)
 
     def approve(self, model_hash: str | bytes) -> bool:
-        """Approve another country's model (once per validator); True if approved now."""
+        """Approve another country's model (once per validator); True if approved now,
+        False if this validator had approved it already.
+
+        Raises :class:`ModelGovernanceError` with the contract's reason when the approval is
+        refused (the model is this operator's own country's, unknown, revoked, ...).
+        """
         chain, h = self._need_chain(), model_hash_bytes(model_hash)
         action_id = f"approve:{chain.chain_id}:{h.hex()}:{chain.address}"
+        chain.outbox.clear_failed("approve")  # an earlier refusal is retried, not replayed
         chain.outbox.plan(action_id, "approve", {"hash": h.hex()})
-        if chain.outbox.get(action_id).state in (MINED, "failed"):
+        if chain.outbox.get(action_id).state == MINED:
             return False
         if chain.call("ModelRegistry", "hasApproved", h, chain.address):
             chain.outbox.mark_mined(action_id, None)
             return False
         receipt = chain.send([action_id], "ModelRegistry", "approveModel", h)
+        action = chain.outbox.get(action_id)
+        if action.state == "failed":
+            raise ModelGovernanceError(f"approval of model {h.hex()} refused: {action.error}")
         return receipt is not None and receipt["status"] == 1
+
+    def onchain(self, model_hash: str | bytes) -> dict[str, Any]:
+        """What the registry holds for a model: owner country, status and approvals."""
+        from node import country_str
+
+        raw = self._need_chain().call("ModelRegistry", "getModel", model_hash_bytes(model_hash))
+        status = ("none", "pending", "approved", "revoked")[int(raw[2])]
+        return {"owner": raw[0], "country": country_str(raw[1]), "status": status,
+                "approvals": int(raw[3])}
+
+    def _check_own_country(self, h: str) -> None:
+        if self.chain is None:
+            return
+        country = self.onchain(h)["country"]
+        if not country:
+            raise ModelGovernanceError(f"model {h} is not registered on-chain; register it")
+        if country != self.op.country:
+            raise ModelGovernanceError(
+                f"model {h} is {country}'s model, not {self.op.country}'s: an operator "
+                "votes only with its own country's models")
 
     # -- promotion ---------------------------------------------------------------------------
 
@@ -148,6 +182,7 @@ class ModelGovernance:
         if card is None:
             raise ModelGovernanceError(f"no metrics card known for model {h}; register it")
         current = state["current"]
+        self._check_own_country(h)
         if current == h:
             return h
         self.check_promotion(card, state["cards"].get(current) if current else None)

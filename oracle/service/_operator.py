@@ -91,8 +91,10 @@ class Operator:
 
 
 def _check_country(country: str) -> str:
+    from spamledger._countries import is_country_code
+
     code = (country or "").strip().upper()
-    if not re.fullmatch(r"[A-Z]{2}", code):
+    if not is_country_code(code):
         raise OperatorError(f"operator country {country!r} is not an ISO 3166-1 alpha-2 code")
     return code
 

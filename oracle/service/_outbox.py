@@ -296,6 +296,27 @@ class Outbox:
                            "verdict=excluded.verdict, score=excluded.score, "
                            "updated=excluded.updated", [(k, v, s, now) for k, v, s in rows])
 
+    def forget_published(self, keys: Iterable[str]) -> None:
+        """Forget what was voted for ``keys`` (hex): their next verdict counts as a change."""
+        with self._tx() as db:
+            db.executemany("DELETE FROM published WHERE key=?", [(k,) for k in keys])
+
+    def forget_failed(self, action_id: str) -> bool:
+        """Delete one failed action so it can be planned afresh; True if there was one."""
+        with self._tx() as db:
+            cur = db.execute("DELETE FROM actions WHERE id=? AND state=?", (action_id, FAILED))
+            return cur.rowcount > 0
+
+    def clear_failed(self, kind: str | None = None) -> list[Action]:
+        """Delete failed actions (of one ``kind``) so they can be planned afresh; their vote
+        numbers are forgotten as published. Returns the cleared actions."""
+        cleared = self.actions([FAILED], kind)
+        with self._tx() as db:
+            db.executemany("DELETE FROM actions WHERE id=?", [(a.id,) for a in cleared])
+        self.forget_published(a.payload["numberKey"] for a in cleared
+                              if a.kind == "vote" and "numberKey" in a.payload)
+        return cleared
+
     # -- small persistent values (cursors, current model) -----------------------------------
 
     def get_meta(self, name: str, default: str | None = None) -> str | None:

@@ -4,6 +4,14 @@ Layout of the drop folder (new data arrives every ~30 minutes as new files)::
 
     drop/calls/*.parquet|csv      call detail records (data contract ``calls``)
     drop/reports/*.parquet|csv    complaints (data contract ``reports``)
+    drop/quarantine/<calls|reports>/FILE (+ FILE.reason.txt)
+                                  files that could not be read, moved aside by the runner
+
+A file that cannot be read (missing column, wrong type, not Parquet/CSV) is moved to
+``drop/quarantine/`` with the reason next to it, and the cycle goes on with the others.
+Files stay in ``calls/`` and ``reports/`` after scoring: the feature windows read them again
+each cycle (files older than ``oracle_long_days`` can be archived by the operator). After
+each cycle ``state/health.json`` says when it ran and what it did.
 
 Each cycle: when files were added or changed since the last cycle, rebuild the features at
 the end of the data (DuckDB over the folder), score with the promoted model, and push
@@ -33,7 +41,7 @@ from typing import Any
 import pandas as pd
 
 from oracle.service._epoch import epoch_of
-from oracle.service._errors import ModelGovernanceError, ServiceError
+from oracle.service._errors import ActionFailed, ModelGovernanceError, ServiceError
 from oracle.service._scored import ScoredNumber, from_records
 from oracle.service._votes import PushReport
 
@@ -42,6 +50,7 @@ logger = logging.getLogger(__name__)
 SEEN = "drop_seen"
 LAST_EPOCH = "last_epoch"
 LAST_TRAIN = "last_train"
+QUARANTINE = "quarantine"
 _SUFFIXES = (".parquet", ".csv")
 
 
@@ -55,6 +64,7 @@ class CycleReport:
     epoch: int | None = None
     retrained: str | None = None
     seconds: float = 0.0
+    quarantined: list[str] = field(default_factory=list)  # drop files moved aside
     notes: list[str] = field(default_factory=list)
 
 
@@ -111,12 +121,15 @@ class ContinuousRunner:
     def cycle(self) -> CycleReport:
         """One pass: new data -> scores -> votes; epoch; retraining."""
         start, report = time.monotonic(), CycleReport()
-        current = scan(self.op.drop_dir)
         seen = json.loads(self.outbox.get_meta(SEEN, "{}") or "{}")
-        changed = [p for p, sig in current.items() if seen.get(p) != sig]
+        changed = [p for p, sig in scan(self.op.drop_dir).items() if seen.get(p) != sig]
+        report.quarantined = self.quarantine_unreadable(changed)
+        current = scan(self.op.drop_dir)
+        changed = [p for p in changed if p in current]
         report.new_files = len(changed)
         if changed:
-            self.table = self.rescore()
+            self.table = self.rescore_readable(report)
+            current = scan(self.op.drop_dir)
             report.scored = len(self.table)
             report.push = self.app.votes.push(self.table)
             self.outbox.set_meta(SEEN, json.dumps(current))
@@ -127,7 +140,61 @@ class ContinuousRunner:
         report.seconds = time.monotonic() - start
         logger.info("cycle: %d new file(s), %d scored, epoch %s, %.2fs", report.new_files,
                     report.scored, report.epoch, report.seconds)
+        self.write_health(report)
         return report
+
+    # -- drop folder ------------------------------------------------------------------------
+
+    def quarantine_unreadable(self, relative: list[str]) -> list[str]:
+        """Move each listed drop file that cannot be read aside; returns those moved."""
+        from oracle._errors import SchemaError
+        from oracle._ingest import check_file
+
+        moved = []
+        for rel in relative:
+            path = self.op.drop_dir / rel
+            try:
+                check_file(path, rel.split("/", 1)[0])
+            except SchemaError as exc:
+                moved.append(self.quarantine_file(path, str(exc)))
+        return moved
+
+    def quarantine_file(self, path: Path, reason: str) -> str:
+        """Move ``path`` to ``drop/quarantine/<calls|reports>/`` with a ``.reason.txt``."""
+        rel = path.relative_to(self.op.drop_dir)
+        target = self.op.drop_dir / QUARANTINE / rel
+        if target.exists():
+            target = target.with_name(f"{int(time.time())}-{target.name}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), target)
+        target.with_name(target.name + ".reason.txt").write_text(reason + "\n")
+        logger.error("quarantined drop file %s -> %s: %s", rel, target, reason)
+        return str(rel)
+
+    def rescore_readable(self, report: CycleReport) -> list[ScoredNumber]:
+        """:meth:`rescore`; a file that fails past its first row is quarantined, then again."""
+        from oracle._errors import SchemaError
+
+        while True:
+            try:
+                return self.rescore()
+            except SchemaError as exc:
+                path = Path(exc.path).resolve()
+                if self.op.drop_dir.resolve() not in path.parents or not path.exists():
+                    raise
+                report.quarantined.append(self.quarantine_file(path, str(exc)))
+
+    def write_health(self, report: CycleReport) -> None:
+        """``state/health.json``: when the last cycle ran and what it did (for monitoring)."""
+        health = {"at": self.clock(), "seconds": round(report.seconds, 3),
+                  "new_files": report.new_files, "scored": report.scored,
+                  "quarantined": report.quarantined, "epoch": report.epoch,
+                  "failed_actions": len(report.push.failed) if report.push else 0,
+                  "outbox": self.outbox.counts()}
+        path = self.op.state_dir / "health.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(health, indent=2, sort_keys=True))
+        tmp.replace(path)
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -171,14 +238,31 @@ class ContinuousRunner:
     # -- epochs and retraining --------------------------------------------------------------
 
     def maybe_epoch(self) -> int | None:
-        """Commit the snapshot when the chain clock entered a new epoch."""
+        """Commit the snapshot when the chain clock entered a new epoch; returns the epoch
+        only when this cycle saw its commit mined.
+
+        An epoch already committed (by ``oracle epoch`` or before a crash) is never rebuilt;
+        one whose commit is in flight is resumed with the table it was planned with.
+        """
         if not self.table or self.epoch_seconds <= 0:
             return None
+        epochs = self.app.epochs
         epoch = epoch_of(self.app.chain.now(), self.epoch_seconds)
         if int(self.outbox.get_meta(LAST_EPOCH, "0") or 0) >= epoch:
             return None
-        snap = self.app.epochs.build(self.table, epoch, self.app.votes.model_hash)
-        self.app.epochs.commit(snap)
+        if epochs.committed_root(epoch) is not None:
+            logger.info("epoch %d is already committed on-chain; its snapshot is kept as is",
+                        epoch)
+            self.outbox.set_meta(LAST_EPOCH, str(epoch))
+            return None
+        snap = epochs.existing(epoch) or epochs.build(self.table, epoch,
+                                                      self.app.votes.model_hash)
+        try:
+            epochs.commit(snap)
+        except ActionFailed as exc:
+            logger.error("epoch %d not committed: %s", epoch, exc.reason)
+            self.outbox.set_meta(LAST_EPOCH, str(epoch))  # refused: not retried this epoch
+            return None
         self.outbox.set_meta(LAST_EPOCH, str(epoch))
         return epoch
 

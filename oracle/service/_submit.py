@@ -135,7 +135,19 @@ class Submitter:
                 self.outbox.mark_failed(action_id, reason)
             return None
         tx["gas"] = int(tx["gas"] * self._margin)
+        self._check_balance(tx, fn_name)
         return tx
+
+    def _check_balance(self, tx: dict[str, Any], fn_name: str) -> None:
+        """Refuse, before anything is recorded as sent, a transaction the sender cannot pay."""
+        from node import InsufficientFunds
+
+        price = int(tx.get("maxFeePerGas") or tx.get("gasPrice") or 0)
+        cost = int(tx["gas"]) * price + int(tx.get("value") or 0)
+        balance = int(self._chain(lambda: self.w3.eth.get_balance(self.account.address),
+                                  "read the balance"))
+        if balance < cost:
+            raise InsufficientFunds(self.account.address, balance, fn_name)
 
     def _settle(self, sent: SentTx, fn_name: str,
                 receipt: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -165,6 +177,11 @@ class Submitter:
         except Web3RPCError as exc:
             # The node may already hold (or have mined) these exact bytes: not an error.
             text = str(exc).lower()
+            if "insufficient funds" in text:
+                from node import InsufficientFunds
+
+                balance = int(self.w3.eth.get_balance(self.account.address))
+                raise InsufficientFunds(self.account.address, balance, "a transaction") from exc
             if not any(s in text for s in ("already known", "nonce too low", "already")):
                 raise
             logger.info("tx %s was already with the node (%s)", sent.hash, exc)

@@ -68,7 +68,8 @@ class PushReport:
     abstained: int = 0
     votes_mined: int = 0
     finalized: int = 0
-    failed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # actions that failed in this push
+    reasons: dict[str, int] = field(default_factory=dict)  # why they failed, counted
 
 
 class VoteService:
@@ -92,6 +93,7 @@ class VoteService:
     def push(self, rows: Iterable[ScoredNumber]) -> PushReport:
         """Vote on what matters in ``rows``, answer others' rounds, send, finalize."""
         report = PushReport()
+        failed_before = {a.id for a in self.outbox.actions(["failed"])}
         rows = list(rows)
         logger.info("push: start (%d scored numbers; outbox %s)", len(rows),
                     self.outbox.counts())
@@ -109,11 +111,22 @@ class VoteService:
         self.answer_open_rounds(report)
         report.votes_mined = self.send_votes()
         report.finalized = self.finalize_ready()
-        report.failed = [a.id for a in self.outbox.actions(["failed"])]
+        self._report_failures(report, failed_before)
         logger.info("push: %d selected, %d opened, %d voted (%d abstained), %d mined, "
                     "%d finalized", report.selected, report.opened, report.votes_planned,
                     report.abstained, report.votes_mined, report.finalized)
         return report
+
+    def _report_failures(self, report: PushReport, failed_before: set[str]) -> None:
+        """Name this push's failures; a failed vote's number is not remembered as voted, so
+        the push after ``clear_failed`` selects it again."""
+        new = [a for a in self.outbox.actions(["failed"]) if a.id not in failed_before]
+        report.failed = [a.id for a in new]
+        for action in new:
+            reason = (action.error or "unknown").split("(")[0]
+            report.reasons[reason] = report.reasons.get(reason, 0) + 1
+        self.outbox.forget_published(a.payload["numberKey"] for a in new
+                                     if a.kind == "vote" and "numberKey" in a.payload)
 
     def remember(self, rows: Iterable[ScoredNumber]) -> dict[bytes, ScoredNumber]:
         """Key the rows and keep them as this operator's latest table (for answering)."""

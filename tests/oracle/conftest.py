@@ -9,7 +9,7 @@ import pytest
 
 import oracle
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "data"  # in the repository
 TRAIN_UNTIL = datetime(2026, 1, 15)   # day 10 of the simulation
 SCORE_UNTIL = datetime(2026, 1, 19)   # day 14
 

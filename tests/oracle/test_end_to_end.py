@@ -49,6 +49,18 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "--calls and --reports" in capsys.readouterr().err
 
 
+def test_train_into_an_unwritable_model_dir_is_one_line_before_any_work(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    code = main(["oracle", "train", "--calls", str(tmp_path / "missing"), "--reports",
+                 str(tmp_path / "r.csv"), "--model-dir", str(blocker / "models")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("spamledger: error: cannot write to --model-dir")
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_cli_train_and_score_from_a_labelled_feature_table(
         sim: dict[str, Path], tmp_path: Path) -> None:
     import oracle
@@ -67,3 +79,10 @@ def test_cli_train_and_score_from_a_labelled_feature_table(
     assert len(scores) == len(table) and set(scores["number"]) == set(table["number"])
     card = json.loads((model / "model_card.json").read_text())
     assert card["features"] == list(oracle.FEATURES)
+
+
+def test_simulate_refuses_a_country_that_is_not_an_iso_code(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["oracle", "simulate", str(tmp_path / "sim"), "--countries", "US,XX"]) == 1
+    assert "'XX'" in capsys.readouterr().err
+    assert not (tmp_path / "sim").exists()

@@ -55,3 +55,13 @@ def test_headerless_number_list_reads_first_line_as_data(tmp_path: Path) -> None
     result = import_feed(feed, None)
     assert result.format == "list (no header)"
     assert result.valid == 2 and result.invalid == {"too_short": 1}
+
+
+def test_a_feed_country_that_is_not_an_iso_code_stops_the_import(tmp_path: Path) -> None:
+    from oracle._errors import IngestError
+
+    feed = tmp_path / "list.csv"
+    feed.write_text("number\n+14155550123\n")
+    with pytest.raises(IngestError, match="country code: 'ZZ'"):
+        import_feed(feed, tmp_path / "out.parquet", country="ZZ")
+    assert not (tmp_path / "out.parquet").exists()

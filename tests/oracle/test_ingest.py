@@ -131,3 +131,32 @@ def test_reports_unknown_label_is_quarantined_and_reporters_normalized(tmp_path:
     rows = con.execute("SELECT label, reporter_key FROM reports ORDER BY ts").fetchall()
     assert rows[0] == ("spam", "+12125551234") and rows[1] == ("spam", "+12125551234")
     assert rows[2][0] == "not_spam" and rows[2][1].startswith("ftc:")
+
+
+def test_a_row_whose_country_is_not_an_iso_code_is_quarantined(tmp_path: Path) -> None:
+    calls = _write(tmp_path / "calls.csv", HEADER
+                   + "2026-01-05T10:00:00Z,+14155550123,+12125551234,30,true,US\n"
+                   + "2026-01-05T10:01:00Z,+14155550123,+12125551234,30,true,XX\n")
+    reports = _write(tmp_path / "reports.csv", "ts,number,label,country\n"
+                     + "2026-01-05T10:00:00Z,+14155550123,spam,ZZ\n"
+                     + "2026-01-05T10:00:00Z,+14155550123,spam,us\n")
+    con = connect()
+    stats = load_calls(con, calls, quarantine=tmp_path / "q_calls.csv")
+    assert stats.clean == 1 and stats.quarantined == {"unknown_country": 1}
+    stats = load_reports(con, reports, quarantine=tmp_path / "q_reports.csv")
+    assert stats.clean == 1 and stats.quarantined == {"unknown_country": 1}
+
+
+def test_exact_duplicate_rows_are_quarantined_once_counted(tmp_path: Path) -> None:
+    row = "2026-01-05T10:00:00Z,+14155550123,+12125551234,30,true,US\n"
+    calls = _write(tmp_path / "calls.csv", HEADER + row + row
+                   + "2026-01-05T10:00:00Z,+14155550123,+12125551234,31,true,US\n")
+    reports = _write(tmp_path / "reports.csv", "ts,number,label,country,reporter\n"
+                     + "2026-01-05T10:00:00Z,+14155550123,spam,US,+12125551234\n" * 2
+                     + "2026-01-05T10:00:00Z,+14155550123,spam,US,\n" * 2)
+    con = connect()
+    stats = load_calls(con, calls, quarantine=tmp_path / "q_calls.csv")
+    assert stats.clean == 2 and stats.quarantined == {"duplicate": 1}
+    stats = load_reports(con, reports, quarantine=tmp_path / "q_reports.csv")
+    # The same subscriber twice is one complaint; two anonymous feed lines are two.
+    assert stats.clean == 3 and stats.quarantined == {"duplicate": 1}

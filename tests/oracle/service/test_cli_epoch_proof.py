@@ -45,10 +45,34 @@ def test_epoch_command_commits_and_proof_command_verifies_on_chain(
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     proof = json.loads(out.stdout)
-    assert proof["verifiedOnChain"] is True and proof["verdict"] == 3
+    assert proof["verifiedOnChain"] is True and proof["verdict"] == "spam"
+    assert proof["leaf"]["verdict"] == 3 and proof["category"] == "scam"
     assert proof["root"] == committed["root"]
     assert numbers[45] not in out.stdout  # the proof names the number by its key only
 
     bad = subprocess.run([*base_cmd, "proof", "not-a-number"], env=env, capture_output=True,
                          text=True, timeout=300)
     assert bad.returncode == 1 and "error" in bad.stderr
+
+    table = data_dir / "operators" / "us" / "state" / "epochs" / f"{epoch}.parquet"
+    committed_bytes = table.read_bytes()
+    pd.DataFrame({"number": numbers[:30], "country": "US", "score": 0.9, "verdict": "spam",
+                  "category": "scam"}).to_parquet(tmp_path / "other.parquet")
+    again = subprocess.run([*base_cmd, "epoch", str(tmp_path / "other.parquet"), "--epoch",
+                            str(epoch), "--model-hash", rigs[0].model_hash.hex()],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 1
+    assert "already committed" in _error_line(again.stderr)
+    assert table.read_bytes() == committed_bytes
+
+    missing = subprocess.run([*base_cmd, "proof", numbers[45], "--epoch", "5"], env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 1 and "no snapshot of epoch 5" in _error_line(missing.stderr)
+
+
+def _error_line(stderr: str) -> str:
+    """The one error line (log lines may precede it; a traceback may not)."""
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("spamledger: error:")]
+    assert len(errors) == 1, stderr
+    return errors[0]

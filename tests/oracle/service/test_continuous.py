@@ -51,10 +51,14 @@ def test_campaign_in_newest_files_gets_spam_verdict_within_one_cycle(
 
     for rig in rigs.values():
         assert release_new_data(rig.op)
+    # One unreadable file in the US drop folder: moved aside, the cycle goes on.
+    (rigs["US"].op.drop_dir / "calls" / "broken.parquet").write_bytes(b"not parquet")
     reports = {cc: runner.cycle() for cc, runner in runners.items()}  # the cycle
     for runner in runners.values():  # answers to rounds opened later in the same cycle
         runner.app.votes.push([])
     assert all(r.new_files == 2 for r in reports.values())
+    assert reports["US"].quarantined == ["calls/broken.parquet"]
+    assert (rigs["US"].op.drop_dir / "quarantine" / "calls" / "broken.parquet").exists()
 
     campaign = set(new_spam_numbers(sim, cut)["number"])
     flagged = {row.e164 for runner in runners.values() for row in runner.table

@@ -57,3 +57,84 @@ def test_proof_of_an_unknown_number_is_refused(make_operator):
     assert snap.tree.count == 5
     with pytest.raises(MerkleError, match="not in this epoch"):
         rig.epochs.proof("+442000000000", 7)
+
+
+def _runner(rig, epoch_seconds: int):
+    from types import SimpleNamespace
+
+    from oracle.service import ContinuousRunner
+
+    app = SimpleNamespace(operator=rig.op, outbox=rig.outbox, chain=rig.chain,
+                          epochs=rig.epochs, votes=rig.votes)
+    return ContinuousRunner(app, poll_seconds=0.01, epoch_seconds=epoch_seconds,
+                            retrain_seconds=0)
+
+
+def test_a_committed_epoch_is_never_rebuilt_by_build_or_by_the_continuous_runner(
+        make_operator):
+    from oracle.service import SnapshotImmutable
+    from oracle.service._epoch import epoch_of
+
+    rigs = [make_operator(cc) for cc in ("IN", "US", "GB")]
+    approve_models(rigs)
+    india = rigs[0]
+    epoch_seconds = 10**7 + secrets.randbelow(10**7)
+    epoch = epoch_of(india.chain.now(), epoch_seconds)
+    committed_rows = _table(300)
+    snap = india.epochs.build(committed_rows, epoch, india.model_hash)
+    assert india.epochs.commit(snap) is not None
+    committed_bytes = snap.path.read_bytes()
+
+    with pytest.raises(SnapshotImmutable, match="committed on-chain"):
+        india.epochs.build(_table(200), epoch, india.model_hash)
+    runner = _runner(india, epoch_seconds)
+    runner.table = _table(250)  # an hour later the drop folder holds other numbers
+    assert runner.maybe_epoch() is None  # nothing committed by this cycle
+    assert snap.path.read_bytes() == committed_bytes
+    proof = india.epochs.verified_proof(committed_rows[42].e164, epoch)
+    assert proof.root == snap.root
+
+
+def test_a_refused_epoch_commit_raises_and_the_runner_does_not_report_it(make_operator):
+    from oracle.service import ActionFailed
+
+    rig = make_operator("GB")
+    rows = _table(20)
+    epoch = 3_000_000 + secrets.randbelow(10**6)
+    unapproved = bytes.fromhex("de" * 32)
+    snap = rig.epochs.build(rows, epoch, unapproved)
+    with pytest.raises(ActionFailed, match="ModelNotApproved"):
+        rig.epochs.commit(snap)
+    assert rig.epochs.committed_root(epoch) is None
+
+    approve_models([rig, make_operator("US"), make_operator("IN")])
+    retried = rig.epochs.build(rows, epoch, rig.model_hash)  # the operator fixed the model
+    assert rig.epochs.commit(retried) is not None
+    assert rig.epochs.committed_root(epoch) == retried.root
+
+
+def test_a_proof_that_cannot_verify_on_chain_is_an_error_naming_why(make_operator):
+    rig = make_operator("GB")
+    rows = _table(10)
+    epoch = 4_000_000 + secrets.randbelow(10**6)
+    rig.epochs.build(rows, epoch, rig.model_hash)
+    with pytest.raises(MerkleError, match="not committed"):
+        rig.epochs.verified_proof(rows[3].e164, epoch)
+    with pytest.raises(MerkleError, match="no snapshot of epoch 5"):
+        rig.epochs.proof(rows[3].e164, 5)
+
+
+def test_snapshot_leaves_take_the_verdict_rounds_would_give_the_same_score(make_operator):
+    rig = make_operator("GB")
+    # The model called 0.68 spam (its own threshold); the ledger's rule is the consortium's
+    # thresholds for GB (default spam >= 7000 bps, suspicious >= 4000).
+    spam_by_model = ScoredNumber(e164="+442079460001", country="GB", score=0.68,
+                                 verdict=Verdict.SPAM, category=Category.SCAM)
+    clear = ScoredNumber(e164="+442079460002", country="GB", score=0.95,
+                         verdict=Verdict.SPAM, category=Category.SCAM)
+    epoch = 6_000_000 + secrets.randbelow(10**6)
+    rig.epochs.build([spam_by_model, clear], epoch, rig.model_hash)
+    spam, suspicious = rig.chain.call("Consensus", "thresholdsOf", b"GB")
+    assert suspicious <= 6800 < spam
+    assert rig.epochs.proof(spam_by_model.e164, epoch).verdict == Verdict.SUSPICIOUS
+    assert rig.epochs.proof(clear.e164, epoch).verdict == Verdict.SPAM

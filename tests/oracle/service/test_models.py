@@ -64,3 +64,44 @@ def test_vote_naming_an_unapproved_model_is_refused_with_reason(consortium, make
     action = rig.outbox.get(rig.votes.vote_id(consortium.hasher.key(number), 1))
     assert action.id in report.failed
     assert action.state == "failed" and action.error.startswith("ModelNotApproved(")
+
+
+def test_approving_your_own_countrys_model_is_an_error_with_the_contracts_reason(
+        make_operator):
+    rigs = [make_operator(cc) for cc in ("IN", "US", "GB")]
+    approve_models(rigs)
+    india = rigs[0]
+    with pytest.raises(ModelGovernanceError, match="SameCountryApproval"):
+        india.models.approve(india.model_hash)
+    assert rigs[1].models.approve(india.model_hash) is False  # approved already, not an error
+    assert india.models.onchain(india.model_hash)["status"] == "approved"
+
+
+def test_an_operator_cannot_promote_another_countrys_model(make_operator):
+    rigs = [make_operator(cc) for cc in ("IN", "US", "GB")]
+    approve_models(rigs)
+    us, india = rigs[1], rigs[0]
+    with pytest.raises(ModelGovernanceError, match="is IN's model, not US's"):
+        us.models.promote(india.model_hash, _card(0.99, 0.99))
+    assert us.models.current() is None
+
+
+def test_failed_votes_are_reported_per_push_and_planned_again_after_clearing(
+        consortium, make_operator):
+    from oracle.service._scored import ScoredNumber
+    from spamledger._types import Verdict
+
+    rigs = [make_operator(cc) for cc in ("US", "IN", "GB")]
+    approve_models(rigs)
+    us = rigs[0]
+    us.votes.set_model(model_hash_for("US", version=77))  # never registered
+    number = "+1646555" + f"{secrets.randbelow(10_000):04d}"
+    rows = [ScoredNumber(number, "US", 0.99, Verdict.SPAM, countries_reached=2)]
+    report = us.votes.push(rows)
+    assert len(report.failed) == 1 and report.reasons == {"ModelNotApproved": 1}
+    assert us.votes.push([]).failed == []  # an old failure is not this push's
+
+    us.votes.set_model(us.model_hash)  # the right model now
+    assert len(us.outbox.clear_failed()) == 1
+    report = us.votes.push(rows)
+    assert report.selected == 1 and report.votes_mined == 1 and report.failed == []

@@ -49,3 +49,21 @@ def test_sent_tx_whose_nonce_was_used_elsewhere_is_settled_by_contract_state(
     assert box.get("done").state == MINED and box.get("done").block == 7
     assert box.get("todo").state == "signed"  # to be sent again with a fresh nonce
     assert w3.eth.get_transaction_count(account.address) == 1
+
+
+def test_an_unfunded_account_is_refused_before_anything_is_recorded_as_sent(
+        consortium, tmp_path):
+    import pytest
+
+    from node import InsufficientFunds
+
+    poor = Account.create()
+    box = Outbox(tmp_path / "o.sqlite3")
+    sub = Submitter(consortium.w3, poor, box, RetryPolicy(3, 0.05))
+    box.plan("model", "model", {})
+    with pytest.raises(InsufficientFunds) as info:  # a call that cannot revert: only gas
+        sub.send(["model"], consortium.ledger.contract("ValidatorSet"), "validatorCount", [])
+    assert poor.address in str(info.value) and "has 0 ETH" in str(info.value)
+    assert box.get("model").state == "planned"
+    assert box.sent_txs() == []
+    box.close()
