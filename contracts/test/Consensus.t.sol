@@ -183,7 +183,7 @@ contract ConsensusTest is LedgerFixture {
 
     function test_revoked_model_is_rejected() public {
         uint64 round = _open(KEY, "US");
-        models.revokeModel(MODEL);
+        models.revokeModel(vAddrs[0], MODEL);
         Consensus.ScoreVote memory v = _vote(KEY, round, 9000, 3, false);
         bytes memory sig = _sign(vKeys[0], v);
         vm.expectRevert(abi.encodeWithSelector(Consensus.ModelNotApproved.selector, MODEL));

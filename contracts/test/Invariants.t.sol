@@ -121,7 +121,7 @@ contract LedgerHandler {
         internal
     {
         Consensus.ScoreVote memory v = Consensus.ScoreVote(
-            key, round, score, 5000, cat, abstain, MODEL, "bafy", uint64(block.timestamp + 1 hours)
+            key, "US", round, score, 5000, cat, abstain, MODEL, "bafy", uint64(block.timestamp + 1 hours)
         );
         (uint8 sv, bytes32 r, bytes32 s) = vm.sign(pk, consensus.hashVote(v));
         address signer = vm.addr(pk);
