@@ -408,8 +408,6 @@ contract Consensus is Governed, EIP712 {
         _checkFields(vote);
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(hashVote(vote), signature);
         if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
-        // Abstaining validators score nothing, so they need not name an approved model.
-        if (!vote.abstain && !modelRegistry.isApproved(signer, vote.modelHash)) revert ModelNotApproved(vote.modelHash);
         Round storage r = _rounds[vote.numberKey];
         uint8 closed = _roundClosed(vote, r, skip);
         if (closed != 0) return _skip(vote, signer, closed);
@@ -426,6 +424,8 @@ contract Consensus is Governed, EIP712 {
             if (skip) return _skip(vote, signer, SKIP_NOT_ELIGIBLE);
             revert NotEligibleInRound(vote.numberKey, vote.round, signer);
         }
+        // Abstaining validators score nothing, so they need not name an approved model.
+        if (!vote.abstain && !modelRegistry.isApproved(signer, vote.modelHash)) revert ModelNotApproved(vote.modelHash);
         bytes32 rk = _roundKey(vote.numberKey, vote.round);
         if (!_takeSeat(rk, seat)) {
             if (skip) return _skip(vote, signer, SKIP_ALREADY_COUNTED);

@@ -84,8 +84,10 @@ abstract contract LedgerFixture is Test {
         view
         returns (Consensus.ScoreVote memory)
     {
+        Consensus.Round memory r = consensus.currentRound(key);
+        bytes2 country = r.id == round && r.country != bytes2(0) ? r.country : bytes2("US");
         return Consensus.ScoreVote(
-            key, "US", round, score, 9000, category, abstain, MODEL, "bafyevidence", uint64(block.timestamp + 1 hours)
+            key, country, round, score, 9000, category, abstain, MODEL, "bafyevidence", uint64(block.timestamp + 1 hours)
         );
     }
 
