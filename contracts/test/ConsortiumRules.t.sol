@@ -184,7 +184,7 @@ contract ConsortiumRulesTest is LedgerFixture {
         address reg3 = vm.addr(0x3003);
         vs.grantRole(vs.REGULATOR_ROLE(), reg2);
         vs.grantRole(vs.REGULATOR_ROLE(), reg3);
-        dispute.setQuorumBps(1000);
+        dispute.setQuorumBps(3000); // 2400 of 8000: three regulator accounts would reach it
         vm.prank(relayer);
         uint256 id = dispute.openDispute(KEY, CLAIMANT, "bafyclaim");
         vm.prank(regulator);
@@ -198,6 +198,10 @@ contract ConsortiumRulesTest is LedgerFixture {
         assertEq(dispute.getDispute(id).upholdWeight, 1000, "one regulator weight");
         vm.expectRevert(abi.encodeWithSelector(Dispute.DecisionPending.selector, id, dispute.getDispute(id).deadline));
         dispute.resolve(id);
+        vm.warp(block.timestamp + 8 days);
+        dispute.resolve(id);
+        assertEq(dispute.getDispute(id).status, 4, "expired");
+        assertEq(registry.get(KEY).verdict, 3, "no decision without an arbiter");
     }
 
     /// JP's arbiter alone holds more than the quorum: one voter never decides.
@@ -301,5 +305,47 @@ contract ConsortiumRulesTest is LedgerFixture {
         vm.expectEmit(true, true, false, true, address(vs));
         emit ValidatorSet.RegistryWriterChanged(address(other), false, address(this));
         vs.revokeRole(role, address(other));
+    }
+
+    // ------------------------------------------------------------------ fuzzed rules
+
+    /// Fuzz: however many validators of whichever countries approve, a model's approvals are
+    ///       the distinct countries other than its own.
+    function testFuzz_approvals_count_distinct_countries(uint8[8] memory picks) public {
+        bytes2[4] memory pool = [bytes2("US"), "GB", "BR", "MX"];
+        bytes32 m = keccak256("fuzzed-model");
+        vm.prank(vAddrs[2]);
+        models.registerModel(m, "bafym");
+        bool[4] memory seen;
+        uint256 distinct;
+        for (uint256 i; i < 8; ++i) {
+            uint256 c = picks[i] % 4;
+            address a = vm.addr(0x7000 + i);
+            vs.admitValidator(a, pool[c], 100);
+            vm.prank(a);
+            try models.approveModel(vAddrs[2], m) {
+                assertFalse(seen[c], "a country approved twice");
+                seen[c] = true;
+                ++distinct;
+            } catch {}
+        }
+        assertEq(models.getModel(vAddrs[2], m).approvals, distinct, "approvals = distinct countries");
+    }
+
+    /// Fuzz: any number of regulator accounts adds the regulator weight at most once.
+    function testFuzz_regulator_weight_counts_once(uint8 accounts, uint8 upholdMask) public {
+        _spamRound(KEY);
+        uint256 n = 1 + (accounts % 6);
+        vm.prank(relayer);
+        uint256 id = dispute.openDispute(KEY, CLAIMANT, "bafyclaim");
+        for (uint256 i; i < n; ++i) {
+            address reg = vm.addr(0x3100 + i);
+            vs.grantRole(vs.REGULATOR_ROLE(), reg);
+            vm.prank(reg);
+            try dispute.vote(id, (upholdMask >> i) & 1 == 1) {} catch {}
+        }
+        Dispute.Case memory c = dispute.getDispute(id);
+        assertEq(uint256(c.upholdWeight) + c.rejectWeight, 1000, "one regulator seat");
+        assertEq(c.voteCount, 1, "one regulator vote");
     }
 }
