@@ -17,10 +17,12 @@ PARAMETERS: dict[str, tuple[str, str, str]] = {
     "quorum-bps": ("Consensus", "setQuorumBps", "participating weight needed to finalize"),
     "min-participation-bps": ("Consensus", "setMinParticipationBps",
                               "weight needed to finalize at the deadline"),
+    "min-verdict-share-bps": ("Consensus", "setMinVerdictShareBps",
+                              "weight on a verdict's side needed (abstentions hand no verdict)"),
     "round-duration": ("Consensus", "setRoundDuration", "seconds a round stays open"),
     "record-ttl": ("SpamRegistry", "setRecordTtl", "seconds a finalized record is valid"),
     "required-approvals": ("ModelRegistry", "setRequiredApprovals",
-                           "other-country approvals a model needs"),
+                           "distinct other countries whose approval a model needs (>= 1)"),
     "dispute-window": ("Dispute", "setVoteWindow", "seconds arbiters have to vote"),
     "dispute-lock": ("Dispute", "setLockPeriod", "seconds an upheld record stays locked"),
     "dispute-quorum-bps": ("Dispute", "setQuorumBps", "arbiter weight needed to decide"),
@@ -130,9 +132,10 @@ def _show(ledger: Any, args: argparse.Namespace) -> None:
     rows = []
     for i in range(ledger.call("ValidatorSet", "validatorCount")):
         address = ledger.call("ValidatorSet", "validatorAt", i)
-        country, weight, active, since = ledger.call("ValidatorSet", "getValidator", address)
+        country, weight, active, since, seat = ledger.call("ValidatorSet", "getValidator",
+                                                           address)
         rows.append({"address": address, "country": country_str(country), "weight": weight,
-                     "active": active, "since": since})
+                     "active": active, "since": since, "seat": seat})
     print(json.dumps({"validators": rows,
                       "total_active_weight": ledger.call("ValidatorSet", "totalActiveWeight")},
                      indent=2))

@@ -1,8 +1,10 @@
 """Model governance: register before voting, promote only without regression, roll back.
 
 - ``register``: the model hash and its metrics card (JSON, in IPFS) go on-chain with
-  ``ModelRegistry.registerModel`` (an outbox action, once). Validators of other countries
-  approve it (``approve``); ``Consensus`` refuses votes naming a model that is not approved.
+  ``ModelRegistry.registerModel`` (an outbox action, once), as this operator's own (the
+  registry binds a model to its owner). Validators of other, distinct countries approve it
+  (``approve(hash, owner)``); ``Consensus`` refuses votes naming a model the signer has not
+  got approved.
 - ``promote``: the candidate becomes this operator's current model only if it is approved
   on-chain and its validation precision and recall are each no more than ``tolerance``
   below the current model's (for this operator's country when the card has per-country
@@ -113,17 +115,18 @@ class ModelGovernance:
             raise ModelGovernanceError("registering a model needs the IPFS evidence store")
         return self.evidence.put(card)
 
-    def approve(self, model_hash: str | bytes) -> bool:
-        """Approve another country's model (once per validator); True if approved now."""
+    def approve(self, model_hash: str | bytes, owner: str) -> bool:
+        """Approve another country's validator ``owner``'s model (once per validator);
+        True if approved now."""
         chain, h = self._need_chain(), model_hash_bytes(model_hash)
-        action_id = f"approve:{chain.chain_id}:{h.hex()}:{chain.address}"
-        chain.outbox.plan(action_id, "approve", {"hash": h.hex()})
+        action_id = f"approve:{chain.chain_id}:{owner}:{h.hex()}:{chain.address}"
+        chain.outbox.plan(action_id, "approve", {"hash": h.hex(), "owner": owner})
         if chain.outbox.get(action_id).state in (MINED, "failed"):
             return False
-        if chain.call("ModelRegistry", "hasApproved", h, chain.address):
+        if chain.call("ModelRegistry", "hasApproved", owner, h, chain.address):
             chain.outbox.mark_mined(action_id, None)
             return False
-        receipt = chain.send([action_id], "ModelRegistry", "approveModel", h)
+        receipt = chain.send([action_id], "ModelRegistry", "approveModel", owner, h)
         return receipt is not None and receipt["status"] == 1
 
     # -- promotion ---------------------------------------------------------------------------

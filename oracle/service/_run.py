@@ -40,7 +40,8 @@ from oracle.service._votes import PushReport
 logger = logging.getLogger(__name__)
 
 SEEN = "drop_seen"
-LAST_EPOCH = "last_epoch"
+LAST_EPOCH = "last_epoch"  # the last clock period (epoch_seconds) a snapshot was committed in
+PENDING_EPOCH = "pending_epoch"  # "<period>:<epoch number>" of a commit under way
 LAST_TRAIN = "last_train"
 _SUFFIXES = (".parquet", ".csv")
 
@@ -171,15 +172,26 @@ class ContinuousRunner:
     # -- epochs and retraining --------------------------------------------------------------
 
     def maybe_epoch(self) -> int | None:
-        """Commit the snapshot when the chain clock entered a new epoch."""
+        """Commit the snapshot when the chain clock entered a new period of epoch_seconds.
+
+        The snapshot takes the country's next epoch number on chain (epochs are sequential);
+        the number is remembered with the period first, so a restart after a crash commits
+        the same number again (found on chain: nothing doubles) instead of the one after."""
         if not self.table or self.epoch_seconds <= 0:
             return None
-        epoch = epoch_of(self.app.chain.now(), self.epoch_seconds)
-        if int(self.outbox.get_meta(LAST_EPOCH, "0") or 0) >= epoch:
+        period = epoch_of(self.app.chain.now(), self.epoch_seconds)
+        if int(self.outbox.get_meta(LAST_EPOCH, "0") or 0) >= period:
             return None
+        pending_period, _, pending_epoch = (self.outbox.get_meta(PENDING_EPOCH, "")
+                                            or "").partition(":")
+        if pending_period == str(period) and pending_epoch:
+            epoch = int(pending_epoch)
+        else:
+            epoch = self.app.chain.next_epoch(self.op.country)
+            self.outbox.set_meta(PENDING_EPOCH, f"{period}:{epoch}")
         snap = self.app.epochs.build(self.table, epoch, self.app.votes.model_hash)
         self.app.epochs.commit(snap)
-        self.outbox.set_meta(LAST_EPOCH, str(epoch))
+        self.outbox.set_meta(LAST_EPOCH, str(period))
         return epoch
 
     def maybe_retrain(self) -> str | None:
