@@ -417,7 +417,9 @@ contract Consensus is Governed, EIP712 {
     function _countSigned(ScoreVote calldata vote, address signer, Round storage r, bool skip) private returns (bool) {
         (bytes2 country, uint32 weight, uint40 since, uint8 seat) = validatorSet.voterOf(signer);
         if (weight == 0) {
-            if (skip) return _skip(vote, signer, SKIP_NOT_ELIGIBLE);
+            // A suspended validator's vote is skipped; a never-admitted signer (a forged or
+            // foreign-domain signature) reverts the bundle like any malformed vote.
+            if (skip && country != bytes2(0)) return _skip(vote, signer, SKIP_NOT_ELIGIBLE);
             revert NotValidator(signer);
         }
         if (since > r.openedAt) {

@@ -31,6 +31,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from web3.logs import DISCARD
+
 from node._consortium import country_bytes, country_str
 from oracle.service._chain import MAX_BUNDLE, ROUND_OPEN, Chain
 from oracle.service._evidence import EvidenceWriter, build_evidence
@@ -337,7 +339,8 @@ class VoteService:
         """Votes the bundle skipped: counted already (relayed by someone else) stay mined;
         the others (round closed, signer not eligible) are failed with the reason.
         Returns how many were not counted by this bundle."""
-        skipped = self.chain.consensus.events.VoteSkipped().process_receipt(receipt)
+        skipped = self.chain.consensus.events.VoteSkipped().process_receipt(receipt,
+                                                                         errors=DISCARD)
         by_vote = {(a.payload["numberKey"], int(a.payload["round"])): a for a in actions}
         for log in skipped:
             args = log["args"]

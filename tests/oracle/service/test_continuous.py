@@ -41,7 +41,7 @@ def test_campaign_in_newest_files_gets_spam_verdict_within_one_cycle(
     for rig in rigs.values():
         for other in rigs.values():
             if other is not rig:
-                other.models.approve(rig.model_hash)
+                other.models.approve(rig.model_hash, rig.chain.address)
     for rig in rigs.values():
         rig.votes.set_model(rig.models.promote(rig.model_hash))
     runners = {cc: _runner(rig, service_ipfs, consortium.hasher) for cc, rig in rigs.items()}
