@@ -31,7 +31,7 @@ def test_committed_epoch_verifies_leaves_on_chain(consortium, make_operator, ser
     approve_models(rigs)
     gb = rigs[0]
     rows = _table(300)
-    epoch = 1_000_000 + secrets.randbelow(10**6)
+    epoch = gb.chain.next_epoch("GB")
     snap = gb.epochs.build(rows, epoch, gb.model_hash)
     receipt = gb.epochs.commit(snap)
     assert receipt is not None and receipt["status"] == 1
