@@ -1,8 +1,11 @@
 """Gas table of the SpamLedger contracts, measured on a fresh Anvil.
 
 Prints and writes ``bench/GAS.md``: deployment of each contract, one vote, a 5-signature
-bundle, finalize, an epoch commit, a Merkle proof verification, the dispute lifecycle, and the
-amortized gas per number of an epoch snapshot of ``--numbers`` numbers (default one million).
+bundle, finalize, bundles of 64 votes (one validator's votes on 64 numbers, as the oracle
+sends them) and the gas per finalized number with four voters (open, four votes in such
+bundles, finalize), an epoch commit, a Merkle proof verification, the dispute lifecycle, and
+the amortized gas per number of an epoch snapshot of ``--numbers`` numbers (default one
+million).
 
     .venv/bin/python -m bench.gas_table [--numbers 1000000]
 """
@@ -82,15 +85,19 @@ class Bench:
             self.add(f"deploy {name}", receipt["gasUsed"])
 
     def approve(self) -> None:
-        register_model(self.ledger, self.model, "bafy-metrics", self.vals["US"])
-        for cc in ("IN", "BR"):
-            approve_model(self.ledger, self.model, self.vals[cc])
+        """Every validator registers the model as its own; two other countries approve it."""
+        countries = list(self.vals)
+        for i, cc in enumerate(countries):
+            register_model(self.ledger, self.model, "bafy-metrics", self.vals[cc])
+            for other in (countries[(i + 1) % len(countries)],
+                          countries[(i + 2) % len(countries)]):
+                approve_model(self.ledger, self.vals[cc].address, self.model, self.vals[other])
 
     def _signed(self, key: bytes, round_id: int, countries: list[str]) -> list:
         consensus = self.deployment.address("Consensus")
         out = []
         for cc in countries:
-            vote = make_vote(key, round_id, score=9000, category=Category.SCAM,
+            vote = make_vote(key, round_id, country="US", score=9000, category=Category.SCAM,
                              model_hash=self.model,
                              cid="bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
             out.append((vote, sign_score_vote(self.vals[cc], vote, self.w3.eth.chain_id,
@@ -113,6 +120,35 @@ class Bench:
         fin = self.ledger.transact("Consensus", "finalize", key2)
         self.add("finalize (quorum reached, writes registry)", fin["gasUsed"])
         return key2
+
+    def per_number(self, n: int = 64, voters: tuple[str, ...] = ("US", "IN", "BR", "GB")) -> None:
+        """``n`` numbers, each opened, voted on by ``voters`` (each validator sends its ``n``
+        votes in one bundle, as the oracle does) and finalized: gas per vote and per number."""
+        keys = [self.hasher.key(f"+1415556{i:04d}") for i in range(n)]
+        opens = sum(self.ledger.transact("Consensus", "openRound", k, b"US",
+                                         account=self.vals["US"])["gasUsed"] for k in keys)
+        self.add(f"openRound (mean of {n})", opens // n)
+        consensus = self.deployment.address("Consensus")
+        bundles = []
+        for cc in voters:
+            signed = []
+            for k in keys:
+                vote = make_vote(k, open_round_id(self.ledger, k), country="US", score=9000,
+                                 category=Category.SCAM, model_hash=self.model,
+                                 cid="bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
+                signed.append((vote, sign_score_vote(self.vals[cc], vote, self.w3.eth.chain_id,
+                                                     consensus)))
+            gas = cast_votes(self.ledger, signed)[0]["gasUsed"]
+            bundles.append(gas)
+            self.add(f"castVotes, bundle of {n} ({cc}, voter {len(bundles)} of each round)",
+                     gas, f"{gas // n:,} per vote")
+        votes = sum(bundles)
+        self.add(f"castVotes, bundle of {n}: mean per vote over {len(voters)} voters",
+                 votes // (n * len(voters)))
+        fins = sum(self.ledger.transact("Consensus", "finalize", k)["gasUsed"] for k in keys)
+        self.add(f"finalize (mean of {n})", fins // n)
+        self.add(f"per finalized number ({len(voters)} voters: open, votes, finalize)",
+                 (opens + votes + fins) // n, f"{n} numbers")
 
     def epoch(self, numbers: int) -> None:
         t0 = time.perf_counter()
@@ -184,6 +220,7 @@ def main() -> None:
             bench.deployments()
             bench.approve()
             key = bench.votes()
+            bench.per_number()
             bench.epoch(args.numbers)
             bench.dispute(key)
         finally:

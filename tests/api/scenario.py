@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from web3.logs import DISCARD
+
 from node import sign_score_vote, vote_tuple
 from node._consortium import country_bytes
 
@@ -30,7 +32,8 @@ def run_round(consortium, key: bytes, country: str, scores: dict[str, int | None
     ledger, v = consortium.ledger, consortium.validators
     receipt = ledger.transact("Consensus", "openRound", key, country_bytes(country),
                               account=v["US"])
-    opened = ledger.contract("Consensus").events.RoundOpened().process_receipt(receipt)
+    opened = ledger.contract("Consensus").events.RoundOpened().process_receipt(
+        receipt, errors=DISCARD)
     round_id = int(opened[0]["args"]["round"])
     deadline = int(consortium.w3.eth.get_block("latest")["timestamp"]) + 3600
     votes, sigs = [], []
