@@ -43,6 +43,30 @@ from spamledger import NumberHasher
 from spamledger._types import Category
 
 OUT = Path(__file__).with_name("GAS.md")
+
+# The same operations measured by this bench on the v1 contracts (commit a4e945a, before
+# issue #12: country chosen by the opener, one mapping slot per vote, one shared model), on
+# Anvil 1.7.1; the epoch rows are for a 1,000,000-number snapshot.
+BEFORE_V1 = {
+    "deploy ValidatorSet": 1_574_625, "deploy ModelRegistry": 982_483,
+    "deploy SpamRegistry": 1_143_794, "deploy Consensus": 3_002_173,
+    "deploy SnapshotRegistry": 904_556, "deploy Dispute": 2_330_770,
+    "openRound": 68_551, "castVotes, 1 signature": 159_162,
+    "castVotes, 5-signature bundle": 458_462,
+    "finalize (quorum reached, writes registry)": 92_833,
+    "openRound (mean of 64)": 68_573,
+    "castVotes, bundle of 64 (US, voter 1 of each round)": 7_955_403,
+    "castVotes, bundle of 64 (IN, voter 2 of each round)": 5_750_471,
+    "castVotes, bundle of 64 (BR, voter 3 of each round)": 5_750_615,
+    "castVotes, bundle of 64 (GB, voter 4 of each round)": 5_750_639,
+    "castVotes, bundle of 64: mean per vote over 4 voters": 98_465,
+    "finalize (mean of 64)": 92_831,
+    "per finalized number (4 voters: open, votes, finalize)": 555_267,
+    "commitEpoch (1,000,000 numbers)": 219_706, "verifyLeaf (proof of 20 hashes)": 50_430,
+    "dispute: openDispute": 241_174, "dispute: arbiter vote": 72_313,
+    "dispute: resolve (upheld, registry locked)": 80_643,
+    "dispute: whole lifecycle (open, 3 votes, resolve)": 455_721,
+}
 WEIGHTS = {"US": 4000, "IN": 2500, "BR": 2000, "GB": 1000, "FR": 500}
 
 
@@ -201,8 +225,13 @@ def write_markdown(rows: list[tuple[str, int, str]], numbers: int) -> None:
     lines = ["# Gas table", "",
              f"Measured by `bench/gas_table.py` on Anvil 1.7.1 (its default hardfork), "
              f"{time.strftime('%Y-%m-%d')}. Snapshot size: {numbers:,} numbers.", "",
-             "| operation | gas | note |", "|---|---:|---|"]
-    lines += [f"| {what} | {gas:,} | {note} |" for what, gas, note in rows]
+             "The v1 column is the same bench on the contracts before issue #12 (`BEFORE_V1`).", "",
+             "| operation | v1 gas | v2 gas | v2 / v1 | note |", "|---|---:|---:|---:|---|"]
+    for what, gas, note in rows:
+        before = BEFORE_V1.get(what)
+        old = f"{before:,}" if before else ""
+        ratio = f"{gas / before:.2f}" if before else ""
+        lines.append(f"| {what} | {old} | {gas:,} | {ratio} | {note} |")
     OUT.write_text("\n".join(lines) + "\n")
     print(f"wrote {OUT}")
 
