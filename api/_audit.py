@@ -178,14 +178,17 @@ def _recovers(chain, vote: dict[str, Any], sig: bytes, validator: str) -> bool:
         str(validator).lower()
 
 
-_VOTE_FIELDS = ("numberKey", "round", "score", "confidence", "category", "abstain",
-                "modelHash", "evidenceCid", "deadline")
+def _vote_fields() -> tuple[str, ...]:
+    from node._eip712 import VOTE_FIELDS
+
+    return VOTE_FIELDS
 
 
 def _vote_dict(raw: Any) -> dict[str, Any]:
+    fields = _vote_fields()
     if isinstance(raw, dict):
-        return {f: raw[f] for f in _VOTE_FIELDS}
-    return dict(zip(_VOTE_FIELDS, raw, strict=True))
+        return {f: raw[f] for f in fields}
+    return dict(zip(fields, raw, strict=True))
 
 
 def _role_check(chain, log: Any) -> Check:

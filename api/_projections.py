@@ -37,6 +37,7 @@ GOVERNANCE_EVENTS = frozenset({
     "ValidatorReactivated", "ValidatorRemoved", "ArbiterSet", "ArbiterRemoved",
     "RoleGranted", "RoleRevoked", "RoleAdminChanged", "ParameterChanged", "ThresholdsChanged",
     "ModelRegistered", "ModelApprovalAdded", "ModelApproved", "ModelRevoked",
+    "RegistryWriterChanged",
 })
 
 

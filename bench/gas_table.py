@@ -1,8 +1,11 @@
 """Gas table of the SpamLedger contracts, measured on a fresh Anvil.
 
 Prints and writes ``bench/GAS.md``: deployment of each contract, one vote, a 5-signature
-bundle, finalize, an epoch commit, a Merkle proof verification, the dispute lifecycle, and the
-amortized gas per number of an epoch snapshot of ``--numbers`` numbers (default one million).
+bundle, finalize, bundles of 64 votes (one validator's votes on 64 numbers, as the oracle
+sends them) and the gas per finalized number with four voters (open, four votes in such
+bundles, finalize), an epoch commit, a Merkle proof verification, the dispute lifecycle, and
+the amortized gas per number of an epoch snapshot of ``--numbers`` numbers (default one
+million).
 
     .venv/bin/python -m bench.gas_table [--numbers 1000000]
 """
@@ -40,6 +43,30 @@ from spamledger import NumberHasher
 from spamledger._types import Category
 
 OUT = Path(__file__).with_name("GAS.md")
+
+# The same operations measured by this bench on the v1 contracts (commit a4e945a, before
+# issue #12: country chosen by the opener, one mapping slot per vote, one shared model), on
+# Anvil 1.7.1; the epoch rows are for a 1,000,000-number snapshot.
+BEFORE_V1 = {
+    "deploy ValidatorSet": 1_574_625, "deploy ModelRegistry": 982_483,
+    "deploy SpamRegistry": 1_143_794, "deploy Consensus": 3_002_173,
+    "deploy SnapshotRegistry": 904_556, "deploy Dispute": 2_330_770,
+    "openRound": 68_551, "castVotes, 1 signature": 159_162,
+    "castVotes, 5-signature bundle": 458_462,
+    "finalize (quorum reached, writes registry)": 92_833,
+    "openRound (mean of 64)": 68_573,
+    "castVotes, bundle of 64 (US, voter 1 of each round)": 7_955_403,
+    "castVotes, bundle of 64 (IN, voter 2 of each round)": 5_750_471,
+    "castVotes, bundle of 64 (BR, voter 3 of each round)": 5_750_615,
+    "castVotes, bundle of 64 (GB, voter 4 of each round)": 5_750_639,
+    "castVotes, bundle of 64: mean per vote over 4 voters": 98_465,
+    "finalize (mean of 64)": 92_831,
+    "per finalized number (4 voters: open, votes, finalize)": 555_267,
+    "commitEpoch (1,000,000 numbers)": 219_706, "verifyLeaf (proof of 20 hashes)": 50_430,
+    "dispute: openDispute": 241_174, "dispute: arbiter vote": 72_313,
+    "dispute: resolve (upheld, registry locked)": 80_643,
+    "dispute: whole lifecycle (open, 3 votes, resolve)": 455_721,
+}
 WEIGHTS = {"US": 4000, "IN": 2500, "BR": 2000, "GB": 1000, "FR": 500}
 
 
@@ -82,15 +109,19 @@ class Bench:
             self.add(f"deploy {name}", receipt["gasUsed"])
 
     def approve(self) -> None:
-        register_model(self.ledger, self.model, "bafy-metrics", self.vals["US"])
-        for cc in ("IN", "BR"):
-            approve_model(self.ledger, self.model, self.vals[cc])
+        """Every validator registers the model as its own; two other countries approve it."""
+        countries = list(self.vals)
+        for i, cc in enumerate(countries):
+            register_model(self.ledger, self.model, "bafy-metrics", self.vals[cc])
+            for other in (countries[(i + 1) % len(countries)],
+                          countries[(i + 2) % len(countries)]):
+                approve_model(self.ledger, self.vals[cc].address, self.model, self.vals[other])
 
     def _signed(self, key: bytes, round_id: int, countries: list[str]) -> list:
         consensus = self.deployment.address("Consensus")
         out = []
         for cc in countries:
-            vote = make_vote(key, round_id, score=9000, category=Category.SCAM,
+            vote = make_vote(key, round_id, country="US", score=9000, category=Category.SCAM,
                              model_hash=self.model,
                              cid="bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
             out.append((vote, sign_score_vote(self.vals[cc], vote, self.w3.eth.chain_id,
@@ -113,6 +144,35 @@ class Bench:
         fin = self.ledger.transact("Consensus", "finalize", key2)
         self.add("finalize (quorum reached, writes registry)", fin["gasUsed"])
         return key2
+
+    def per_number(self, n: int = 64, voters: tuple[str, ...] = ("US", "IN", "BR", "GB")) -> None:
+        """``n`` numbers, each opened, voted on by ``voters`` (each validator sends its ``n``
+        votes in one bundle, as the oracle does) and finalized: gas per vote and per number."""
+        keys = [self.hasher.key(f"+1415556{i:04d}") for i in range(n)]
+        opens = sum(self.ledger.transact("Consensus", "openRound", k, b"US",
+                                         account=self.vals["US"])["gasUsed"] for k in keys)
+        self.add(f"openRound (mean of {n})", opens // n)
+        consensus = self.deployment.address("Consensus")
+        bundles = []
+        for cc in voters:
+            signed = []
+            for k in keys:
+                vote = make_vote(k, open_round_id(self.ledger, k), country="US", score=9000,
+                                 category=Category.SCAM, model_hash=self.model,
+                                 cid="bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
+                signed.append((vote, sign_score_vote(self.vals[cc], vote, self.w3.eth.chain_id,
+                                                     consensus)))
+            gas = cast_votes(self.ledger, signed)[0]["gasUsed"]
+            bundles.append(gas)
+            self.add(f"castVotes, bundle of {n} ({cc}, voter {len(bundles)} of each round)",
+                     gas, f"{gas // n:,} per vote")
+        votes = sum(bundles)
+        self.add(f"castVotes, bundle of {n}: mean per vote over {len(voters)} voters",
+                 votes // (n * len(voters)))
+        fins = sum(self.ledger.transact("Consensus", "finalize", k)["gasUsed"] for k in keys)
+        self.add(f"finalize (mean of {n})", fins // n)
+        self.add(f"per finalized number ({len(voters)} voters: open, votes, finalize)",
+                 (opens + votes + fins) // n, f"{n} numbers")
 
     def epoch(self, numbers: int) -> None:
         t0 = time.perf_counter()
@@ -161,13 +221,44 @@ def open_dispute_id(ledger: Ledger) -> int:
     return int(ledger.call("Dispute", "disputeCount"))
 
 
+# `make demo` (default scale 0.8, v2 contracts, 2026-11-30): the ledger table of the demo report
+# and the API index of the demo's chain (events counted by name). The v1 figure is issue
+# #12's measurement of the demo at scale 0.8 (the same 418 rounds).
+DEMO_NOTE = """## Gas per finalized number in the demo scenario
+
+| | v1 (issue #12, `make demo`, scale 0.8) | v2 (`make demo`, scale 0.8) |
+|---|---:|---:|
+| rounds opened | 418 | 418 |
+| rounds finalized | 418 | 213 |
+| rounds expired without consensus | 0 | 205 (all reason 5: verdict share) |
+| votes counted (abstentions) | | 1,353 (935) |
+| gas spent by the four operators | 171,000,000 | 156,280,057 |
+| gas per opened round | 409,091 | 373,875 |
+| gas per finalized number | 409,091 | 733,709 |
+
+In the demo every round carries one scoring vote: the operator whose subscribers the number
+called scores it and the other three abstain (they have no data on it). In v1 that single
+operator set the verdict. In v2 a verdict's side needs `minVerdictShareBps` (2500) of the
+eligible weight, so rounds flagged by BR (20%) or GB (15%) alone expire (205 of 418) and
+those numbers reach the chain through the epoch snapshots only; US (35%) and IN (30%) still
+decide alone. The per-round cost fell by 9%; per finalized number it rose because half the
+rounds no longer finalize. Governance trades one for the other with
+`gov set min-verdict-share-bps`.
+"""
+
+
 def write_markdown(rows: list[tuple[str, int, str]], numbers: int) -> None:
     lines = ["# Gas table", "",
              f"Measured by `bench/gas_table.py` on Anvil 1.7.1 (its default hardfork), "
              f"{time.strftime('%Y-%m-%d')}. Snapshot size: {numbers:,} numbers.", "",
-             "| operation | gas | note |", "|---|---:|---|"]
-    lines += [f"| {what} | {gas:,} | {note} |" for what, gas, note in rows]
-    OUT.write_text("\n".join(lines) + "\n")
+             "The v1 column is the same bench on the contracts before issue #12 (`BEFORE_V1`).", "",
+             "| operation | v1 gas | v2 gas | v2 / v1 | note |", "|---|---:|---:|---:|---|"]
+    for what, gas, note in rows:
+        before = BEFORE_V1.get(what)
+        old = f"{before:,}" if before else ""
+        ratio = f"{gas / before:.2f}" if before else ""
+        lines.append(f"| {what} | {old} | {gas:,} | {ratio} | {note} |")
+    OUT.write_text("\n".join(lines) + "\n\n" + DEMO_NOTE)
     print(f"wrote {OUT}")
 
 
@@ -184,6 +275,7 @@ def main() -> None:
             bench.deployments()
             bench.approve()
             key = bench.votes()
+            bench.per_number()
             bench.epoch(args.numbers)
             bench.dispute(key)
         finally:

@@ -10,24 +10,32 @@ import {Governed} from "./lib/Governed.sol";
 import {LedgerTypes} from "./lib/LedgerTypes.sol";
 
 /// @title Consensus
-/// @notice Weighted cross-country voting on one number key at a time. A validator opens a round;
-///         validators sign EIP-712 `ScoreVote`s that anyone submits (alone or in bundles); every
-///         signature is verified here, each validator counts once per round, and the contract
-///         computes the weighted score and verdict itself, then writes SpamRegistry.
-/// @dev Tally rules (recomputable from `VoteCast` events):
-///      score = floor(sum(weight*score) / sum(weight)) over non-abstaining votes;
-///      verdict = SPAM if score >= spamBps, SUSPICIOUS if >= suspiciousBps, else NOT_SPAM, using
-///      the number's country thresholds; UNKNOWN when every vote abstained;
-///      category = the category with the largest summed weight among non-abstaining votes
-///      (ties: lowest code), forced to NONE when the verdict is NOT_SPAM or UNKNOWN;
-///      majorityCountry = the voter country with the largest summed weight among flagging
-///      votes (non-abstaining, score >= suspiciousBps; ties: the country reaching it first).
-///      Quorum: participating weight (abstentions included) * 10000 >= quorumBps * total active
-///      weight at finalization time.
+/// @notice Weighted cross-country voting on one number key at a time. A validator opens a round
+///         naming the number's country; validators sign EIP-712 `ScoreVote`s (the number's
+///         country inside) that anyone submits, alone or in bundles; every signature is verified
+///         here, each validator counts once per round (one seat bit), and the contract computes
+///         the weighted score and verdict itself, then writes SpamRegistry.
+/// @dev Tally rules (recomputable from `RoundOpened`, `VoteCast` and `VoteContested` events):
+///      eligible weight = total active weight when the round opened (in `RoundOpened`); only a
+///      validator whose standing (`ValidatorSet.since`) has not changed since the opening votes;
+///      a vote signing another country than the round's is not counted but contests it
+///      (`VoteContested`); score = floor(sum(weight*score) / sum(weight)) over counted
+///      non-abstaining votes; verdict = SPAM if score >= spamBps, SUSPICIOUS if >= suspiciousBps,
+///      else NOT_SPAM, by the round country's thresholds; flagging votes = non-abstaining with
+///      score >= suspiciousBps (thresholds when counted); category = the category with the largest
+///      summed weight among non-abstaining votes (ties: lowest code), NONE for NOT_SPAM;
+///      majorityCountry = the voter country with the largest summed flagging weight (ties: the
+///      country reaching it first).
+///      Quorum: (counted + contesting weight) * 10000 >= quorumBps * eligible weight.
+///      A round expires instead of finalizing (`RoundNoConsensus` says why) when participation
+///      at the deadline is below minParticipationBps, the record got locked, contesting weight
+///      is at least the counted weight, no vote scored, or the weight on the verdict's side
+///      (flagging for SPAM/SUSPICIOUS, non-flagging for NOT_SPAM) is below minVerdictShareBps
+///      of the eligible weight: abstentions never hand a verdict to a minority.
 contract Consensus is Governed, EIP712 {
     /// @notice EIP-712 type hash of ScoreVote (see the type string below).
     bytes32 public constant SCORE_VOTE_TYPEHASH = keccak256(
-        "ScoreVote(bytes32 numberKey,uint64 round,uint16 score,uint16 confidence,uint8 category,bool abstain,bytes32 modelHash,string evidenceCid,uint64 deadline)"
+        "ScoreVote(bytes32 numberKey,bytes2 country,uint64 round,uint16 score,uint16 confidence,uint8 category,bool abstain,bytes32 modelHash,string evidenceCid,uint64 deadline)"
     );
 
     uint8 public constant ROUND_NONE = 0;
@@ -35,12 +43,25 @@ contract Consensus is Governed, EIP712 {
     uint8 public constant ROUND_FINALIZED = 2;
     uint8 public constant ROUND_EXPIRED = 3;
 
+    /// Why a round expired (`RoundNoConsensus.reason`).
+    uint8 public constant NO_CONSENSUS_PARTICIPATION = 1;
+    uint8 public constant NO_CONSENSUS_LOCKED = 2;
+    uint8 public constant NO_CONSENSUS_COUNTRY_CONTESTED = 3;
+    uint8 public constant NO_CONSENSUS_NO_SCORES = 4;
+    uint8 public constant NO_CONSENSUS_VERDICT_SHARE = 5;
+
+    /// Why a bundle skipped a vote (`VoteSkipped.reason`); a single `castVote` reverts instead.
+    uint8 public constant SKIP_ALREADY_COUNTED = 1;
+    uint8 public constant SKIP_ROUND_CLOSED = 2;
+    uint8 public constant SKIP_NOT_ELIGIBLE = 3;
+
     /// @notice Largest number of votes in one `castVotes` bundle.
     uint256 public constant MAX_BUNDLE = 64;
 
     /// @notice A validator's signed vote (EIP-712 typed data, domain "SpamLedger" version "1").
     struct ScoreVote {
         bytes32 numberKey;
+        bytes2 country; // the number's country as the signer knows it
         uint64 round;
         uint16 score;
         uint16 confidence;
@@ -59,14 +80,19 @@ contract Consensus is Governed, EIP712 {
         uint8 status;
         bytes2 country; // country of the number: picks the verdict thresholds
         bytes2 majorityCountry; // running leader of flagging weight
-        uint16 voteCount;
+        uint16 voteCount; // counted votes (contesting ones excluded)
+        uint32 eligibleWeight; // total active weight at opening: the quorum's denominator
     }
 
-    /// @notice Running sums of the current round. One storage slot.
+    /// @notice Running sums of the current round. One storage slot, rewritten (never cleared)
+    ///         at opening so votes update a warm non-zero slot.
     struct Tally {
-        uint64 participatingWeight; // all votes, abstentions included
-        uint64 scoringWeight; // non-abstaining votes
-        uint128 weightedScoreSum; // sum(weight * score) over non-abstaining votes
+        uint32 participatingWeight; // counted votes, abstentions included
+        uint32 scoringWeight; // non-abstaining votes
+        uint32 flaggingWeight; // non-abstaining votes with score >= suspiciousBps
+        uint32 contestWeight; // votes that signed another country than the round's
+        uint64 weightedScoreSum; // sum(weight * score) over non-abstaining votes
+        uint64 round; // the round these sums belong to
     }
 
     /// @notice Verdict thresholds of a country, basis points. One storage slot.
@@ -79,10 +105,12 @@ contract Consensus is Governed, EIP712 {
     ModelRegistry public immutable modelRegistry;
     SpamRegistry public immutable registry;
 
-    /// @notice Participation (bps of total active weight) that lets anyone finalize early.
+    /// @notice Participation (bps of the round's eligible weight) that lets anyone finalize early.
     uint16 public quorumBps = 6667;
     /// @notice Participation (bps) a round needs at its deadline to finalize instead of expire.
     uint16 public minParticipationBps = 5000;
+    /// @notice Weight on the verdict's side a verdict needs, bps of the round's eligible weight.
+    uint16 public minVerdictShareBps = 2500;
     /// @notice Seconds a round accepts votes.
     uint40 public roundDuration = 1 days;
     /// @notice Thresholds for countries without their own.
@@ -91,15 +119,21 @@ contract Consensus is Governed, EIP712 {
     mapping(bytes32 => Round) private _rounds;
     mapping(bytes32 => Tally) private _tallies;
     mapping(bytes2 => Thresholds) private _thresholds;
-    // Keyed by keccak256(numberKey, roundId) so a new round starts clean without deletes.
-    mapping(bytes32 => mapping(address => bool)) private _voted;
-    // uint32 per category keeps all eight in one slot: 256 validators x MAX_WEIGHT < 2^32.
-    mapping(bytes32 => uint32[8]) private _categoryWeight;
-    mapping(bytes32 => mapping(bytes2 => uint64)) private _flagWeight;
+    // Seat bitmap per (numberKey, round): bit `seat` set once that validator counted or contested.
+    mapping(bytes32 => uint256) private _seats;
+    // Per key, current round: eight 28-bit category weights (256 x MAX_WEIGHT < 2^28) and the
+    // round id's low 32 bits on top, so the slot is never zero between rounds.
+    mapping(bytes32 => uint256) private _categories;
+    // Per key, current round: up to five (country, 32-bit flagging weight) pairs, 48 bits each,
+    // bit 255 set; a sixth flagging country goes to _flagOverflow.
+    mapping(bytes32 => uint256) private _flags;
+    mapping(bytes32 => mapping(bytes2 => uint64)) private _flagOverflow;
 
     event RoundOpened(
         bytes32 indexed numberKey, uint64 indexed round, bytes2 country, address indexed opener, uint40 deadline
     );
+    /// @notice The weight that could vote in a round (its quorum denominator), fixed at opening.
+    event RoundEligibleWeight(bytes32 indexed numberKey, uint64 indexed round, uint32 eligibleWeight);
     event VoteCast(
         bytes32 indexed numberKey,
         uint64 indexed round,
@@ -113,6 +147,15 @@ contract Consensus is Governed, EIP712 {
         bytes32 modelHash,
         string evidenceCid
     );
+    /// @notice A vote signed for another country than the round's: not counted, it contests
+    ///         the round's country with the signer's weight.
+    event VoteContested(
+        bytes32 indexed numberKey, uint64 indexed round, address indexed validator, bytes2 signedCountry, uint32 weight
+    );
+    /// @notice A bundle left out a vote the chain's state no longer admits (see SKIP_*).
+    event VoteSkipped(bytes32 indexed numberKey, uint64 indexed round, address indexed validator, uint8 reason);
+    /// @notice Outcome of one `castVotes` bundle.
+    event BundleCounted(address indexed submitter, uint16 counted, uint16 skipped);
     event RoundFinalized(
         bytes32 indexed numberKey,
         uint64 indexed round,
@@ -123,6 +166,8 @@ contract Consensus is Governed, EIP712 {
         uint16 voteCount
     );
     event RoundExpired(bytes32 indexed numberKey, uint64 indexed round, uint64 participatingWeight, uint16 voteCount);
+    /// @notice Emitted with `RoundExpired`: why the round reached no verdict (NO_CONSENSUS_*).
+    event RoundNoConsensus(bytes32 indexed numberKey, uint64 indexed round, uint8 reason);
     event ThresholdsChanged(bytes2 indexed country, uint16 spamBps, uint16 suspiciousBps);
 
     error InvalidCountry(bytes2 country);
@@ -139,6 +184,7 @@ contract Consensus is Governed, EIP712 {
     error InvalidCid(uint256 length);
     error InvalidSignature();
     error AlreadyVoted(bytes32 numberKey, uint64 round, address validator);
+    error NotEligibleInRound(bytes32 numberKey, uint64 round, address validator);
     error ModelNotApproved(bytes32 modelHash);
     error LengthMismatch(uint256 votes, uint256 signatures);
     error EmptyBundle();
@@ -161,6 +207,8 @@ contract Consensus is Governed, EIP712 {
     // ------------------------------------------------------------------ rounds
 
     /// @notice Open the next round for `numberKey`; the caller must be an active validator.
+    /// @dev The country is the opener's claim only: votes sign the country they know, and votes
+    ///      for another country contest the round (a contested round expires and can reopen).
     /// @param numberKey Keyed hash of the E.164 number.
     /// @param country ISO alpha-2 country of the number (selects verdict thresholds).
     /// @return round The new round id (1 for the first round of a key).
@@ -174,19 +222,27 @@ contract Consensus is Governed, EIP712 {
         if (rec.disputeStatus == LedgerTypes.DISPUTE_OPEN) revert RoundDisputePending(numberKey);
         round = r.id + 1;
         uint40 deadline = uint40(block.timestamp) + roundDuration;
-        _rounds[numberKey] = Round(round, uint40(block.timestamp), deadline, ROUND_OPEN, country, bytes2(0), 0);
-        delete _tallies[numberKey];
+        uint32 eligible = uint32(validatorSet.totalActiveWeight());
+        _rounds[numberKey] =
+            Round(round, uint40(block.timestamp), deadline, ROUND_OPEN, country, bytes2(0), 0, eligible);
+        _tallies[numberKey] = Tally(0, 0, 0, 0, 0, round);
+        _categories[numberKey] = uint256(uint32(round)) << 224;
+        _flags[numberKey] = uint256(1) << 255;
         emit RoundOpened(numberKey, round, country, msg.sender, deadline);
+        emit RoundEligibleWeight(numberKey, round, eligible);
     }
 
     /// @notice Count one signed vote; anyone may submit it (the signature names the validator).
     /// @param vote The ScoreVote the validator signed.
     /// @param signature 65-byte ECDSA signature over `hashVote(vote)`.
     function castVote(ScoreVote calldata vote, bytes calldata signature) external {
-        _cast(vote, signature);
+        _cast(vote, signature, false);
     }
 
-    /// @notice Count a bundle of signed votes in one transaction; atomic (any bad vote reverts all).
+    /// @notice Count a bundle of signed votes in one transaction. A malformed vote or signature
+    ///         reverts the whole bundle; a vote the chain's state no longer admits (counted
+    ///         already, e.g. relayed first by someone else; round closed; signer not eligible)
+    ///         is skipped with `VoteSkipped`, and `BundleCounted` reports the outcome.
     /// @param votes The votes, possibly for different keys.
     /// @param signatures One signature per vote, same order.
     function castVotes(ScoreVote[] calldata votes, bytes[] calldata signatures) external {
@@ -194,30 +250,44 @@ contract Consensus is Governed, EIP712 {
         if (n == 0) revert EmptyBundle();
         if (n > MAX_BUNDLE) revert BundleTooLarge(n, MAX_BUNDLE);
         if (n != signatures.length) revert LengthMismatch(n, signatures.length);
-        for (uint256 i; i < n; ++i) _cast(votes[i], signatures[i]);
+        uint256 counted;
+        for (uint256 i; i < n; ++i) {
+            if (_cast(votes[i], signatures[i], true)) ++counted;
+        }
+        emit BundleCounted(msg.sender, uint16(counted), uint16(n - counted));
     }
 
     /// @notice Finalize the open round of `numberKey`: early once quorum is reached, or after the
-    ///         deadline if participation met the minimum (otherwise the round expires).
-    /// @dev Anyone may call. A round whose record got locked by an upheld dispute expires.
+    ///         deadline; it expires instead when it reached no consensus (see the contract notes).
+    /// @dev Anyone may call.
     function finalize(bytes32 numberKey) external {
         Round storage r = _rounds[numberKey];
         if (r.status != ROUND_OPEN) revert NoOpenRound(numberKey);
         Tally memory t = _tallies[numberKey];
-        uint256 total = validatorSet.totalActiveWeight();
+        uint256 total = r.eligibleWeight;
+        uint256 shown = uint256(t.participatingWeight) + t.contestWeight;
         bool pastDeadline = block.timestamp > r.deadline;
-        bool quorum = uint256(t.participatingWeight) * LedgerTypes.BPS >= uint256(quorumBps) * total;
+        bool quorum = shown * LedgerTypes.BPS >= uint256(quorumBps) * total;
         if (!pastDeadline && !quorum) {
             revert QuorumNotReached(numberKey, t.participatingWeight, _needed(quorumBps, total));
         }
-        bool enough = quorum || uint256(t.participatingWeight) * LedgerTypes.BPS >= uint256(minParticipationBps) * total;
         SpamRegistry.Record memory rec = registry.get(numberKey);
-        if (!enough || rec.lockedUntil > block.timestamp) {
+        uint8 reason;
+        if (!quorum && shown * LedgerTypes.BPS < uint256(minParticipationBps) * total) {
+            reason = NO_CONSENSUS_PARTICIPATION;
+        } else if (rec.lockedUntil > block.timestamp) {
+            reason = NO_CONSENSUS_LOCKED;
+        } else if (rec.disputeStatus == LedgerTypes.DISPUTE_OPEN) {
+            revert RoundDisputePending(numberKey);
+        } else {
+            reason = _noConsensus(r, t);
+        }
+        if (reason != 0) {
             r.status = ROUND_EXPIRED;
             emit RoundExpired(numberKey, r.id, t.participatingWeight, r.voteCount);
+            emit RoundNoConsensus(numberKey, r.id, reason);
             return;
         }
-        if (rec.disputeStatus == LedgerTypes.DISPUTE_OPEN) revert RoundDisputePending(numberKey);
         r.status = ROUND_FINALIZED;
         _finalize(numberKey, r, t);
     }
@@ -236,6 +306,15 @@ contract Consensus is Governed, EIP712 {
         if (bps == 0 || bps > LedgerTypes.BPS) revert InvalidParameter("minParticipationBps", bps);
         emit ParameterChanged("minParticipationBps", minParticipationBps, bps);
         minParticipationBps = bps;
+    }
+
+    /// @notice Set the weight a verdict's side needs, bps of the round's eligible weight
+    ///         (1..10000): with 2500 no validator group under a quarter of the weight sets a
+    ///         verdict while the others abstain.
+    function setMinVerdictShareBps(uint16 bps) external onlyGovernance {
+        if (bps == 0 || bps > LedgerTypes.BPS) revert InvalidParameter("minVerdictShareBps", bps);
+        emit ParameterChanged("minVerdictShareBps", minVerdictShareBps, bps);
+        minVerdictShareBps = bps;
     }
 
     /// @notice Set how long new rounds accept votes (60 s .. 365 days).
@@ -282,15 +361,25 @@ contract Consensus is Governed, EIP712 {
         return _tallies[numberKey];
     }
 
-    /// @notice Summed weight per category (index = category code) of a round's scoring votes.
+    /// @notice Summed weight per category (index = category code) of the scoring votes of the
+    ///         key's current round (all zero for any other round: they are in the events).
     function categoryWeights(bytes32 numberKey, uint64 round) external view returns (uint64[8] memory out) {
-        uint32[8] storage w = _categoryWeight[_roundKey(numberKey, round)];
-        for (uint256 c; c < LedgerTypes.CATEGORY_COUNT; ++c) out[c] = w[c];
+        uint256 c = _categories[numberKey];
+        if (round == 0 || uint32(c >> 224) != uint32(round) || _rounds[numberKey].id != round) return out;
+        for (uint256 i; i < LedgerTypes.CATEGORY_COUNT; ++i) out[i] = uint64((c >> (28 * i)) & CAT_MASK);
     }
 
-    /// @notice True when `validator` has been counted in round `round` of `numberKey`.
+    /// @notice Summed flagging weight of voters from `country` in the key's current round.
+    function flaggingWeightOf(bytes32 numberKey, bytes2 country) external view returns (uint64) {
+        return _flagWeight(numberKey, _roundKey(numberKey, _rounds[numberKey].id), country);
+    }
+
+    /// @notice True when `validator` has been counted (or has contested) in round `round` of
+    ///         `numberKey` (its seat bit; a seat is reused only after the validator's removal).
     function hasVoted(bytes32 numberKey, uint64 round, address validator) external view returns (bool) {
-        return _voted[_roundKey(numberKey, round)][validator];
+        if (_listed(validator) == false) return false;
+        (,,, uint8 seat) = validatorSet.voterOf(validator);
+        return _seats[_roundKey(numberKey, round)] & (uint256(1) << seat) != 0;
     }
 
     /// @notice The thresholds applied to numbers of `country` (its own or the default).
@@ -310,21 +399,78 @@ contract Consensus is Governed, EIP712 {
 
     // ------------------------------------------------------------------ internals
 
-    function _cast(ScoreVote calldata vote, bytes calldata signature) private {
+    uint256 private constant CAT_MASK = (1 << 28) - 1;
+    uint256 private constant FLAG_SLOTS = 5;
+
+    /// @dev Counts one vote. In a bundle (`skip`), state-dependent refusals are skipped and
+    ///      reported; alone they revert. Returns true when the vote was counted or contested.
+    function _cast(ScoreVote calldata vote, bytes calldata signature, bool skip) private returns (bool) {
         _checkFields(vote);
-        Round storage r = _rounds[vote.numberKey];
-        if (r.status != ROUND_OPEN) revert NoOpenRound(vote.numberKey);
-        if (vote.round != r.id) revert WrongRound(vote.numberKey, r.id, vote.round);
-        if (block.timestamp > r.deadline) revert RoundDeadlinePassed(vote.numberKey, r.id, r.deadline);
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(hashVote(vote), signature);
         if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
-        (bytes2 country, uint32 weight) = validatorSet.activeValidator(signer);
-        if (weight == 0) revert NotValidator(signer);
+        Round storage r = _rounds[vote.numberKey];
+        uint8 closed = _roundClosed(vote, r, skip);
+        if (closed != 0) return _skip(vote, signer, closed);
+        return _countSigned(vote, signer, r, skip);
+    }
+
+    function _countSigned(ScoreVote calldata vote, address signer, Round storage r, bool skip) private returns (bool) {
+        (bytes2 country, uint32 weight, uint40 since, uint8 seat) = validatorSet.voterOf(signer);
+        if (weight == 0) {
+            // A suspended validator's vote is skipped; a never-admitted signer (a forged or
+            // foreign-domain signature) reverts the bundle like any malformed vote.
+            if (skip && country != bytes2(0)) return _skip(vote, signer, SKIP_NOT_ELIGIBLE);
+            revert NotValidator(signer);
+        }
+        if (since > r.openedAt) {
+            if (skip) return _skip(vote, signer, SKIP_NOT_ELIGIBLE);
+            revert NotEligibleInRound(vote.numberKey, vote.round, signer);
+        }
+        // Abstaining validators score nothing, so they need not name an approved model.
+        if (!vote.abstain && !modelRegistry.isApproved(signer, vote.modelHash)) revert ModelNotApproved(vote.modelHash);
         bytes32 rk = _roundKey(vote.numberKey, vote.round);
-        if (_voted[rk][signer]) revert AlreadyVoted(vote.numberKey, vote.round, signer);
-        _voted[rk][signer] = true;
+        if (!_takeSeat(rk, seat)) {
+            if (skip) return _skip(vote, signer, SKIP_ALREADY_COUNTED);
+            revert AlreadyVoted(vote.numberKey, vote.round, signer);
+        }
+        if (vote.country != r.country) {
+            _tallies[vote.numberKey].contestWeight += weight;
+            emit VoteContested(vote.numberKey, vote.round, signer, vote.country, weight);
+            return true;
+        }
         _count(vote, r, rk, country, weight);
         _emitVote(vote, signer, country, weight);
+        return true;
+    }
+
+    function _takeSeat(bytes32 rk, uint8 seat) private returns (bool) {
+        uint256 seats = _seats[rk];
+        uint256 bit = uint256(1) << seat;
+        if (seats & bit != 0) return false;
+        _seats[rk] = seats | bit;
+        return true;
+    }
+
+    /// @dev 0 when the vote's round is open, else the skip reason (or a revert when alone).
+    function _roundClosed(ScoreVote calldata vote, Round storage r, bool skip) private view returns (uint8) {
+        if (r.status != ROUND_OPEN) {
+            if (skip) return SKIP_ROUND_CLOSED;
+            revert NoOpenRound(vote.numberKey);
+        }
+        if (vote.round != r.id) {
+            if (skip) return SKIP_ROUND_CLOSED;
+            revert WrongRound(vote.numberKey, r.id, vote.round);
+        }
+        if (block.timestamp > r.deadline) {
+            if (skip) return SKIP_ROUND_CLOSED;
+            revert RoundDeadlinePassed(vote.numberKey, r.id, r.deadline);
+        }
+        return 0;
+    }
+
+    function _skip(ScoreVote calldata vote, address signer, uint8 reason) private returns (bool) {
+        emit VoteSkipped(vote.numberKey, vote.round, signer, reason);
+        return false;
     }
 
     function _checkFields(ScoreVote calldata vote) private view {
@@ -332,10 +478,9 @@ contract Consensus is Governed, EIP712 {
         if (vote.score > LedgerTypes.SCORE_SCALE) revert ScoreOutOfRange(vote.score);
         if (vote.confidence > LedgerTypes.SCORE_SCALE) revert ConfidenceOutOfRange(vote.confidence);
         if (vote.category > LedgerTypes.MAX_CATEGORY) revert InvalidCategory(vote.category);
+        if (!LedgerTypes.isCountry(vote.country)) revert InvalidCountry(vote.country);
         uint256 len = bytes(vote.evidenceCid).length;
         if (len > LedgerTypes.MAX_CID_LENGTH) revert InvalidCid(len);
-        // Abstaining validators score nothing, so they need not name an approved model.
-        if (!vote.abstain && !modelRegistry.isApproved(vote.modelHash)) revert ModelNotApproved(vote.modelHash);
     }
 
     function _count(ScoreVote calldata vote, Round storage r, bytes32 rk, bytes2 country, uint32 weight) private {
@@ -344,13 +489,46 @@ contract Consensus is Governed, EIP712 {
         r.voteCount += 1;
         if (vote.abstain) return;
         t.scoringWeight += weight;
-        t.weightedScoreSum += uint128(weight) * vote.score;
-        _categoryWeight[rk][vote.category] += weight;
+        t.weightedScoreSum += uint64(weight) * vote.score;
+        _categories[vote.numberKey] += uint256(weight) << (28 * uint256(vote.category));
         (, uint16 suspiciousBps) = thresholdsOf(r.country);
         if (vote.score < suspiciousBps) return;
-        uint64 w = _flagWeight[rk][country] + weight;
-        _flagWeight[rk][country] = w;
-        if (country != r.majorityCountry && w > _flagWeight[rk][r.majorityCountry]) r.majorityCountry = country;
+        t.flaggingWeight += weight;
+        uint64 w = _addFlag(vote.numberKey, rk, country, weight);
+        bytes2 leader = r.majorityCountry;
+        if (country != leader && (leader == bytes2(0) || w > _flagWeight(vote.numberKey, rk, leader))) {
+            r.majorityCountry = country;
+        }
+    }
+
+    /// @dev Adds flagging weight to `country`'s packed entry (or the overflow map); returns the sum.
+    function _addFlag(bytes32 numberKey, bytes32 rk, bytes2 country, uint32 weight) private returns (uint64) {
+        uint256 f = _flags[numberKey];
+        for (uint256 i; i < FLAG_SLOTS; ++i) {
+            uint256 shift = 48 * i;
+            bytes2 c = bytes2(uint16(f >> (shift + 32)));
+            if (c == country || c == bytes2(0)) {
+                uint256 w = ((f >> shift) & 0xffffffff) + weight;
+                f &= ~(uint256(0xffffffffffff) << shift);
+                f |= ((uint256(uint16(country)) << 32) | w) << shift;
+                _flags[numberKey] = f;
+                return uint64(w);
+            }
+        }
+        uint64 sum = _flagOverflow[rk][country] + weight;
+        _flagOverflow[rk][country] = sum;
+        return sum;
+    }
+
+    function _flagWeight(bytes32 numberKey, bytes32 rk, bytes2 country) private view returns (uint64) {
+        uint256 f = _flags[numberKey];
+        for (uint256 i; i < FLAG_SLOTS; ++i) {
+            uint256 shift = 48 * i;
+            bytes2 c = bytes2(uint16(f >> (shift + 32)));
+            if (c == country) return uint64((f >> shift) & 0xffffffff);
+            if (c == bytes2(0)) return 0;
+        }
+        return _flagOverflow[rk][country];
     }
 
     function _emitVote(ScoreVote calldata vote, address signer, bytes2 country, uint32 weight) private {
@@ -360,26 +538,35 @@ contract Consensus is Governed, EIP712 {
         );
     }
 
+    /// @dev 0 when the round's votes carry a verdict, else the NO_CONSENSUS_* reason.
+    function _noConsensus(Round storage r, Tally memory t) private view returns (uint8) {
+        if (t.contestWeight != 0 && t.contestWeight >= t.participatingWeight) return NO_CONSENSUS_COUNTRY_CONTESTED;
+        if (t.scoringWeight == 0) return NO_CONSENSUS_NO_SCORES;
+        uint8 verdict = verdictFor(r.country, uint16(t.weightedScoreSum / t.scoringWeight));
+        uint256 side = verdict == LedgerTypes.VERDICT_NOT_SPAM ? t.scoringWeight - t.flaggingWeight : t.flaggingWeight;
+        if (side * LedgerTypes.BPS < uint256(minVerdictShareBps) * r.eligibleWeight) return NO_CONSENSUS_VERDICT_SHARE;
+        return 0;
+    }
+
     function _finalize(bytes32 numberKey, Round storage r, Tally memory t) private {
-        uint16 score;
-        uint8 verdict;
+        uint16 score = uint16(t.weightedScoreSum / t.scoringWeight);
+        uint8 verdict = verdictFor(r.country, score);
         uint8 category;
-        if (t.scoringWeight > 0) {
-            score = uint16(t.weightedScoreSum / t.scoringWeight);
-            verdict = verdictFor(r.country, score);
-            if (verdict != LedgerTypes.VERDICT_NOT_SPAM) category = _topCategory(_roundKey(numberKey, r.id));
-        }
+        if (verdict != LedgerTypes.VERDICT_NOT_SPAM) category = _topCategory(_categories[numberKey]);
         registry.recordFinal(numberKey, r.id, score, verdict, category, r.majorityCountry);
         emit RoundFinalized(numberKey, r.id, score, verdict, category, t.participatingWeight, r.voteCount);
     }
 
-    function _topCategory(bytes32 rk) private view returns (uint8 best) {
-        uint32[8] memory w = _categoryWeight[rk];
-        uint32 bestWeight;
+    function _topCategory(uint256 packed) private pure returns (uint8 best) {
+        uint256 bestWeight;
         for (uint8 c; c < LedgerTypes.CATEGORY_COUNT; ++c) {
-            uint32 x = w[c];
+            uint256 x = (packed >> (28 * uint256(c))) & CAT_MASK;
             if (x > bestWeight) (best, bestWeight) = (c, x);
         }
+    }
+
+    function _listed(address validator) private view returns (bool) {
+        return validatorSet.getValidator(validator).country != bytes2(0);
     }
 
     function _structHash(ScoreVote calldata vote) private pure returns (bytes32) {
@@ -387,6 +574,7 @@ contract Consensus is Governed, EIP712 {
             abi.encode(
                 SCORE_VOTE_TYPEHASH,
                 vote.numberKey,
+                vote.country,
                 vote.round,
                 vote.score,
                 vote.confidence,

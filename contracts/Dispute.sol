@@ -16,6 +16,9 @@ import {LedgerTypes} from "./lib/LedgerTypes.sol";
 ///      fixed at opening = active arbiter weight outside the majority country + regulatorWeight.
 ///      Before the deadline `resolve` succeeds once one side alone reaches quorum; after it,
 ///      quorum of all votes decides by majority (ties reject), else the dispute expires.
+///      Every regulator account shares one regulator seat per dispute (the role counts once, as
+///      it does in eligibleWeight), and a decision needs at least MIN_VOTERS distinct voters:
+///      one arbiter holding the whole quorum cannot decide alone.
 ///      Flood control: at most `maxOpenPerClaimant` open disputes per claimant and a cool-down
 ///      after a decision before the same number can be disputed again.
 contract Dispute is Governed {
@@ -24,6 +27,9 @@ contract Dispute is Governed {
     uint8 public constant STATUS_UPHELD = 2;
     uint8 public constant STATUS_REJECTED = 3;
     uint8 public constant STATUS_EXPIRED = 4;
+
+    /// @notice Distinct voters a decision needs.
+    uint16 public constant MIN_VOTERS = 2;
 
     /// @notice One dispute. Four storage slots.
     struct Case {
@@ -59,6 +65,8 @@ contract Dispute is Governed {
     mapping(uint256 => Case) private _cases;
     mapping(uint256 => string) private _evidence;
     mapping(uint256 => mapping(address => bool)) private _voted;
+    /// @notice The regulator account that took a dispute's regulator seat (0 when none).
+    mapping(uint256 => address) public regulatorVoterOf;
     /// @notice The open dispute id of a number key (0 when none).
     mapping(bytes32 => uint256) public openDisputeOf;
     /// @notice Open disputes per claimant hash.
@@ -97,6 +105,7 @@ contract Dispute is Governed {
     error ArbiterFromFlaggingCountry(address arbiter, bytes2 country);
     error AlreadyVotedOnDispute(uint256 id, address arbiter);
     error DecisionPending(uint256 id, uint40 deadline);
+    error RegulatorSeatTaken(uint256 id, address regulator);
 
     /// @param validatorSet_ The roles hub (relayer, arbiter, regulator roles; this contract needs
     ///        REGISTRY_WRITER_ROLE there).
@@ -142,6 +151,11 @@ contract Dispute is Governed {
         if (block.timestamp > c.deadline) revert VotingEnded(id, c.deadline);
         if (_voted[id][msg.sender]) revert AlreadyVotedOnDispute(id, msg.sender);
         (bytes2 country, uint32 weight) = _voterWeight(msg.sender, c.majorityCountry);
+        if (country == bytes2(0)) {
+            address taken = regulatorVoterOf[id];
+            if (taken != address(0)) revert RegulatorSeatTaken(id, taken);
+            regulatorVoterOf[id] = msg.sender;
+        }
         _voted[id][msg.sender] = true;
         if (uphold) c.upholdWeight += weight;
         else c.rejectWeight += weight;
@@ -156,12 +170,13 @@ contract Dispute is Governed {
         uint256 needed = uint256(quorumBps) * c.eligibleWeight;
         bool upholdQuorum = uint256(c.upholdWeight) * LedgerTypes.BPS >= needed;
         bool rejectQuorum = uint256(c.rejectWeight) * LedgerTypes.BPS >= needed;
+        bool enoughVoters = c.voteCount >= MIN_VOTERS;
         if (block.timestamp <= c.deadline) {
-            if (!upholdQuorum && !rejectQuorum) revert DecisionPending(id, c.deadline);
+            if ((!upholdQuorum && !rejectQuorum) || !enoughVoters) revert DecisionPending(id, c.deadline);
             _decide(id, c, upholdQuorum && c.upholdWeight > c.rejectWeight);
             return;
         }
-        if (uint256(c.upholdWeight + c.rejectWeight) * LedgerTypes.BPS >= needed) {
+        if (enoughVoters && uint256(c.upholdWeight + c.rejectWeight) * LedgerTypes.BPS >= needed) {
             _decide(id, c, c.upholdWeight > c.rejectWeight);
         } else {
             _close(c, STATUS_EXPIRED);

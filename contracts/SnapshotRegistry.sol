@@ -10,7 +10,8 @@ import {LedgerTypes} from "./lib/LedgerTypes.sol";
 /// @title SnapshotRegistry
 /// @notice Epoch snapshots for scale: per country and epoch, a validator of that country commits
 ///         the Merkle root of its whole score table (the table itself is in IPFS under the CID).
-///         Any number's entry is then verifiable on-chain with a proof.
+///         Any number's entry is then verifiable on-chain with a proof. Epochs of a country are
+///         sequential (1, 2, 3, ...): nobody can jump ahead and pin a country's latest epoch.
 /// @dev Leaf (OpenZeppelin StandardMerkleTree style, double-hashed against second preimages):
 ///      keccak256(bytes.concat(keccak256(abi.encode(bytes32 numberKey, uint16 score,
 ///      uint8 verdict, uint8 category)))); inner nodes hash the sorted pair (MerkleProof.verify).
@@ -45,6 +46,7 @@ contract SnapshotRegistry is Governed {
     error WrongCountry(address validator, bytes2 validatorCountry, bytes2 country);
     error EpochAlreadyCommitted(bytes2 country, uint64 epoch);
     error InvalidEpoch(uint64 epoch);
+    error EpochNotNext(bytes2 country, uint64 expected, uint64 given);
     error EmptyRoot();
     error EmptySnapshot();
     error InvalidCid(uint256 length);
@@ -59,10 +61,10 @@ contract SnapshotRegistry is Governed {
 
     /// @notice Commit `country`'s score table for `epoch`; once per (country, epoch).
     /// @param country ISO alpha-2; must be the calling validator's country.
-    /// @param epoch Epoch number (>= 1), e.g. days since 1970 or a sequence.
+    /// @param epoch The country's next epoch: latestEpoch(country) + 1.
     /// @param root Merkle root over the leaves described above.
     /// @param snapshotCid IPFS CID of the table (1..128 bytes).
-    /// @param modelHash Model that produced the scores; must be approved.
+    /// @param modelHash Model that produced the scores; must be approved for the caller.
     /// @param leafCount Number of leaves (>= 1).
     function commitEpoch(
         bytes2 country,
@@ -77,16 +79,17 @@ contract SnapshotRegistry is Governed {
         if (!LedgerTypes.isCountry(country)) revert InvalidCountry(country);
         if (own != country) revert WrongCountry(msg.sender, own, country);
         if (epoch == 0) revert InvalidEpoch(epoch);
+        uint64 next = latestEpoch[country] + 1;
+        if (epoch < next) revert EpochAlreadyCommitted(country, epoch);
+        if (epoch > next) revert EpochNotNext(country, next, epoch);
         if (root == bytes32(0)) revert EmptyRoot();
         if (leafCount == 0) revert EmptySnapshot();
         uint256 len = bytes(snapshotCid).length;
         if (len == 0 || len > LedgerTypes.MAX_CID_LENGTH) revert InvalidCid(len);
-        if (!modelRegistry.isApproved(modelHash)) revert ModelNotApproved(modelHash);
-        Epoch storage e = _epochs[country][epoch];
-        if (e.root != bytes32(0)) revert EpochAlreadyCommitted(country, epoch);
+        if (!modelRegistry.isApproved(msg.sender, modelHash)) revert ModelNotApproved(modelHash);
         _epochs[country][epoch] = Epoch(root, modelHash, leafCount, uint40(block.timestamp), msg.sender);
         _cids[country][epoch] = snapshotCid;
-        if (epoch > latestEpoch[country]) latestEpoch[country] = epoch;
+        latestEpoch[country] = epoch;
         emit EpochCommitted(country, epoch, root, snapshotCid, modelHash, leafCount, msg.sender);
     }
 

@@ -21,15 +21,21 @@ contract ValidatorSet is AccessControl {
 
     /// @notice Upper bound on a single weight; keeps every tally far from overflow.
     uint32 public constant MAX_WEIGHT = 1_000_000;
-    /// @notice Upper bound on admitted validators, so listing them stays cheap.
+    /// @notice Upper bound on admitted validators, so listing them stays cheap and every
+    ///         validator has one of 256 seats (one bit each in Consensus' per-round seat bitmap).
     uint256 public constant MAX_VALIDATORS = 256;
 
     /// @notice One operator. Packed into one storage slot.
+    /// @dev `since` is the last change of the validator's standing (admission, re-activation,
+    ///      weight change): Consensus counts a vote only from a validator whose standing has not
+    ///      changed since the round opened, so a round's eligible weight is fixed at opening.
+    ///      `seat` is stable while the validator is admitted (0..255) and reused after removal.
     struct Validator {
         bytes2 country;
         uint32 weight;
         bool active;
         uint40 since;
+        uint8 seat;
     }
 
     /// @notice One arbiter (an operator's or authority's dispute voter). One storage slot.
@@ -45,6 +51,7 @@ contract ValidatorSet is AccessControl {
     mapping(bytes2 => uint256) private _activeWeightByCountry;
     uint256 private _totalActiveWeight;
     uint256 private _activeCount;
+    uint256 private _seatsUsed; // bit i set = seat i taken
 
     mapping(address => Arbiter) private _arbiters;
     mapping(bytes2 => uint256) private _arbiterWeightByCountry;
@@ -58,6 +65,11 @@ contract ValidatorSet is AccessControl {
     event ValidatorRemoved(address indexed validator);
     event ArbiterSet(address indexed arbiter, bytes2 indexed country, uint32 weight);
     event ArbiterRemoved(address indexed arbiter);
+    /// @notice A contract was allowed (granted) or no longer allowed to write SpamRegistry.
+    /// @dev Kept on purpose: an upgrade hands the writer role to new Consensus/Dispute
+    ///      contracts. Only contracts qualify (an ordinary account is refused), and every change
+    ///      is logged here next to OpenZeppelin's RoleGranted/RoleRevoked for the audit trail.
+    event RegistryWriterChanged(address indexed writer, bool allowed, address indexed by);
 
     error ZeroAddress();
     error InvalidCountry(bytes2 country);
@@ -70,6 +82,7 @@ contract ValidatorSet is AccessControl {
     error UnknownArbiter(address arbiter);
     error UseSetArbiter();
     error IndexOutOfRange(uint256 index, uint256 length);
+    error RegistryWriterNotContract(address account);
 
     /// @param governance The consortium governance account (multisig in production).
     constructor(address governance) {
@@ -97,14 +110,16 @@ contract ValidatorSet is AccessControl {
         _checkWeight(weight);
         if (_listIndex[validator] != 0) revert ValidatorExists(validator);
         if (_validatorList.length >= MAX_VALIDATORS) revert TooManyValidators(MAX_VALIDATORS);
-        _validators[validator] = Validator(country, weight, true, uint40(block.timestamp));
+        uint8 seat = _takeSeat();
+        _validators[validator] = Validator(country, weight, true, uint40(block.timestamp), seat);
         _validatorList.push(validator);
         _listIndex[validator] = _validatorList.length;
         _addActive(country, weight);
         emit ValidatorAdmitted(validator, country, weight);
     }
 
-    /// @notice Change a validator's weight (active or not).
+    /// @notice Change a validator's weight (active or not). Its standing changes (`since`):
+    ///         it cannot vote in rounds opened before the change.
     function setValidatorWeight(address validator, uint32 weight) external onlyRole(GOVERNANCE_ROLE) {
         _checkWeight(weight);
         Validator storage v = _known(validator);
@@ -114,6 +129,7 @@ contract ValidatorSet is AccessControl {
             _addActive(v.country, weight);
         }
         v.weight = weight;
+        v.since = uint40(block.timestamp);
         emit ValidatorWeightChanged(validator, old, weight);
     }
 
@@ -146,6 +162,7 @@ contract ValidatorSet is AccessControl {
         _listIndex[last] = idx + 1;
         _validatorList.pop();
         delete _listIndex[validator];
+        _seatsUsed &= ~(uint256(1) << v.seat);
         delete _validators[validator];
         emit ValidatorRemoved(validator);
     }
@@ -165,6 +182,13 @@ contract ValidatorSet is AccessControl {
         Validator storage v = _validators[account];
         if (!v.active) return (v.country, 0);
         return (v.country, v.weight);
+    }
+
+    /// @notice What Consensus needs to count a vote, in one call: country, weight (0 when not
+    ///         active), the last change of standing and the validator's seat.
+    function voterOf(address account) external view returns (bytes2 country, uint32 weight, uint40 since, uint8 seat) {
+        Validator storage v = _validators[account];
+        return (v.country, v.active ? v.weight : 0, v.since, v.seat);
     }
 
     /// @notice Sum of the weights of all active validators.
@@ -247,14 +271,19 @@ contract ValidatorSet is AccessControl {
     // ------------------------------------------------------------------ internals
 
     /// @dev ARBITER_ROLE carries a country and weight, so it is granted only through setArbiter.
+    ///      REGISTRY_WRITER_ROLE goes to contracts only, and each change is logged.
     function _grantRole(bytes32 role, address account) internal override returns (bool) {
         if (role == ARBITER_ROLE && !_settingArbiter) revert UseSetArbiter();
-        return super._grantRole(role, account);
+        if (role == REGISTRY_WRITER_ROLE && account.code.length == 0) revert RegistryWriterNotContract(account);
+        bool granted = super._grantRole(role, account);
+        if (granted && role == REGISTRY_WRITER_ROLE) emit RegistryWriterChanged(account, true, _msgSender());
+        return granted;
     }
 
     /// @dev Revoking ARBITER_ROLE by any path also removes the arbiter's weight.
     function _revokeRole(bytes32 role, address account) internal override returns (bool) {
         bool revoked = super._revokeRole(role, account);
+        if (revoked && role == REGISTRY_WRITER_ROLE) emit RegistryWriterChanged(account, false, _msgSender());
         if (revoked && role == ARBITER_ROLE) {
             _dropArbiterWeight(account);
             delete _arbiters[account];
@@ -268,6 +297,12 @@ contract ValidatorSet is AccessControl {
         if (!a.active) return;
         _arbiterWeightByCountry[a.country] -= a.weight;
         _totalArbiterWeight -= a.weight;
+    }
+
+    function _takeSeat() private returns (uint8 seat) {
+        uint256 used = _seatsUsed;
+        while (used & (uint256(1) << seat) != 0) ++seat; // a free seat exists: at most 255 are taken
+        _seatsUsed = used | (uint256(1) << seat);
     }
 
     function _known(address validator) private view returns (Validator storage v) {

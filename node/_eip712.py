@@ -16,6 +16,7 @@ from eth_account.signers.local import LocalAccount
 from spamledger._types import EIP712_DOMAIN_NAME, EIP712_DOMAIN_VERSION, SCORE_VOTE_TYPES
 
 VOTE_FIELDS = tuple(f["name"] for f in SCORE_VOTE_TYPES["ScoreVote"])
+"""The ScoreVote fields in the type's order (``country`` is the number's ISO country, 2 bytes)."""
 
 
 def domain(chain_id: int, consensus_address: str) -> dict[str, Any]:

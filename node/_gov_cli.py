@@ -23,10 +23,12 @@ PARAMETERS: dict[str, tuple[str, str, str]] = {
     "quorum-bps": ("Consensus", "setQuorumBps", "participating weight needed to finalize"),
     "min-participation-bps": ("Consensus", "setMinParticipationBps",
                               "weight needed to finalize at the deadline"),
+    "min-verdict-share-bps": ("Consensus", "setMinVerdictShareBps",
+                              "weight on a verdict's side needed (abstentions hand no verdict)"),
     "round-duration": ("Consensus", "setRoundDuration", "seconds a round stays open"),
     "record-ttl": ("SpamRegistry", "setRecordTtl", "seconds a finalized record is valid"),
     "required-approvals": ("ModelRegistry", "setRequiredApprovals",
-                           "other-country approvals a model needs"),
+                           "distinct other countries whose approval a model needs (>= 1)"),
     "dispute-window": ("Dispute", "setVoteWindow", "seconds arbiters have to vote"),
     "dispute-lock": ("Dispute", "setLockPeriod", "seconds an upheld record stays locked"),
     "dispute-quorum-bps": ("Dispute", "setQuorumBps", "arbiter weight needed to decide"),
@@ -246,9 +248,10 @@ def consortium_state(ledger: Any) -> dict[str, Any]:
     validators = []
     for i in range(ledger.call("ValidatorSet", "validatorCount")):
         address = ledger.call("ValidatorSet", "validatorAt", i)
-        country, weight, active, since = ledger.call("ValidatorSet", "getValidator", address)
+        country, weight, active, since, seat = ledger.call("ValidatorSet", "getValidator",
+                                                           address)
         validators.append({"address": address, "country": country_str(country),
-                           "weight": weight, "active": active, "since": since})
+                           "weight": weight, "active": active, "since": since, "seat": seat})
     countries = sorted({v["country"] for v in validators})
     return {
         "validators": validators,

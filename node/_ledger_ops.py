@@ -7,7 +7,8 @@ tuples by hand.
 Example::
 
     round_id = open_round(ledger, key, "US", account=validator)
-    vote = make_vote(key, round_id, score=9100, category=Category.SCAM, model_hash=h, cid=c)
+    vote = make_vote(key, round_id, country="US", score=9100, category=Category.SCAM,
+                     model_hash=h, cid=c)
     cast_votes(ledger, [(vote, sign_score_vote(validator, vote, chain_id, consensus))])
     finalize(ledger, key)
     read_record(ledger, key).verdict  # Verdict.SPAM
@@ -94,12 +95,15 @@ def read_records(ledger: Ledger, keys: Sequence[bytes]) -> list[Record]:
     return out
 
 
-def make_vote(key: bytes, round_id: int, *, score: int = 0, confidence: int = 10_000,
-              category: int = Category.NONE, abstain: bool = False,
+def make_vote(key: bytes, round_id: int, *, country: str, score: int = 0,
+              confidence: int = 10_000, category: int = Category.NONE, abstain: bool = False,
               model_hash: bytes = b"\x00" * 32, cid: str = "",
               deadline: int | None = None) -> dict[str, Any]:
-    """A ``ScoreVote`` dict ready for :func:`node.sign_score_vote`."""
-    return {"numberKey": key, "round": int(round_id), "score": int(score),
+    """A ``ScoreVote`` dict ready for :func:`node.sign_score_vote`; ``country`` is the
+    number's country as the signer knows it (a vote for another country than the round's
+    contests the round instead of counting)."""
+    return {"numberKey": key, "country": country_bytes(country), "round": int(round_id),
+            "score": int(score),
             "confidence": int(confidence), "category": int(category), "abstain": bool(abstain),
             "modelHash": model_hash, "evidenceCid": cid,
             "deadline": int(deadline if deadline is not None else time.time() + DEFAULT_VOTE_TTL)}
@@ -109,7 +113,7 @@ def current_round(ledger: Ledger, key: bytes) -> dict[str, Any]:
     r = ledger.call("Consensus", "currentRound", key)
     return {"id": int(r[0]), "opened_at": int(r[1]), "deadline": int(r[2]), "status": int(r[3]),
             "country": country_str(r[4]), "majority_country": country_str(r[5]),
-            "vote_count": int(r[6])}
+            "vote_count": int(r[6]), "eligible_weight": int(r[7])}
 
 
 def open_round(ledger: Ledger, key: bytes, country: str,
@@ -138,15 +142,16 @@ def finalize(ledger: Ledger, key: bytes, account: LocalAccount | None = None) ->
 
 def register_model(ledger: Ledger, model_hash: bytes, metrics_cid: str,
                    account: LocalAccount) -> None:
-    """Register ``model_hash`` unless the registry knows it already."""
-    if ledger.call("ModelRegistry", "getModel", model_hash)[2] == 0:
+    """Register ``model_hash`` as ``account``'s model unless it already did."""
+    if ledger.call("ModelRegistry", "getModel", account.address, model_hash)[2] == 0:
         ledger.transact("ModelRegistry", "registerModel", model_hash, metrics_cid,
                         account=account)
 
 
-def approve_model(ledger: Ledger, model_hash: bytes, account: LocalAccount) -> None:
-    if not ledger.call("ModelRegistry", "hasApproved", model_hash, account.address):
-        ledger.transact("ModelRegistry", "approveModel", model_hash, account=account)
+def approve_model(ledger: Ledger, owner: str, model_hash: bytes, account: LocalAccount) -> None:
+    """Approve ``owner``'s ``model_hash`` as ``account`` (once; models are bound to owners)."""
+    if not ledger.call("ModelRegistry", "hasApproved", owner, model_hash, account.address):
+        ledger.transact("ModelRegistry", "approveModel", owner, model_hash, account=account)
 
 
 def commit_epoch(ledger: Ledger, country: str, epoch: int, root: bytes, cid: str,

@@ -234,8 +234,8 @@ def fit_networks(complaints: np.ndarray, exposure: np.ndarray, networks: np.ndar
     nets = np.asarray(networks, dtype=object).astype(str)
     a = np.zeros(len(k), dtype=bool) if anchors is None else np.asarray(anchors, dtype=bool)
     limits = (min_numbers, min_complained, min_separation)
-    pooled = _fit_or_prior(k, e, a, prior, limits, "pooled")
-    fits = {POOLED: pooled}
+    pooled = _fit_or_prior(k, e, a, prior, limits, "pooled") or prior
+    fits: dict[str, RateFit] = {POOLED: pooled}
     for net in sorted(set(nets.tolist())):
         sel = nets == net
         fit = _fit_or_prior(k[sel], e[sel], a[sel], None, limits, net)

@@ -365,6 +365,13 @@ def _spammers(cc: str, plan: SimulationPlan, n: Callable[[int], int], days: floa
     return [e for e in out if e.start < days]
 
 
+def _in_block(victim: str) -> Callable[[np.random.Generator], str]:
+    """A maker of numbers in ``victim``'s 10,000-block (its number but the last four digits)."""
+    def make(rng: np.random.Generator) -> str:
+        return f"{victim[:-4]}{int(rng.integers(0, 10_000)):04d}"
+    return make
+
+
 def _new_kinds(cc: str, plan: SimulationPlan, days: float, rng: np.random.Generator,
                mint: _Minter, subscribers: list[str], scale: float) -> list[_Entity]:
     """Reminders, SIM boxes, neighbour spoofing and low-volume scams (drawn worlds only)."""
@@ -381,7 +388,7 @@ def _new_kinds(cc: str, plan: SimulationPlan, days: float, rng: np.random.Genera
         c_start = float(rng.uniform(0, days - 1))
         for _ in range(plan.spoof_numbers):
             victim = subscribers[int(rng.integers(0, len(subscribers)))]
-            number = mint.one(lambda r, v=victim: f"{v[:-4]}{int(r.integers(0, 10_000)):04d}")
+            number = mint.one(_in_block(victim))
             start = c_start + float(rng.uniform(0, 2))
             out.append(_Entity(number, cc, "spoofer", start,
                                start + float(rng.uniform(0.2, 1.0)), campaign=500 + campaign))

@@ -50,6 +50,7 @@ EIP712_DOMAIN_VERSION = "1"
 SCORE_VOTE_TYPES = {
     "ScoreVote": [
         {"name": "numberKey", "type": "bytes32"},
+        {"name": "country", "type": "bytes2"},
         {"name": "round", "type": "uint64"},
         {"name": "score", "type": "uint16"},
         {"name": "confidence", "type": "uint16"},

@@ -69,7 +69,7 @@ contract ConsensusTest is LedgerFixture {
         consensus.castVote(v, sig);
     }
 
-    function test_same_validator_twice_in_one_bundle_is_rejected() public {
+    function test_same_validator_twice_in_one_bundle_counts_once() public {
         uint64 round = _open(KEY, "US");
         Consensus.ScoreVote[] memory votes = new Consensus.ScoreVote[](2);
         bytes[] memory sigs = new bytes[](2);
@@ -77,9 +77,11 @@ contract ConsensusTest is LedgerFixture {
         votes[1] = _vote(KEY, round, 100, 3, false);
         sigs[0] = _sign(vKeys[0], votes[0]);
         sigs[1] = _sign(vKeys[0], votes[1]);
-        vm.expectRevert(abi.encodeWithSelector(Consensus.AlreadyVoted.selector, KEY, round, vAddrs[0]));
+        vm.expectEmit(true, true, true, true, address(consensus));
+        emit Consensus.VoteSkipped(KEY, round, vAddrs[0], 1);
         consensus.castVotes(votes, sigs);
-        assertEq(consensus.currentRound(KEY).voteCount, 0, "bundle is atomic");
+        assertEq(consensus.currentRound(KEY).voteCount, 1, "first counted, second skipped");
+        assertEq(consensus.tallyOf(KEY).weightedScoreSum, uint256(4000) * 9000, "the first vote's score");
     }
 
     function test_signature_from_a_previous_round_is_rejected() public {
@@ -183,7 +185,7 @@ contract ConsensusTest is LedgerFixture {
 
     function test_revoked_model_is_rejected() public {
         uint64 round = _open(KEY, "US");
-        models.revokeModel(MODEL);
+        models.revokeModel(vAddrs[0], MODEL);
         Consensus.ScoreVote memory v = _vote(KEY, round, 9000, 3, false);
         bytes memory sig = _sign(vKeys[0], v);
         vm.expectRevert(abi.encodeWithSelector(Consensus.ModelNotApproved.selector, MODEL));
@@ -245,12 +247,17 @@ contract ConsensusTest is LedgerFixture {
         _open(KEY, "US"); // a new round may open
     }
 
-    function test_all_abstain_gives_unknown() public {
+    function test_all_abstain_expires_and_keeps_the_record() public {
+        _spamRound(KEY);
+        vm.warp(block.timestamp + 1);
         uint64 round = _open(KEY, "US");
         for (uint256 i; i < 5; ++i) _castAs(i, KEY, round, 0, 0, true);
+        vm.expectEmit(true, true, false, true, address(consensus));
+        emit Consensus.RoundNoConsensus(KEY, round, 4);
         consensus.finalize(KEY);
-        assertEq(registry.get(KEY).verdict, 0, "unknown");
-        assertEq(registry.get(KEY).score, 0, "no score");
+        assertEq(consensus.currentRound(KEY).status, 3, "expired");
+        assertEq(registry.get(KEY).verdict, 3, "spam record kept");
+        assertEq(registry.get(KEY).round, round - 1, "from the previous round");
     }
 
     function test_country_thresholds_pick_the_verdict() public {
@@ -303,10 +310,16 @@ contract ConsensusTest is LedgerFixture {
                 weight += vWeights[i];
             }
         }
+        uint256 flagging;
+        for (uint256 i; i < 5; ++i) {
+            if ((abstainMask >> i) & 1 == 0 && bound(scores[i], 0, 10000) >= 4000) flagging += vWeights[i];
+        }
         consensus.finalize(KEY);
         SpamRegistry.Record memory r = registry.get(KEY);
-        if (weight == 0) {
-            assertEq(r.verdict, 0, "all abstained");
+        uint256 side = weight == 0 ? 0 : (sum / weight >= 4000 ? flagging : weight - flagging);
+        if (weight == 0 || side * 10000 < 2500 * uint256(10000)) {
+            assertEq(consensus.currentRound(KEY).status, 3, "no consensus: expired");
+            assertEq(r.finalizedAt, 0, "registry untouched");
         } else {
             assertEq(r.score, sum / weight, "weighted score");
             uint8 expected = r.score >= 7000 ? 3 : r.score >= 4000 ? 2 : 1;

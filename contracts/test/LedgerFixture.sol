@@ -19,7 +19,7 @@ abstract contract LedgerFixture is Test {
     bytes32 internal constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 internal constant VOTE_TYPEHASH = keccak256(
-        "ScoreVote(bytes32 numberKey,uint64 round,uint16 score,uint16 confidence,uint8 category,bool abstain,bytes32 modelHash,string evidenceCid,uint64 deadline)"
+        "ScoreVote(bytes32 numberKey,bytes2 country,uint64 round,uint16 score,uint16 confidence,uint8 category,bool abstain,bytes32 modelHash,string evidenceCid,uint64 deadline)"
     );
     bytes32 internal constant MODEL = keccak256("model-v1");
     bytes32 internal constant KEY = keccak256("hmac(+14155550123)");
@@ -57,7 +57,8 @@ abstract contract LedgerFixture is Test {
         vm.prank(vAddrs[0]);
         models.registerModel(MODEL, "bafymetrics");
         vm.prank(vAddrs[1]);
-        models.approveModel(MODEL);
+        models.approveModel(vAddrs[0], MODEL);
+        _approveForAll();
     }
 
     function _people() private {
@@ -83,8 +84,10 @@ abstract contract LedgerFixture is Test {
         view
         returns (Consensus.ScoreVote memory)
     {
+        Consensus.Round memory r = consensus.currentRound(key);
+        bytes2 country = r.id == round && r.country != bytes2(0) ? r.country : bytes2("US");
         return Consensus.ScoreVote(
-            key, round, score, 9000, category, abstain, MODEL, "bafyevidence", uint64(block.timestamp + 1 hours)
+            key, country, round, score, 9000, category, abstain, MODEL, "bafyevidence", uint64(block.timestamp + 1 hours)
         );
     }
 
@@ -98,7 +101,7 @@ abstract contract LedgerFixture is Test {
         );
         bytes32 structHash = keccak256(
             abi.encode(
-                VOTE_TYPEHASH, v.numberKey, v.round, v.score, v.confidence, v.category, v.abstain,
+                VOTE_TYPEHASH, v.numberKey, v.country, v.round, v.score, v.confidence, v.category, v.abstain,
                 v.modelHash, keccak256(bytes(v.evidenceCid)), v.deadline
             )
         );
@@ -116,6 +119,17 @@ abstract contract LedgerFixture is Test {
     {
         (uint8 sv, bytes32 r, bytes32 s) = vm.sign(pk, _digest(v, chainId, verifying));
         return abi.encodePacked(r, s, sv);
+    }
+
+    /// @dev Every validator approves its own model-v1 registration (the fixture's MODEL hash):
+    ///      models are bound to their owner, so each validator registers MODEL as its own.
+    function _approveForAll() internal {
+        for (uint256 i = 1; i < 5; ++i) {
+            vm.prank(vAddrs[i]);
+            models.registerModel(MODEL, "bafymetrics");
+            vm.prank(vAddrs[i == 1 ? 0 : 1]);
+            models.approveModel(vAddrs[i], MODEL);
+        }
     }
 
     function _open(bytes32 key, bytes2 country) internal returns (uint64) {

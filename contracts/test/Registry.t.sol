@@ -152,16 +152,16 @@ contract ModelRegistryTest is LedgerFixture {
     function test_approval_needs_another_country() public {
         vm.prank(vAddrs[2]);
         models.registerModel(M2, "bafym2");
-        assertFalse(models.isApproved(M2), "pending");
+        assertFalse(models.isApproved(vAddrs[2], M2), "pending");
         vm.prank(vAddrs[2]);
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.SameCountryApproval.selector, M2, bytes2("DE")));
-        models.approveModel(M2);
+        models.approveModel(vAddrs[2], M2);
         vm.prank(vAddrs[3]);
-        models.approveModel(M2);
-        assertTrue(models.isApproved(M2), "approved");
+        models.approveModel(vAddrs[2], M2);
+        assertTrue(models.isApproved(vAddrs[2], M2), "approved");
         vm.prank(vAddrs[3]);
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.AlreadyApprovedBy.selector, M2, vAddrs[3]));
-        models.approveModel(M2);
+        models.approveModel(vAddrs[2], M2);
     }
 
     function test_required_approvals_is_configurable() public {
@@ -169,23 +169,23 @@ contract ModelRegistryTest is LedgerFixture {
         vm.prank(vAddrs[2]);
         models.registerModel(M2, "bafym2");
         vm.prank(vAddrs[3]);
-        models.approveModel(M2);
-        assertFalse(models.isApproved(M2), "one of two");
-        vm.prank(vAddrs[4]);
-        models.approveModel(M2);
-        assertTrue(models.isApproved(M2), "two of two");
+        models.approveModel(vAddrs[2], M2);
+        assertFalse(models.isApproved(vAddrs[2], M2), "one of two");
+        vm.prank(vAddrs[1]);
+        models.approveModel(vAddrs[2], M2);
+        assertTrue(models.isApproved(vAddrs[2], M2), "two of two");
     }
 
     function test_revocation_by_owner_or_governance_only() public {
         vm.prank(vAddrs[1]);
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.NotModelOwnerOrGovernance.selector, MODEL, vAddrs[1]));
-        models.revokeModel(MODEL);
+        models.revokeModel(vAddrs[0], MODEL);
         vm.prank(vAddrs[0]);
-        models.revokeModel(MODEL);
-        assertFalse(models.isApproved(MODEL), "revoked");
+        models.revokeModel(vAddrs[0], MODEL);
+        assertFalse(models.isApproved(vAddrs[0], MODEL), "revoked");
         vm.prank(vAddrs[2]);
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelIsRevoked.selector, MODEL));
-        models.approveModel(MODEL);
+        models.approveModel(vAddrs[0], MODEL);
     }
 
     function test_only_validators_register() public {

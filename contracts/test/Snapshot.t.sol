@@ -18,7 +18,7 @@ contract SnapshotTest is LedgerFixture {
         }
         root = _root(leaves);
         vm.prank(vAddrs[0]);
-        snapshots.commitEpoch("US", 20000, root, "bafysnapshot", MODEL, uint64(N));
+        snapshots.commitEpoch("US", 1, root, "bafysnapshot", MODEL, uint64(N));
     }
 
     function _key(uint256 i) internal pure returns (bytes32) {
@@ -61,25 +61,25 @@ contract SnapshotTest is LedgerFixture {
 
     function test_every_leaf_in_the_snapshot_verifies() public view {
         for (uint256 i; i < N; ++i) {
-            bool ok = snapshots.verifyLeaf("US", 20000, _key(i), uint16(i * 1000), uint8(i % 4), uint8(i % 8), _proof(leaves, i));
+            bool ok = snapshots.verifyLeaf("US", 1, _key(i), uint16(i * 1000), uint8(i % 4), uint8(i % 8), _proof(leaves, i));
             assertTrue(ok, "leaf verifies");
         }
-        SnapshotRegistry.Epoch memory e = snapshots.getEpoch("US", 20000);
+        SnapshotRegistry.Epoch memory e = snapshots.getEpoch("US", 1);
         assertEq(e.root, root, "root");
         assertEq(e.leafCount, N, "count");
-        assertEq(snapshots.snapshotCidOf("US", 20000), "bafysnapshot", "cid");
-        assertEq(snapshots.latestEpoch("US"), 20000, "latest");
+        assertEq(snapshots.snapshotCidOf("US", 1), "bafysnapshot", "cid");
+        assertEq(snapshots.latestEpoch("US"), 1, "latest");
     }
 
     function test_uncommitted_epoch_verifies_nothing() public view {
-        assertFalse(snapshots.verifyLeaf("US", 20001, _key(0), 0, 0, 0, _proof(leaves, 0)), "other epoch");
-        assertFalse(snapshots.verifyLeaf("GB", 20000, _key(0), 0, 0, 0, _proof(leaves, 0)), "other country");
+        assertFalse(snapshots.verifyLeaf("US", 2, _key(0), 0, 0, 0, _proof(leaves, 0)), "other epoch");
+        assertFalse(snapshots.verifyLeaf("GB", 1, _key(0), 0, 0, 0, _proof(leaves, 0)), "other country");
     }
 
     function test_one_commit_per_country_and_epoch() public {
         vm.prank(vAddrs[0]);
-        vm.expectRevert(abi.encodeWithSelector(SnapshotRegistry.EpochAlreadyCommitted.selector, bytes2("US"), uint64(20000)));
-        snapshots.commitEpoch("US", 20000, keccak256("x"), "bafy2", MODEL, 1);
+        vm.expectRevert(abi.encodeWithSelector(SnapshotRegistry.EpochAlreadyCommitted.selector, bytes2("US"), uint64(1)));
+        snapshots.commitEpoch("US", 1, keccak256("x"), "bafy2", MODEL, 1);
     }
 
     function test_only_a_validator_of_that_country_commits() public {
@@ -87,13 +87,13 @@ contract SnapshotTest is LedgerFixture {
         vm.expectRevert(
             abi.encodeWithSelector(SnapshotRegistry.WrongCountry.selector, vAddrs[1], bytes2("GB"), bytes2("US"))
         );
-        snapshots.commitEpoch("US", 20001, root, "bafy", MODEL, 1);
+        snapshots.commitEpoch("US", 2, root, "bafy", MODEL, 1);
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(Governed.NotValidator.selector, stranger));
-        snapshots.commitEpoch("US", 20001, root, "bafy", MODEL, 1);
+        snapshots.commitEpoch("US", 2, root, "bafy", MODEL, 1);
         vm.prank(vAddrs[1]);
         vm.expectRevert(abi.encodeWithSelector(SnapshotRegistry.ModelNotApproved.selector, keccak256("nope")));
-        snapshots.commitEpoch("GB", 20001, root, "bafy", keccak256("nope"), 1);
+        snapshots.commitEpoch("GB", 1, root, "bafy", keccak256("nope"), 1);
     }
 
     /// Fuzz: a leaf whose fields differ from the committed row never verifies.
@@ -104,7 +104,7 @@ contract SnapshotTest is LedgerFixture {
         index = bound(index, 0, N - 1);
         vm.assume(score != uint16(index * 1000) || verdict != uint8(index % 4) || category != uint8(index % 8));
         bytes32[] memory proof = _proof(leaves, index);
-        assertFalse(snapshots.verifyLeaf("US", 20000, _key(index), score, verdict, category, proof), "tampered row");
+        assertFalse(snapshots.verifyLeaf("US", 1, _key(index), score, verdict, category, proof), "tampered row");
     }
 
     /// Fuzz: an unknown key with any proof taken from the tree never verifies.
@@ -113,7 +113,7 @@ contract SnapshotTest is LedgerFixture {
         vm.assume(key != _key(index));
         bytes32[] memory proof = _proof(leaves, index);
         assertFalse(
-            snapshots.verifyLeaf("US", 20000, key, uint16(index * 1000), uint8(index % 4), uint8(index % 8), proof),
+            snapshots.verifyLeaf("US", 1, key, uint16(index * 1000), uint8(index % 4), uint8(index % 8), proof),
             "unknown key"
         );
     }
@@ -125,6 +125,6 @@ contract SnapshotTest is LedgerFixture {
         bytes32[] memory proof = _proof(level, 0);
         // The node itself is in the tree, but no row (key, score, verdict, category) hashes to it.
         assertTrue(root != bytes32(0) && inner != bytes32(0), "setup");
-        assertFalse(snapshots.verifyLeaf("US", 20000, inner, 0, 0, 0, proof), "inner node as key");
+        assertFalse(snapshots.verifyLeaf("US", 1, inner, 0, 0, 0, proof), "inner node as key");
     }
 }

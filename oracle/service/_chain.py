@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from node._consortium import country_str
+from node._consortium import country_bytes, country_str
 from oracle.service._errors import ChainUnavailable
 from oracle.service._outbox import Outbox
 from oracle.service._retry import RetryPolicy, chain_transient
@@ -38,6 +38,7 @@ class RoundInfo:
     status: int
     country: str
     vote_count: int
+    eligible_weight: int = 0
 
 
 class Chain:
@@ -77,18 +78,20 @@ class Chain:
     def current_round(self, key: bytes) -> RoundInfo:
         r = self.call("Consensus", "currentRound", key)
         return RoundInfo(id=int(r[0]), opened_at=int(r[1]), deadline=int(r[2]),
-                         status=int(r[3]), country=country_str(r[4]), vote_count=int(r[6]))
+                         status=int(r[3]), country=country_str(r[4]), vote_count=int(r[6]),
+                         eligible_weight=int(r[7]))
 
     def has_voted(self, key: bytes, round_id: int, validator: str | None = None) -> bool:
         return bool(self.call("Consensus", "hasVoted", key, round_id,
                               validator or self.address))
 
     def quorum_reached(self, key: bytes) -> bool:
-        """The contract's own early-finalization test, read from its state."""
+        """The contract's own early-finalization test, read from its state: counted plus
+        contesting weight against the weight that could vote when the round opened."""
         tally = self.call("Consensus", "tallyOf", key)
         quorum = int(self.call("Consensus", "quorumBps"))
-        total = int(self.call("ValidatorSet", "totalActiveWeight"))
-        return int(tally[0]) * BPS >= quorum * total
+        eligible = self.current_round(key).eligible_weight
+        return (int(tally[0]) + int(tally[3])) * BPS >= quorum * eligible
 
     def validator(self, address: str | None = None) -> tuple[str, int]:
         """(country, weight) of an active validator; weight 0 when not active."""
@@ -97,12 +100,20 @@ class Chain:
 
     # -- models -------------------------------------------------------------------------
 
-    def model_status(self, model_hash: bytes) -> int:
-        """ModelRegistry status: 0 none, 1 pending, 2 approved, 3 revoked."""
-        return int(self.call("ModelRegistry", "getModel", model_hash)[2])
+    def model_status(self, model_hash: bytes, owner: str | None = None) -> int:
+        """ModelRegistry status of ``owner``'s (default: this operator's) registration of
+        ``model_hash``: 0 none, 1 pending, 2 approved, 3 revoked."""
+        return int(self.call("ModelRegistry", "getModel", owner or self.address, model_hash)[2])
 
-    def model_approved(self, model_hash: bytes) -> bool:
-        return bool(self.call("ModelRegistry", "isApproved", model_hash))
+    def model_approved(self, model_hash: bytes, owner: str | None = None) -> bool:
+        """True when ``owner`` (default: this operator) may vote with ``model_hash``."""
+        return bool(self.call("ModelRegistry", "isApproved", owner or self.address, model_hash))
+
+    # -- epochs -------------------------------------------------------------------------
+
+    def next_epoch(self, country: str) -> int:
+        """The epoch number ``SnapshotRegistry`` accepts next for ``country`` (sequential)."""
+        return int(self.call("SnapshotRegistry", "latestEpoch", country_bytes(country))) + 1
 
     # -- writes -------------------------------------------------------------------------
 

@@ -34,7 +34,8 @@ def register_service_commands(sub: Any) -> None:
                                          "plans them again (after fixing the cause)"})])
     _add(sub, "epoch", "commit an epoch snapshot of a scores file", _epoch, [
         ("scores", {"type": Path, "help": "scores file (Parquet/CSV): the whole table"}),
-        ("--epoch", {"type": int, "default": None, "help": "epoch number (default: now)"}),
+        ("--epoch", {"type": int, "default": None,
+                     "help": "epoch number (default: the country's next one on chain)"}),
         ("--model-hash", {"default": None, "help": "model that produced the scores"})])
     _add(sub, "proof", "Merkle proof of a number in an epoch snapshot", _proof, [
         ("number", {"help": "E.164 number"}),
@@ -45,7 +46,9 @@ def register_service_commands(sub: Any) -> None:
         ("model_hash", {"help": "model content hash (hex)"}),
         ("--card", {"type": Path, "required": True, "help": "metrics card JSON"})])
     _add(msub, "approve", "approve another country's model", _approve,
-         [("model_hash", {"help": "model content hash (hex)"})])
+         [("model_hash", {"help": "model content hash (hex)"}),
+          ("--owner", {"required": True,
+                       "help": "address of the validator that registered the model"})])
     _add(msub, "promote", "make a registered, approved model current", _promote, [
         ("model_hash", {"help": "model content hash (hex)"}),
         ("--card", {"type": Path, "default": None, "help": "metrics card JSON"})])
@@ -98,19 +101,18 @@ def _push(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _epoch(settings: Any, args: argparse.Namespace) -> int:
-    from oracle.service._epoch import epoch_of
     from oracle.service._errors import SnapshotImmutable
     from oracle.service._scored import read_scores
 
     app = _app(settings, args.model_hash)
     try:
         model = app.require_approved_model()
-        epoch = args.epoch or epoch_of(app.chain.now(), settings.service_epoch_seconds)
+        epoch = args.epoch or app.chain.next_epoch(app.operator.country)
         root = app.epochs.committed_root(epoch)
         if root is not None:
             raise SnapshotImmutable(f"epoch {epoch} is already committed on-chain with root "
                                     f"0x{root.hex()}; a committed snapshot never changes "
-                                    "(commit the table under a later --epoch)")
+                                    "(commit the table under the next epoch)")
         snap = app.epochs.existing(epoch) or app.epochs.build(read_scores(args.scores),
                                                               epoch, model)
         receipt = app.epochs.commit(snap)
@@ -152,9 +154,10 @@ def _register(settings: Any, args: argparse.Namespace) -> int:
 def _approve(settings: Any, args: argparse.Namespace) -> int:
     app = _app(settings)
     try:
-        now = app.models.approve(args.model_hash)
-        _print({"model": args.model_hash, "approvedNow": now, "by": app.chain.address,
-                "onChain": app.models.onchain(args.model_hash)})
+        now = app.models.approve(args.model_hash, args.owner)
+        _print({"model": args.model_hash, "owner": args.owner, "approvedNow": now,
+                "by": app.chain.address,
+                "onChain": app.models.onchain(args.model_hash, args.owner)})
         return 0
     finally:
         app.close()

@@ -8,6 +8,8 @@ Per epoch the oracle
    and to IPFS (keyed hashes only: the table never holds a raw number);
 4. commits root + CID + model hash + leaf count with ``SnapshotRegistry.commitEpoch``, as an
    outbox action ``epoch:<chain>:<country>:<epoch>`` (sent once, reconciled on restart).
+   Epoch numbers are the country's sequence on chain (1, 2, ...: ``Chain.next_epoch``); the
+   contract refuses any other number.
 
 ``proof(number)`` reads the local table of an epoch and returns the leaf and its proof, which
 ``SnapshotRegistry.verifyLeaf`` accepts.
@@ -15,7 +17,7 @@ Per epoch the oracle
 Example::
 
     snaps = EpochService(operator, chain, store, hasher)
-    snaps.commit(rows, model_hash, epoch=snaps.epoch_of(chain.now(), 3600))
+    snaps.commit(snaps.build(rows, chain.next_epoch("US"), model_hash))
     snaps.proof("+14155550123")
 """
 
@@ -91,7 +93,8 @@ class Proof:
 
 
 def epoch_of(timestamp: int, epoch_seconds: int) -> int:
-    """Epoch number of a timestamp (>= 1, as the contract requires)."""
+    """The clock period (of ``epoch_seconds``) a timestamp falls in (>= 1): when to commit
+    the next snapshot; the snapshot's epoch number is the country's next on chain."""
     return max(1, int(timestamp) // max(1, int(epoch_seconds)))
 
 

@@ -1,8 +1,10 @@
 """Model governance: register before voting, promote only without regression, roll back.
 
 - ``register``: the model hash and its metrics card (JSON, in IPFS) go on-chain with
-  ``ModelRegistry.registerModel`` (an outbox action, once). Validators of other countries
-  approve it (``approve``); ``Consensus`` refuses votes naming a model that is not approved.
+  ``ModelRegistry.registerModel`` (an outbox action, once), as this operator's own (the
+  registry binds a model to its owner). Validators of other, distinct countries approve it
+  (``approve(hash, owner)``); ``Consensus`` refuses votes naming a model the signer has not
+  got approved.
 - ``promote``: the candidate becomes this operator's current model only if it is approved
   on-chain and its validation precision and recall are each no more than ``tolerance``
   below the current model's (for this operator's country when the card has per-country
@@ -118,33 +120,36 @@ class ModelGovernance:
             raise ModelGovernanceError("registering a model needs the IPFS evidence store")
         return self.evidence.put(card)
 
-    def approve(self, model_hash: str | bytes) -> bool:
-        """Approve another country's model (once per validator); True if approved now,
-        False if this validator had approved it already.
+    def approve(self, model_hash: str | bytes, owner: str) -> bool:
+        """Approve another country's validator ``owner``'s model (once per validator); True
+        if approved now, False if this validator had approved it already.
 
         Raises :class:`ModelGovernanceError` with the contract's reason when the approval is
         refused (the model is this operator's own country's, unknown, revoked, ...).
         """
         chain, h = self._need_chain(), model_hash_bytes(model_hash)
-        action_id = f"approve:{chain.chain_id}:{h.hex()}:{chain.address}"
+        action_id = f"approve:{chain.chain_id}:{owner}:{h.hex()}:{chain.address}"
         chain.outbox.clear_failed("approve")  # an earlier refusal is retried, not replayed
-        chain.outbox.plan(action_id, "approve", {"hash": h.hex()})
+        chain.outbox.plan(action_id, "approve", {"hash": h.hex(), "owner": owner})
         if chain.outbox.get(action_id).state == MINED:
             return False
-        if chain.call("ModelRegistry", "hasApproved", h, chain.address):
+        if chain.call("ModelRegistry", "hasApproved", owner, h, chain.address):
             chain.outbox.mark_mined(action_id, None)
             return False
-        receipt = chain.send([action_id], "ModelRegistry", "approveModel", h)
+        receipt = chain.send([action_id], "ModelRegistry", "approveModel", owner, h)
         action = chain.outbox.get(action_id)
         if action.state == "failed":
             raise ModelGovernanceError(f"approval of model {h.hex()} refused: {action.error}")
         return receipt is not None and receipt["status"] == 1
 
-    def onchain(self, model_hash: str | bytes) -> dict[str, Any]:
-        """What the registry holds for a model: owner country, status and approvals."""
+    def onchain(self, model_hash: str | bytes, owner: str | None = None) -> dict[str, Any]:
+        """What the registry holds for ``owner``'s model (this operator's by default): owner
+        country, status and approvals."""
         from node import country_str
 
-        raw = self._need_chain().call("ModelRegistry", "getModel", model_hash_bytes(model_hash))
+        chain = self._need_chain()
+        raw = chain.call("ModelRegistry", "getModel", owner or chain.address,
+                         model_hash_bytes(model_hash))
         status = ("none", "pending", "approved", "revoked")[int(raw[2])]
         return {"owner": raw[0], "country": country_str(raw[1]), "status": status,
                 "approvals": int(raw[3])}

@@ -48,7 +48,8 @@ from oracle.service._votes import PushReport
 logger = logging.getLogger(__name__)
 
 SEEN = "drop_seen"
-LAST_EPOCH = "last_epoch"
+LAST_EPOCH = "last_epoch"  # the last clock period (epoch_seconds) a snapshot was committed in
+PENDING_EPOCH = "pending_epoch"  # "<period>:<epoch number>" of a commit under way
 LAST_TRAIN = "last_train"
 QUARANTINE = "quarantine"
 _SUFFIXES = (".parquet", ".csv")
@@ -238,22 +239,31 @@ class ContinuousRunner:
     # -- epochs and retraining --------------------------------------------------------------
 
     def maybe_epoch(self) -> int | None:
-        """Commit the snapshot when the chain clock entered a new epoch; returns the epoch
-        only when this cycle saw its commit mined.
+        """Commit the snapshot when the chain clock entered a new period of epoch_seconds;
+        returns the epoch only when this cycle saw its commit mined.
 
-        An epoch already committed (by ``oracle epoch`` or before a crash) is never rebuilt;
-        one whose commit is in flight is resumed with the table it was planned with.
+        The snapshot takes the country's next epoch number on chain (epochs are sequential);
+        the number is remembered with the period first, so a restart after a crash resumes
+        the same number, with the table it was planned with, instead of the one after. An
+        epoch already committed (by ``oracle epoch`` or before a crash) is never rebuilt.
         """
         if not self.table or self.epoch_seconds <= 0:
             return None
-        epochs = self.app.epochs
-        epoch = epoch_of(self.app.chain.now(), self.epoch_seconds)
-        if int(self.outbox.get_meta(LAST_EPOCH, "0") or 0) >= epoch:
+        period = epoch_of(self.app.chain.now(), self.epoch_seconds)
+        if int(self.outbox.get_meta(LAST_EPOCH, "0") or 0) >= period:
             return None
+        pending_period, _, pending_epoch = (self.outbox.get_meta(PENDING_EPOCH, "")
+                                            or "").partition(":")
+        if pending_period == str(period) and pending_epoch:
+            epoch = int(pending_epoch)
+        else:
+            epoch = self.app.chain.next_epoch(self.op.country)
+            self.outbox.set_meta(PENDING_EPOCH, f"{period}:{epoch}")
+        epochs = self.app.epochs
         if epochs.committed_root(epoch) is not None:
             logger.info("epoch %d is already committed on-chain; its snapshot is kept as is",
                         epoch)
-            self.outbox.set_meta(LAST_EPOCH, str(epoch))
+            self.outbox.set_meta(LAST_EPOCH, str(period))
             return None
         snap = epochs.existing(epoch) or epochs.build(self.table, epoch,
                                                       self.app.votes.model_hash)
@@ -261,9 +271,9 @@ class ContinuousRunner:
             epochs.commit(snap)
         except ActionFailed as exc:
             logger.error("epoch %d not committed: %s", epoch, exc.reason)
-            self.outbox.set_meta(LAST_EPOCH, str(epoch))  # refused: not retried this epoch
+            self.outbox.set_meta(LAST_EPOCH, str(period))  # refused: not retried this period
             return None
-        self.outbox.set_meta(LAST_EPOCH, str(epoch))
+        self.outbox.set_meta(LAST_EPOCH, str(period))
         return epoch
 
     def maybe_retrain(self) -> str | None:

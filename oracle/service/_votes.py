@@ -8,9 +8,11 @@ For each push the oracle
 2. opens a round for each flagged one that has none open (``Consensus.openRound``);
 3. answers rounds other countries opened (read from ``RoundOpened`` events): with its own
    score where it has data, as an abstention where it has none;
-4. signs one EIP-712 ``ScoreVote`` per (number, round), evidence CID inside, and submits
-   them in ``castVotes`` bundles; a bundle that would revert is split until the bad vote is
-   isolated and failed with its decoded reason;
+4. signs one EIP-712 ``ScoreVote`` per (number, round), the number's country and the
+   evidence CID inside, and submits them in ``castVotes`` bundles; a bundle that would revert
+   is split until the bad vote is isolated and failed with its decoded reason; a vote the
+   contract skips (``VoteSkipped``: counted already, e.g. relayed first by someone else) is
+   settled, one skipped because its round closed is failed;
 5. submits ``finalize`` for rounds the contract's own state shows at quorum.
 
 Every step is an outbox action with a deterministic id, so a restart resumes and never
@@ -29,7 +31,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from node._consortium import country_bytes
+from web3.logs import DISCARD
+
+from node._consortium import country_bytes, country_str
 from oracle.service._chain import MAX_BUNDLE, ROUND_OPEN, Chain
 from oracle.service._evidence import EvidenceWriter, build_evidence
 from oracle.service._operator import Operator
@@ -41,6 +45,9 @@ from spamledger._types import Verdict
 logger = logging.getLogger(__name__)
 
 CURSOR = "rounds_cursor"
+
+SKIP_ALREADY_COUNTED = 1
+SKIP_REASONS = {1: "already counted", 2: "round closed", 3: "signer not eligible in the round"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ class VoteService:
         self.outbox = chain.outbox
         self.set_model(model_hash)
         self._table: dict[bytes, ScoredNumber] = {}
+        self._round_country: dict[bytes, str] = {}
         self._seen: list[tuple[str, int, int]] = []
 
     def set_model(self, model_hash: str | bytes) -> None:
@@ -195,6 +203,7 @@ class VoteService:
         for log in self.chain.events("Consensus", "RoundOpened", start, head):
             key, round_id = bytes(log["args"]["numberKey"]), int(log["args"]["round"])
             if self._wants_answer(key, round_id):
+                self._round_country[key] = country_str(log["args"]["country"])
                 todo.append((key, round_id, self._table.get(key)))
         planned = self.plan_votes(todo)
         report.votes_planned += planned
@@ -230,13 +239,24 @@ class VoteService:
                                for k, r, row in new])
         return len(new)
 
+    def _country_of(self, key: bytes, row: ScoredNumber | None) -> str:
+        """The number's country as this operator knows it: its own row's country, else the
+        country the round was opened with (an abstention does not judge the country)."""
+        if row is not None and row.country:
+            return row.country
+        if key in self._round_country:
+            return self._round_country[key]
+        return self.chain.current_round(key).country or self.op.country
+
     def _vote_body(self, key: bytes, round_id: int, row: ScoredNumber | None,
                    cid: str) -> dict[str, Any]:
+        country = self._country_of(key, row)
         if row is None:
-            return {"numberKey": key.hex(), "round": round_id, "score": 0, "confidence": 0,
-                    "category": 0, "abstain": True, "modelHash": self.model_hash.hex(),
-                    "evidenceCid": ""}
-        return {"numberKey": key.hex(), "round": round_id, "score": row.score_bps,
+            return {"numberKey": key.hex(), "country": country, "round": round_id, "score": 0,
+                    "confidence": 0, "category": 0, "abstain": True,
+                    "modelHash": self.model_hash.hex(), "evidenceCid": ""}
+        return {"numberKey": key.hex(), "country": country, "round": round_id,
+                "score": row.score_bps,
                 "confidence": row.confidence_bps, "category": int(row.category),
                 "abstain": False, "modelHash": self.model_hash.hex(), "evidenceCid": cid}
 
@@ -324,7 +344,27 @@ class VoteService:
                 return 0
             half = len(actions) // 2
             return self._send_bundle(actions[:half]) + self._send_bundle(actions[half:])
-        return len(ids) if receipt is not None and receipt["status"] == 1 else 0
+        if receipt is None or receipt["status"] != 1:
+            return 0
+        return len(ids) - self._settle_skipped(receipt, actions)
+
+    def _settle_skipped(self, receipt: Any, actions: list[Action]) -> int:
+        """Votes the bundle skipped: counted already (relayed by someone else) stay mined;
+        the others (round closed, signer not eligible) are failed with the reason.
+        Returns how many were not counted by this bundle."""
+        skipped = self.chain.consensus.events.VoteSkipped().process_receipt(receipt,
+                                                                         errors=DISCARD)
+        by_vote = {(a.payload["numberKey"], int(a.payload["round"])): a for a in actions}
+        for log in skipped:
+            args = log["args"]
+            action = by_vote.get((bytes(args["numberKey"]).hex(), int(args["round"])))
+            if action is None or args["validator"].lower() != self.chain.address.lower():
+                continue
+            reason = SKIP_REASONS.get(int(args["reason"]), str(args["reason"]))
+            if int(args["reason"]) != SKIP_ALREADY_COUNTED:
+                self.outbox.mark_failed(action.id, f"skipped by the contract: {reason}")
+            logger.warning("vote %s skipped by the contract: %s", action.id, reason)
+        return len(skipped)
 
     def _vote_already_counted(self, action: Action) -> int | None:
         if action.kind != "vote":
@@ -378,7 +418,8 @@ class VoteService:
 
 def _vote_dict(body: Mapping[str, Any]) -> dict[str, Any]:
     """The EIP-712 message of a stored vote body."""
-    return {"numberKey": bytes.fromhex(body["numberKey"]), "round": int(body["round"]),
+    return {"numberKey": bytes.fromhex(body["numberKey"]),
+            "country": country_bytes(body["country"]), "round": int(body["round"]),
             "score": int(body["score"]), "confidence": int(body["confidence"]),
             "category": int(body["category"]), "abstain": bool(body["abstain"]),
             "modelHash": bytes.fromhex(body["modelHash"]),

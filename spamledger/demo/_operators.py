@@ -82,7 +82,7 @@ def register_and_approve(rigs: dict[str, OperatorRig], approvals: int = 2) -> No
     for i, cc in enumerate(countries):
         for j in range(1, approvals + 1):
             other = rigs[countries[(i + j) % len(countries)]]
-            other.app.models.approve(rigs[cc].model_hash)
+            other.app.models.approve(rigs[cc].model_hash, rigs[cc].app.chain.address)
     for rig in rigs.values():
         rig.app.models.promote(rig.model_hash, rig.card)
         rig.app.votes.set_model(rig.model_hash)

@@ -5,17 +5,24 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from web3.logs import DISCARD
+
 from node import sign_score_vote, vote_tuple
 from node._consortium import country_bytes
 
 
 def approved_model(consortium, tag: str) -> bytes:
-    """A model registered by the US validator and approved by IN and BR."""
+    """A model hash every validator registers as its own (models are bound to their owner),
+    each registration approved by validators of two other countries."""
     model = bytes.fromhex(os.urandom(32).hex())
     ledger, v = consortium.ledger, consortium.validators
-    ledger.transact("ModelRegistry", "registerModel", model, f"bafymetrics{tag}", account=v["US"])
-    for cc in ("IN", "BR"):
-        ledger.transact("ModelRegistry", "approveModel", model, account=v[cc])
+    countries = list(v)
+    for i, cc in enumerate(countries):
+        ledger.transact("ModelRegistry", "registerModel", model, f"bafymetrics{tag}",
+                        account=v[cc])
+        for other in (countries[(i + 1) % len(countries)], countries[(i + 2) % len(countries)]):
+            ledger.transact("ModelRegistry", "approveModel", v[cc].address, model,
+                            account=v[other])
     return model
 
 
@@ -25,12 +32,13 @@ def run_round(consortium, key: bytes, country: str, scores: dict[str, int | None
     ledger, v = consortium.ledger, consortium.validators
     receipt = ledger.transact("Consensus", "openRound", key, country_bytes(country),
                               account=v["US"])
-    opened = ledger.contract("Consensus").events.RoundOpened().process_receipt(receipt)
+    opened = ledger.contract("Consensus").events.RoundOpened().process_receipt(
+        receipt, errors=DISCARD)
     round_id = int(opened[0]["args"]["round"])
     deadline = int(consortium.w3.eth.get_block("latest")["timestamp"]) + 3600
     votes, sigs = [], []
     for cc, score in scores.items():
-        vote = _vote(key, round_id, score, model, (cids or {}).get(cc, ""), deadline)
+        vote = _vote(key, country, round_id, score, model, (cids or {}).get(cc, ""), deadline)
         votes.append(vote_tuple(vote))
         sigs.append(sign_score_vote(v[cc], vote, consortium.chain_id,
                                     consortium.deployment.address("Consensus")))
@@ -40,9 +48,10 @@ def run_round(consortium, key: bytes, country: str, scores: dict[str, int | None
     return round_id
 
 
-def _vote(key: bytes, round_id: int, score: int | None, model: bytes, cid: str,
+def _vote(key: bytes, country: str, round_id: int, score: int | None, model: bytes, cid: str,
           deadline: int) -> dict[str, Any]:
-    return {"numberKey": key, "round": round_id, "score": score or 0,
+    return {"numberKey": key, "country": country_bytes(country), "round": round_id,
+            "score": score or 0,
             "confidence": 8000, "category": 3 if score else 0, "abstain": score is None,
             "modelHash": model if score is not None else b"\x00" * 32,
             "evidenceCid": cid, "deadline": deadline}

@@ -147,7 +147,7 @@ def test_number_only_in_an_epoch_snapshot_answers_with_a_proof_that_verifies_on_
                              "category": [r[3] for r in rows]}), buf)
     cid = store.put_bytes(buf.getvalue(), "application/vnd.apache.parquet")
     tree = MerkleTree.build(rows)
-    epoch = random.randrange(10**6, 10**9)
+    epoch = consortium.ledger.call("SnapshotRegistry", "latestEpoch", country_bytes("US")) + 1
     consortium.ledger.transact("SnapshotRegistry", "commitEpoch", country_bytes("US"), epoch,
                                tree.root, cid, approved_model(consortium, "epoch"), len(rows),
                                account=consortium.validators["US"])

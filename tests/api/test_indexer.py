@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from api import Indexer, make_engine, migrate, session_scope
-from api._models import Base, ChainEvent, IndexCursor
+from api._models import Base, ChainEvent, GovernanceEvent, IndexCursor
 from tests.api.scenario import approved_model, run_round
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +65,25 @@ def test_confirmations_hold_back_recent_blocks(consortium, engine):
     assert indexer.lag() == 3
 
 
+def test_registry_writer_changes_are_kept_in_the_governance_trail(consortium, engine):
+    """Governance may make a contract a registry writer (upgrades need it): each grant and
+    revocation is logged on chain and lands in the audit trail's governance events."""
+    ledger, vs = consortium.ledger, "ValidatorSet"
+    role = ledger.call(vs, "REGISTRY_WRITER_ROLE")
+    writer = consortium.deployment.address("SnapshotRegistry")  # any contract will do
+    first = consortium.w3.eth.block_number + 1
+    ledger.transact(vs, "grantRole", role, writer)
+    ledger.transact(vs, "revokeRole", role, writer)
+    Indexer(consortium.w3, consortium.deployment, engine).sync()
+    with session_scope(engine) as session:
+        rows = session.execute(select(GovernanceEvent.args).where(
+            GovernanceEvent.event == "RegistryWriterChanged",
+            GovernanceEvent.block_number >= first)).scalars().all()
+    changes = [json.loads(r) for r in rows if json.loads(r)["writer"] == writer]
+    assert [c["allowed"] for c in changes] == [True, False]
+    assert {c["by"] for c in changes} == {consortium.governance.address}
+
+
 @pytest.mark.slow
 def test_indexer_killed_mid_sync_many_times_equals_a_clean_sync(consortium, db_url,
                                                                  tmp_path):
@@ -82,7 +102,7 @@ def test_indexer_killed_mid_sync_many_times_equals_a_clean_sync(consortium, db_u
     kills_mid_sync = 0
     rng = random.Random(7)
     log = tmp_path / "indexer.log"
-    for _attempt in range(40):
+    for _attempt in range(120):  # breaks at the first complete run
         before = _cursor(killed)
         with log.open("ab") as err:
             proc = subprocess.Popen([sys.executable, "-m", "spamledger._cli", "api", "index",

@@ -26,7 +26,8 @@ def test_deploy_then_govern_from_the_cli(anvil, tmp_path, monkeypatch, capsys):
     assert main([*base, "gov", *rpc, "show"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["validators"] == [{"address": operator, "country": "BR", "weight": 2000,
-                                    "active": True, "since": shown["validators"][0]["since"]}]
+                                    "active": True, "since": shown["validators"][0]["since"],
+                                    "seat": 0}]
 
 
 def test_revert_is_one_line_naming_the_custom_error(anvil, tmp_path, monkeypatch, capsys):

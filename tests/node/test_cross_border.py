@@ -12,6 +12,7 @@ import hashlib
 import pytest
 from eth_account import Account
 from eth_utils import keccak
+from web3.logs import DISCARD
 
 from node import (
     ContractRevert,
@@ -27,6 +28,7 @@ from node import (
     resolve_dispute,
     sign_score_vote,
     vote_dispute,
+    vote_tuple,
 )
 from spamledger._types import Category, Verdict
 
@@ -45,9 +47,11 @@ def approved_models(consortium):
         register_model(consortium.ledger, _model_hash(cc), f"bafy-metrics-{cc.lower()}",
                        consortium.validators[cc])
         for other in (countries[(i + 1) % 5], countries[(i + 2) % 5]):
-            approve_model(consortium.ledger, _model_hash(cc), consortium.validators[other])
+            approve_model(consortium.ledger, consortium.validators[cc].address, _model_hash(cc),
+                          consortium.validators[other])
     for cc in countries:
-        assert consortium.ledger.call("ModelRegistry", "isApproved", _model_hash(cc))
+        assert consortium.ledger.call("ModelRegistry", "isApproved",
+                                      consortium.validators[cc].address, _model_hash(cc))
     return {cc: _model_hash(cc) for cc in countries}
 
 
@@ -56,8 +60,9 @@ def _signed_votes(consortium, models, key, round_id):
     out = []
     for cc, account in consortium.validators.items():
         entry = SCORES[cc]
-        vote = (make_vote(key, round_id, abstain=True, model_hash=models[cc]) if entry is None
-                else make_vote(key, round_id, score=entry[0], category=entry[1],
+        vote = (make_vote(key, round_id, country="US", abstain=True, model_hash=models[cc])
+                if entry is None
+                else make_vote(key, round_id, country="US", score=entry[0], category=entry[1],
                                model_hash=models[cc], cid=f"bafy-evidence-{cc.lower()}"))
         out.append((vote, sign_score_vote(account, vote, consortium.chain_id, consensus)))
     return out
@@ -94,27 +99,40 @@ def test_round_finalizes_as_spam_with_the_weighted_score(consortium, finalized_k
     assert current_round(consortium.ledger, key)["status"] == 2
 
 
-def test_vote_replayed_in_same_round_is_rejected(consortium, finalized_key, approved_models):
+def test_vote_replayed_in_same_round_counts_once(consortium, finalized_key, approved_models):
+    """Relayed again alone it reverts; inside a bundle it is skipped (a copied vote cannot
+    grief the bundle it was taken from)."""
     key = consortium.hasher.key("+14155550100")
     round_id = open_round(consortium.ledger, key, "US", account=consortium.validators["US"])
-    signed = _signed_votes(consortium, approved_models, key, round_id)[:1]
-    cast_votes(consortium.ledger, signed)
+    signed = _signed_votes(consortium, approved_models, key, round_id)
+    cast_votes(consortium.ledger, signed[:1])
     with pytest.raises(ContractRevert) as info:
-        cast_votes(consortium.ledger, signed)
+        consortium.ledger.transact("Consensus", "castVote", vote_tuple(signed[0][0]),
+                                   signed[0][1])
     assert info.value.error_name == "AlreadyVoted"
+    (receipt,) = cast_votes(consortium.ledger, signed[:2])
+    consensus = consortium.ledger.contract("Consensus")
+    skipped = consensus.events.VoteSkipped().process_receipt(receipt, errors=DISCARD)
+    assert [(s["args"]["validator"], int(s["args"]["reason"])) for s in skipped] == [
+        (consortium.validators["US"].address, 1)]
+    assert current_round(consortium.ledger, key)["vote_count"] == 2
 
 
-def test_signature_from_an_old_round_is_rejected(consortium, finalized_key, approved_models):
-    _, _, signed = finalized_key
-    with pytest.raises(ContractRevert) as info:
-        cast_votes(consortium.ledger, signed[:1])
-    assert info.value.error_name in {"NoOpenRound", "WrongRound"}
+def test_signature_from_an_old_round_is_skipped_not_counted(consortium, finalized_key,
+                                                           approved_models):
+    key, _, signed = finalized_key
+    before = current_round(consortium.ledger, key)
+    (receipt,) = cast_votes(consortium.ledger, signed[:1])
+    skipped = consortium.ledger.contract("Consensus").events.VoteSkipped().process_receipt(
+        receipt, errors=DISCARD)
+    assert [int(s["args"]["reason"]) for s in skipped] == [2]  # round closed
+    assert current_round(consortium.ledger, key) == before
 
 
 def test_signature_for_another_chain_recovers_to_a_stranger(consortium, approved_models):
     key = consortium.hasher.key("+14155550101")
     round_id = open_round(consortium.ledger, key, "US", account=consortium.validators["US"])
-    vote = make_vote(key, round_id, score=9000, category=Category.SCAM,
+    vote = make_vote(key, round_id, country="US", score=9000, category=Category.SCAM,
                      model_hash=approved_models["US"], cid="bafy-x")
     consensus = consortium.deployment.address("Consensus")
     sig = sign_score_vote(consortium.validators["US"], vote, consortium.chain_id + 1, consensus)
@@ -126,7 +144,7 @@ def test_signature_for_another_chain_recovers_to_a_stranger(consortium, approved
 def test_outsider_signature_is_rejected(consortium, approved_models):
     key = consortium.hasher.key("+14155550102")
     round_id = open_round(consortium.ledger, key, "US", account=consortium.validators["US"])
-    vote = make_vote(key, round_id, score=9000, category=Category.SCAM,
+    vote = make_vote(key, round_id, country="US", score=9000, category=Category.SCAM,
                      model_hash=approved_models["US"], cid="bafy-x")
     sig = sign_score_vote(Account.create(), vote, consortium.chain_id,
                           consortium.deployment.address("Consensus"))
@@ -141,7 +159,8 @@ def test_contract_digest_matches_python_signing(consortium, approved_models):
     from node._eip712 import VOTE_FIELDS, domain
     from spamledger._types import SCORE_VOTE_TYPES
 
-    vote = make_vote(b"\x11" * 32, 3, score=1, category=1, model_hash=b"\x22" * 32, cid="c")
+    vote = make_vote(b"\x11" * 32, 3, country="GB", score=1, category=1, model_hash=b"\x22" * 32,
+                     cid="c")
     consensus = consortium.deployment.address("Consensus")
     signable = encode_typed_data(domain(consortium.chain_id, consensus), SCORE_VOTE_TYPES, vote)
     python_digest = keccak(b"\x19" + signable.version + signable.header + signable.body)

@@ -97,6 +97,6 @@ def approve_models(rigs: list[OperatorRig]) -> None:
     for rig in rigs:
         for other in rigs:
             if other is not rig:
-                other.models.approve(rig.model_hash)
+                other.models.approve(rig.model_hash, rig.chain.address)
     for rig in rigs:
         assert rig.chain.model_approved(rig.model_hash)

@@ -33,13 +33,15 @@ def test_epoch_command_commits_and_proof_command_verifies_on_chain(
                SPAMLEDGER_CONSORTIUM_SECRET=TEST_SECRET, SPAMLEDGER_RPC_URL=anvil.rpc_url,
                SPAMLEDGER_IPFS_API=service_ipfs.api_addr, SPAMLEDGER_OPERATOR_COUNTRY="US")
     base_cmd = [sys.executable, "-m", "spamledger._cli", "--data-dir", str(data_dir), "oracle"]
-    epoch = 5_000_000 + secrets.randbelow(10**6)
-    out = subprocess.run([*base_cmd, "epoch", str(tmp_path / "table.parquet"), "--epoch",
-                                str(epoch), "--model-hash", rigs[0].model_hash.hex()],
+    expected = rigs[0].chain.next_epoch("US")
+    out = subprocess.run([*base_cmd, "epoch", str(tmp_path / "table.parquet"),
+                          "--model-hash", rigs[0].model_hash.hex()],
                          env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     committed = json.loads(out.stdout)
     assert committed["count"] == 50 and committed["tx"]
+    epoch = committed["epoch"]
+    assert epoch == expected  # the country's next epoch on chain (epochs are sequential)
 
     out = subprocess.run([*base_cmd, "proof", numbers[45], "--epoch", str(epoch)], env=env,
                          capture_output=True, text=True, timeout=300)

@@ -92,3 +92,35 @@ def test_pushing_the_same_scores_again_sends_nothing(consortium, make_operator):
     key = consortium.hasher.key(number)
     votes = consortium.ledger.events("Consensus", "VoteCast", 0, "latest", numberKey=key)
     assert len(votes) == 1
+
+
+def test_a_vote_relayed_first_by_someone_else_is_settled_and_the_bundle_counts(
+        consortium, make_operator):
+    """A mempool watcher copies one vote out of the operator's pending bundle and relays it
+    first: the bundle still counts the others, and the copied vote is settled as counted
+    (not failed) from the contract's VoteSkipped event."""
+    from oracle.service._outbox import MINED
+    from oracle.service._votes import PushReport, _vote_tuple
+
+    rigs = {cc: make_operator(cc) for cc in WEIGHTS}
+    approve_models(list(rigs.values()))
+    us = rigs["US"]
+    rows = [_scammer_row(_fresh_number(), 0.9, reached=2) for _ in range(3)]
+    report = PushReport()
+    todo = [(key, us.votes.ensure_round(key, row, report), row)
+            for key, row in us.votes.select(us.votes.remember(rows)).items()]
+    assert us.votes.plan_votes(todo) == 3
+    signed, _ = us.votes.sign_pending()
+    copied = signed[0]
+    consortium.ledger.transact("Consensus", "castVote", _vote_tuple(copied.payload),
+                               bytes.fromhex(copied.payload["signature"]),
+                               account=consortium.relayer)
+    # the race: the operator's bundle was built before the copy landed
+    assert us.votes._send_bundle(signed) == 2
+    assert {us.outbox.get(a.id).state for a in signed} == {MINED}
+    for action in signed:
+        key = bytes.fromhex(action.payload["numberKey"])
+        assert us.chain.has_voted(key, action.payload["round"])
+    skipped = consortium.ledger.events("Consensus", "VoteSkipped", 0, "latest",
+                                       numberKey=bytes.fromhex(copied.payload["numberKey"]))
+    assert [int(e["args"]["reason"]) for e in skipped] == [1]

@@ -35,7 +35,7 @@ def test_promote_refuses_regression_and_rollback_restores(make_operator):
     worse = model_hash_for("BR", version=2)
     gov.register(worse, _card(0.90, 0.95))
     for other in rigs[1:]:
-        other.models.approve(worse)
+        other.models.approve(worse, br.chain.address)
     with pytest.raises(ModelGovernanceError, match=r"precision 0\.9000 is below"):
         gov.promote(worse)
     assert gov.current() == first
@@ -45,7 +45,7 @@ def test_promote_refuses_regression_and_rollback_restores(make_operator):
     with pytest.raises(ModelGovernanceError, match="not approved on-chain"):
         gov.promote(better)
     for other in rigs[1:]:
-        other.models.approve(better)
+        other.models.approve(better, br.chain.address)
     assert gov.promote(better) == better.hex()
     assert gov.rollback() == first
     with pytest.raises(ModelGovernanceError, match="no previous"):
