@@ -119,8 +119,11 @@ def test_flagged_numbers_with_complaints_say_so_in_their_reasons(trained: Path,
 
 def test_model_card_records_the_complaint_evidence_rates(trained: Path) -> None:
     card = json.loads((trained / "model_card.json").read_text())
-    assert card["complaint_evidence"]["spam_rate"] > card["complaint_evidence"][
-        "background_rate"] > 0
+    networks = card["complaint_evidence"]["networks"]
+    assert "*" in networks and card["window"]["complaint_model"]["networks"] == networks
+    for fit in networks.values():
+        assert fit["spam_rate"] > fit["legit_rate"] > 0
+        assert fit["source"] in ("estimated", "pooled", "prior")
 
 
 @pytest.mark.parametrize(("spam", "ham"), [(0, 40), (40, 0), (3, 40)])
