@@ -12,7 +12,7 @@ Errors (see ``api/_errors.py``)::
 """
 
 from api._app import create_app
-from api._auth import ROLES, Principal, RateLimiter, authenticate, create_key, revoke_key
+from api._auth import ROLES, Principal, authenticate, create_key, revoke_key
 from api._chain import Chain, Evidence
 from api._db import database_url, make_engine, migrate, session_scope
 from api._epochs import load_pending_epochs
@@ -30,16 +30,21 @@ from api._errors import (
     UpstreamUnavailable,
 )
 from api._indexer import Indexer, SyncResult
+from api._limits import Gate, JsonDepth, sane_recursion_limit
+from api._throttle import AuthThrottle, RateLimiter
 
 __all__ = [
     "ROLES",
     "ApiError",
+    "AuthThrottle",
     "BadRequest",
     "Chain",
     "Conflict",
     "Evidence",
     "Forbidden",
+    "Gate",
     "Indexer",
+    "JsonDepth",
     "NotFound",
     "PayloadTooLarge",
     "Principal",
@@ -58,5 +63,6 @@ __all__ = [
     "make_engine",
     "migrate",
     "revoke_key",
+    "sane_recursion_limit",
     "session_scope",
 ]

@@ -1,0 +1,259 @@
+"""Limits that hold before a request can do damage: key first, then a bounded body.
+
+:class:`Gate` is pure ASGI middleware in front of every route. For ``/v1/...`` it
+authenticates the ``X-API-Key`` header and spends a rate-limit token BEFORE a byte of the
+body is read (a client whose address keeps failing authentication is refused without a
+database lookup); then it hands the app a ``receive`` that counts the body while it streams
+in (413 past the route's limit, whatever Content-Length claimed), scans JSON nesting depth
+incrementally (400 past ``api_json_max_depth``, before any parser sees the body) and gives up
+on a client that pauses longer than ``api_read_timeout`` (408).
+
+The body limits raise :class:`BodyRejected`, a Starlette ``HTTPException``: FastAPI re-raises
+those from body parsing unchanged, so the error handler renders them as ``{"error",
+"detail"}``; the gate renders any that escape the app itself.
+
+Example::
+
+    app.add_middleware(Gate, ctx=context)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import sys
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api._auth import Principal, authenticate
+from api._errors import ApiError, RateLimited
+
+logger = logging.getLogger(__name__)
+
+# py_ecc (imported with web3) raises the recursion limit to 100,000 at import: deep enough
+# for one hostile JSON body to overflow the C stack and kill the process. Pure-Python
+# recursion here never needs more than this.
+SANE_RECURSION_LIMIT = 4000
+# Seconds a validated key is trusted without a database read (bounds revocation delay on
+# every worker: a revoked key stops working within this time).
+KEY_CACHE_SECONDS = 1.0
+# Multipart framing and form fields on top of the evidence files themselves.
+UPLOAD_OVERHEAD_BYTES = 256 * 1024
+PRINCIPAL_SCOPE_KEY = "spamledger.principal"
+UPLOAD_PATH = "/v1/disputes"
+
+_OPEN, _CLOSE = frozenset(b"[{"), frozenset(b"]}")
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
+_INTERESTING = re.compile(rb'[\[\]{}"\\]')
+
+
+def sane_recursion_limit() -> int:
+    """Lower the interpreter's recursion limit back to :data:`SANE_RECURSION_LIMIT`."""
+    if sys.getrecursionlimit() > SANE_RECURSION_LIMIT:
+        logger.info("recursion limit %d lowered to %d", sys.getrecursionlimit(),
+                    SANE_RECURSION_LIMIT)
+        sys.setrecursionlimit(SANE_RECURSION_LIMIT)
+    return sys.getrecursionlimit()
+
+
+class BodyRejected(StarletteHTTPException):
+    """A request body refused while it streamed in (413 size, 400 depth, 408 timeout)."""
+
+
+class JsonDepth:
+    """Nesting depth of a JSON byte stream fed chunk by chunk (strings and escapes honoured).
+
+    Until the body holds more opening brackets than the limit (counted in C, inside strings
+    too) the depth cannot exceed it and nothing is scanned; past that the whole body seen so
+    far is scanned exactly, then every further chunk.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.depth = 0
+        self._opens = 0
+        self._held: list[bytes] | None = []
+        self._in_string = False
+        self._escaped = False
+
+    def feed(self, data: bytes) -> None:
+        """Raise :class:`BodyRejected` (400) once the nesting exceeds the limit."""
+        if self._held is not None:
+            self._held.append(data)
+            self._opens += data.count(b"[") + data.count(b"{")
+            if self._opens <= self.limit:
+                return
+            held, self._held = self._held, None
+            for chunk in held:
+                self._scan(chunk)
+            return
+        self._scan(data)
+
+    def _scan(self, data: bytes) -> None:
+        skip = 0 if self._escaped else -1
+        self._escaped = False
+        for match in _INTERESTING.finditer(data):
+            i = match.start()
+            if i == skip:
+                continue
+            c = data[i]
+            if self._in_string:
+                if c == _BACKSLASH:
+                    skip = i + 1
+                    self._escaped = skip == len(data)
+                elif c == _QUOTE:
+                    self._in_string = False
+            elif c == _QUOTE:
+                self._in_string = True
+            elif c in _OPEN:
+                self.depth += 1
+                if self.depth > self.limit:
+                    raise BodyRejected(400, f"JSON nested deeper than {self.limit} levels "
+                                            "(api_json_max_depth)")
+            elif c in _CLOSE:
+                self.depth -= 1
+
+
+class _Body:
+    """The app's ``receive``: counts, depth-checks and times the body as it arrives."""
+
+    def __init__(self, receive, limit: int, setting: str, depth: JsonDepth | None,
+                 timeout: float):
+        self.receive = receive
+        self.limit = limit
+        self.setting = setting
+        self.depth = depth
+        self.timeout = timeout
+        self.size = 0
+        self.done = False
+
+    async def __call__(self) -> dict[str, Any]:
+        if self.done:  # after the body: disconnect listening, unbounded by design
+            return await self.receive()
+        try:
+            message = await asyncio.wait_for(self.receive(), self.timeout)
+        except TimeoutError as exc:
+            raise BodyRejected(408, f"request body stalled: nothing received for "
+                                    f"{self.timeout:g}s (api_read_timeout)") from exc
+        if message["type"] != "http.request":
+            self.done = True
+            return message
+        chunk = message.get("body", b"")
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise BodyRejected(413, f"request body exceeds {self.limit} bytes ({self.setting})")
+        if self.depth is not None and chunk:
+            self.depth.feed(chunk)
+        if not message.get("more_body", False):
+            self.done = True
+        return message
+
+
+class Gate:
+    """Pure ASGI middleware: authenticate first, then bound the body (see module doc)."""
+
+    def __init__(self, app, ctx) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = [False]
+
+        async def sending(message) -> None:
+            if message["type"] == "http.response.start":
+                started[0] = True
+            await send(message)
+
+        try:
+            if scope["path"].startswith("/v1/"):
+                scope[PRINCIPAL_SCOPE_KEY] = await self._principal(scope)
+            body = self._body(scope, receive)
+            await self.app(scope, body, sending)
+        except ApiError as exc:
+            if started[0]:
+                raise
+            await _reply(send, exc.status, exc.body(), _retry_after(exc))
+        except BodyRejected as exc:
+            if started[0]:
+                raise
+            await _reply(send, exc.status_code, {"error": _CODES[exc.status_code],
+                                                 "detail": str(exc.detail)}, None)
+
+    async def _principal(self, scope) -> Principal:
+        ctx = self.ctx
+        key = _header(scope, b"x-api-key")
+        now = time.monotonic()
+        cached = ctx.key_cache.get(key) if key else None
+        if cached is not None and cached[1] > now:
+            who = cached[0]
+        else:
+            address = (scope.get("client") or ("unknown", 0))[0]
+            ctx.auth_throttle.check(address)
+            try:
+                who = await run_in_threadpool(_authenticate, ctx, key)
+            except ApiError:
+                ctx.auth_throttle.failed(address)
+                raise
+            if len(ctx.key_cache) > 10_000:
+                ctx.key_cache.clear()
+            if key:
+                ctx.key_cache[key] = (who, now + KEY_CACHE_SECONDS)
+        ctx.limiter.take(who.key_id)
+        return who
+
+    def _body(self, scope, receive) -> Any:
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            return receive
+        s = self.ctx.settings
+        ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if scope["path"] == UPLOAD_PATH:
+            limit = s.api_upload_max_bytes * s.api_upload_max_files + UPLOAD_OVERHEAD_BYTES
+            setting = "api_upload_max_bytes x api_upload_max_files"
+        else:
+            limit, setting = s.api_body_max_bytes, "api_body_max_bytes"
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            if not declared.isascii() or not declared.isdigit():
+                raise BodyRejected(400, f"Content-Length {declared[:20]!r} is not a number")
+            if int(declared) > limit:
+                raise BodyRejected(413, f"request body of {declared} bytes exceeds {limit} "
+                                        f"bytes ({setting})")
+        depth = None if ctype.startswith("multipart/") else JsonDepth(s.api_json_max_depth)
+        return _Body(receive, limit, setting, depth, s.api_read_timeout)
+
+
+_CODES = {400: "bad_request", 408: "request_timeout", 413: "too_large"}
+
+
+def _authenticate(ctx, key: str | None) -> Principal:
+    with ctx.session_factory() as session:
+        return authenticate(session, key)
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _retry_after(exc: ApiError) -> int | None:
+    return exc.retry_after if isinstance(exc, RateLimited) else None
+
+
+async def _reply(send, status: int, body: dict[str, str], retry_after: int | None) -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(payload)).encode()), (b"connection", b"close")]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
