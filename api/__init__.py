@@ -11,6 +11,7 @@ Errors (see ``api/_errors.py``)::
         └── StoreError 500 (database)
 """
 
+from api._access import MATRIX, matrix_markdown, roles_for
 from api._app import create_app
 from api._auth import ROLES, Principal, authenticate, create_key, revoke_key
 from api._chain import Chain, Evidence
@@ -30,14 +31,16 @@ from api._errors import (
     UpstreamUnavailable,
 )
 from api._indexer import Indexer, SyncResult
-from api._limits import Gate, JsonDepth, sane_recursion_limit
+from api._limits import BodyRejected, Gate, JsonDepth, sane_recursion_limit
 from api._throttle import AuthThrottle, RateLimiter
 
 __all__ = [
+    "MATRIX",
     "ROLES",
     "ApiError",
     "AuthThrottle",
     "BadRequest",
+    "BodyRejected",
     "Chain",
     "Conflict",
     "Evidence",
@@ -61,8 +64,10 @@ __all__ = [
     "database_url",
     "load_pending_epochs",
     "make_engine",
+    "matrix_markdown",
     "migrate",
     "revoke_key",
+    "roles_for",
     "sane_recursion_limit",
     "session_scope",
 ]

@@ -1,9 +1,10 @@
 """Limits that hold before a request can do damage: key first, then a bounded body.
 
 :class:`Gate` is pure ASGI middleware in front of every route. For ``/v1/...`` it
-authenticates the ``X-API-Key`` header and spends a rate-limit token BEFORE a byte of the
-body is read (a client whose address keeps failing authentication is refused without a
-database lookup); then it hands the app a ``receive`` that counts the body while it streams
+authenticates the ``X-API-Key`` header, checks the role against the matrix
+(:mod:`api._access`) and spends a rate-limit token BEFORE a byte of the body is read (a
+client whose address keeps failing authentication is refused without a database lookup);
+then it hands the app a ``receive`` that counts the body while it streams
 in (413 past the route's limit, whatever Content-Length claimed), scans JSON nesting depth
 incrementally (400 past ``api_json_max_depth``, before any parser sees the body) and gives up
 on a client that pauses longer than ``api_read_timeout`` (408).
@@ -30,8 +31,9 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api._access import roles_for
 from api._auth import Principal, authenticate
-from api._errors import ApiError, RateLimited
+from api._errors import ApiError, Forbidden, RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -166,15 +168,23 @@ class Gate:
             await self.app(scope, receive, send)
             return
         started = [False]
+        body: Any = receive
 
         async def sending(message) -> None:
             if message["type"] == "http.response.start":
                 started[0] = True
+                if isinstance(body, _Body) and not body.done:
+                    # Answered before the body ended (a limit, an early error): close the
+                    # connection rather than let the server drain the rest of the upload.
+                    message = {**message, "headers": [*message.get("headers", ()),
+                                                      (b"connection", b"close")]}
             await send(message)
 
         try:
             if scope["path"].startswith("/v1/"):
-                scope[PRINCIPAL_SCOPE_KEY] = await self._principal(scope)
+                who = await self._principal(scope)
+                _check_role(who, scope)
+                scope[PRINCIPAL_SCOPE_KEY] = who
             body = self._body(scope, receive)
             await self.app(scope, body, sending)
         except ApiError as exc:
@@ -228,6 +238,12 @@ class Gate:
                                         f"bytes ({setting})")
         depth = None if ctype.startswith("multipart/") else JsonDepth(s.api_json_max_depth)
         return _Body(receive, limit, setting, depth, s.api_read_timeout)
+
+
+def _check_role(who: Principal, scope) -> None:
+    roles = roles_for(scope["method"], scope["path"])
+    if roles is not None and who.role != "admin" and who.role not in roles:
+        raise Forbidden(f"role {who.role!r} may not do this (needs {' or '.join(roles)})")
 
 
 _CODES = {400: "bad_request", 408: "request_timeout", 413: "too_large"}
