@@ -139,11 +139,15 @@ def _serve(settings, args) -> int:
 
 
 def _reports_export(settings, args) -> int:
-    from api._reports import export_reports
+    from api._reports import export_reports, quarantine_path
 
+    quarantine = quarantine_path(args.out)
     with _engine_scope(settings) as engine:
         count = export_reports(engine, args.out, since=args.since)
     print(f"wrote {count} report(s) to {args.out}")
+    if quarantine.exists():
+        bad = len(quarantine.read_text().splitlines()) - 1
+        print(f"{bad} report(s) could not be exported (bad timestamp): see {quarantine}")
     return 0
 
 

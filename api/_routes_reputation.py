@@ -67,13 +67,14 @@ def report(request: Request, who: Annotated[Principal, Depends(principal)],
            body: ReportIn) -> ReportOut:
     ctx: Context = request.app.state.ctx
     who.require("telco")
-    who.require_country(body.country.upper())
     number = parse_number(body.number, body.country)
+    # Scope follows the number's own country, never the country the caller declares.
+    who.require_country(number.region)
     reporter = _reporter_hash(ctx, body.reporter, body.country)
     now = time.time()
     with ctx.session_factory() as session, session.begin():
         _check_reporter_quota(session, reporter, now, ctx.settings.api_reports_per_day)
-        row = Report(number=number.e164, country=body.country.upper(), label=body.label,
+        row = Report(number=number.e164, country=number.region, label=body.label,
                      category=body.category, source=body.source, reporter_hash=reporter,
                      ts=body.ts if body.ts is not None else now, api_key_id=who.key_id,
                      created_at=now)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Report timestamps: not before 2000-01-01, not more than a day ahead of the server clock.
+TS_MIN = 946_684_800
+TS_FUTURE_SLACK = 86_400
 
 
 class Strict(BaseModel):
@@ -100,7 +105,16 @@ class ReportIn(Strict):
     reporter: str = Field(min_length=1, max_length=128,
                           description="subscriber number or opaque id (stored hashed)")
     source: Literal["user", "ftc", "regulator", "honeypot", "operator"] = "user"
-    ts: float | None = Field(default=None, ge=0, description="epoch seconds; default now")
+    ts: float | None = Field(default=None, ge=TS_MIN, allow_inf_nan=False,
+                             description="epoch seconds (finite, from 2000-01-01 to one day "
+                                         "ahead of the server clock); default now")
+
+    @field_validator("ts")
+    @classmethod
+    def _not_far_future(cls, value: float | None) -> float | None:
+        if value is not None and value > time.time() + TS_FUTURE_SLACK:
+            raise ValueError(f"must not be more than {TS_FUTURE_SLACK} s in the future")
+        return value
 
 
 class ReportOut(BaseModel):
