@@ -24,7 +24,7 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("GET", "/v1/reputation/{number}"): (("telco", "business"), "none: any number"),
     ("POST", "/v1/reputation/batch"): (("telco",), "none: any number"),
     ("POST", "/v1/reports"): (("telco",), "the reported number's own country"),
-    ("POST", "/v1/disputes"): (("business",), "none (a business disputes its own number)"),
+    ("POST", "/v1/disputes"): (("business",), "the disputed number's own country"),
     ("GET", "/v1/disputes/{dispute_id}"): (("business",), "only disputes the key filed"),
     ("GET", "/v1/audit/numbers/{number}"): (("regulator",), "the number's own country"),
     ("GET", "/v1/audit/numbers/{number}/verify"): (("regulator",), "the number's own country"),

@@ -4,9 +4,9 @@ A key is ``slk_`` + 32 random URL-safe bytes; only its SHA-256 is stored (the ke
 bits of entropy, so no slow hash or salt is needed), with an 8-character prefix for display.
 The key is printed once at creation and cannot be recovered.
 
-Roles: ``telco`` (reputation, reports), ``business`` (its own disputes, reputation),
-``regulator`` (audit), ``admin`` (everything). The country scope (``"*"`` for all) limits
-the numbers a telco may report on and the countries a regulator may audit.
+Roles: ``telco`` (reputation, reports), ``business`` (its own disputes, single lookups),
+``regulator`` (audit), ``admin`` (everything); the full matrix is ``api._access.MATRIX``.
+The country scope (``"*"`` for all) is checked against the number's own country.
 
 Example::
 

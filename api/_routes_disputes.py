@@ -57,6 +57,7 @@ async def file_dispute(request: Request,
     try:
         fields, uploads = _dispute_form(form)
         parsed = parse_number(fields["number"], fields.get("country"))
+        who.require_country(parsed.region)
         files = [await _checked(f) for f in uploads]
     finally:
         await form.close()
@@ -109,6 +110,7 @@ async def _checked(upload: UploadFile) -> tuple[str, str, bytes]:
 def get_dispute(request: Request, who: Annotated[Principal, Depends(principal)],
                 dispute_id: Annotated[int, Path(ge=0, le=2**63 - 1)]) -> DisputeOut:
     ctx: Context = request.app.state.ctx
+    who.require("business")
     with ctx.session_factory() as session:
         filing = session.scalars(select(DisputeFiling)
                                  .where(DisputeFiling.dispute_id == dispute_id)).first()

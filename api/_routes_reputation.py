@@ -35,6 +35,7 @@ def reputation(request: Request, who: Annotated[Principal, Depends(principal)],
                                                                "directly")] = None,
                ) -> Response:
     ctx: Context = request.app.state.ctx
+    who.require("telco", "business")
     parsed = parse_number(number, country)
     with ctx.session_factory() as session:
         answer = lookup(session, ctx.hasher, parsed)
@@ -49,6 +50,7 @@ def reputation(request: Request, who: Annotated[Principal, Depends(principal)],
 def reputation_batch(request: Request, who: Annotated[Principal, Depends(principal)],
                      body: BatchRequest) -> Response:
     ctx: Context = request.app.state.ctx
+    who.require("telco")
     limit = ctx.settings.api_batch_max
     if len(body.numbers) > limit:
         raise PayloadTooLarge(f"batch of {len(body.numbers)} numbers exceeds the limit of "
