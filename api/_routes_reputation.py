@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import func, select
 
 from api._app import principal
+from api._audit import record_differences
 from api._auth import Principal
 from api._context import Context
 from api._errors import PayloadTooLarge, RateLimited
-from api._models import Report
+from api._models import RegistryRecord, Report
 from api._reputation import batch, lookup, parse_number
 from api._schemas import BatchRequest, BatchResponse, ReportIn, ReportOut, Reputation
 from spamledger._numbers import InvalidNumber, normalize
@@ -39,8 +40,10 @@ def reputation(request: Request, who: Annotated[Principal, Depends(principal)],
     parsed = parse_number(number, country)
     with ctx.session_factory() as session:
         answer = lookup(session, ctx.hasher, parsed)
-    if verify == "chain":
-        answer.chain = ctx.chain.get().record(answer.number_key)
+        if verify == "chain":
+            answer.chain = ctx.chain.get().record(answer.number_key)
+            answer.chain_mismatch = record_differences(
+                session.get(RegistryRecord, answer.number_key), answer.chain)
     return Response(answer.model_dump_json(exclude_none=True), media_type="application/json")
 
 

@@ -78,6 +78,9 @@ class Reputation(BaseModel):
     source: RoundSource | EpochSource | None = None
     chain: dict[str, object] | None = Field(
         default=None, description="the record read directly from SpamRegistry (verify=chain)")
+    chain_mismatch: list[str] | None = Field(
+        default=None, description="verify=chain: each field where the served record differs "
+                                  "from the chain's (empty: they agree)")
 
 
 class BatchItemError(BaseModel):
