@@ -125,7 +125,7 @@ def _index(settings, args) -> int:
         result = indexer.sync()
         print(f"indexed blocks {result.from_block}..{result.to_block}: {result.events} events")
         return 0
-    indexer.follow(threading.Event(), settings.index_poll_seconds, _evidence_or_none(settings))
+    indexer.follow(threading.Event(), settings.index_poll_seconds, _lazy_evidence(settings))
     return 0
 
 
@@ -151,16 +151,12 @@ def _reports_export(settings, args) -> int:
     return 0
 
 
-def _evidence_or_none(settings):
-    """The evidence store for snapshot loading, or None (logged) when IPFS is unreachable."""
-    from api._chain import Evidence
-    from api._errors import UpstreamUnavailable
+def _lazy_evidence(settings):
+    """The evidence store for snapshot loading, connected on first use (an IPFS node that is
+    down at start keeps epochs pending, retried, instead of never loading them)."""
+    from api._chain import LazyEvidence
 
-    try:
-        return Evidence.from_settings(settings)
-    except UpstreamUnavailable as exc:
-        logger.warning("epoch snapshots will not be loaded: %s", exc.detail)
-        return None
+    return LazyEvidence(settings)
 
 
 def _audit(settings, args) -> int:

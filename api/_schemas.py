@@ -193,3 +193,10 @@ class Health(BaseModel):
     indexed_block: int | None
     head_block: int | None
     lag_blocks: int | None
+    epochs_pending: int | None = Field(
+        default=None, description="committed epoch snapshots whose leaves are not loaded yet")
+    epochs_retrying: int | None = Field(
+        default=None, description="pending epochs whose last load failed transiently (IPFS "
+                                  "or database); retried with backoff")
+    epoch_error: str | None = Field(default=None,
+                                    description="the latest transient epoch load error")

@@ -33,6 +33,9 @@ SETTINGS: tuple[Setting, ...] = (
             group="api"),
     Setting("index_poll_seconds", float, 1.0, "seconds between indexer polls at the chain head",
             group="api"),
+    Setting("index_epoch_retry_seconds", float, 5.0,
+            "first delay before re-fetching an epoch snapshot after a transient IPFS or "
+            "database failure (doubles per attempt, at most an hour)", group="api"),
     Setting("relayer_keystore", str, "",
             "keystore file of the relayer account the API opens disputes with "
             "(default: data_dir/keystore/relayer.json)", group="api"),
