@@ -17,7 +17,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import Engine, select
 
@@ -86,13 +86,14 @@ class _Quarantine:
 
     def __init__(self, path: Path):
         self.path = path
-        self._fh = None
+        self._fh: TextIO | None = None
         self._writer: Any = None
 
     def add(self, row: Report, reason: str) -> None:
         if self._writer is None:
-            self._fh = self.path.open("w", newline="")
-            self._writer = csv.writer(self._fh)
+            fh = self.path.open("w", newline="")
+            self._fh = fh
+            self._writer = csv.writer(fh)
             self._writer.writerow(QUARANTINE_COLUMNS)
         self._writer.writerow((row.id, repr(row.ts), row.number, reason))
 

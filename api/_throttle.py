@@ -77,7 +77,7 @@ class RateLimiter:
         self.prefix = f"{prefix}:bucket:"
         self._buckets: dict[int, tuple[float, float]] = {}
         self._lock = threading.Lock()
-        self._script = redis.register_script(_BUCKET_LUA) if redis is not None else None
+        self._script: Any = redis.register_script(_BUCKET_LUA) if redis is not None else None
 
     def take(self, key_id: int, cost: float = 1.0) -> None:
         """Spend ``cost`` tokens or raise :class:`RateLimited` with the seconds to wait."""
