@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api._chain import Chain, Evidence, Lazy
 from api._db import sessions
 from api._metrics import Metrics
-from api._throttle import AuthThrottle, RateLimiter, limiters
+from api._throttle import AuthThrottle, DailyQuota, RateLimiter, limiters
 from spamledger._keyhash import NumberHasher
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ class Context:
     evidence: Lazy
     limiter: RateLimiter
     auth_throttle: AuthThrottle
+    lookups: DailyQuota
     metrics: Metrics = field(default_factory=Metrics)
     session_factory: sessionmaker[Session] = field(init=False)
     key_cache: dict[str, tuple[Any, float]] = field(default_factory=dict)
@@ -39,13 +40,13 @@ class Context:
     @classmethod
     def build(cls, settings, engine: Engine, chain: Chain | None = None,
               evidence: Evidence | None = None, redis_prefix: str = "spamledger") -> Context:
-        limiter, throttle = limiters(settings, redis_prefix)
+        limiter, throttle, lookups = limiters(settings, redis_prefix)
         return cls(
             settings=settings, engine=engine, hasher=NumberHasher(settings.consortium_secret),
             chain=_fixed(chain) if chain else Lazy(lambda: Chain.from_settings(settings)),
             evidence=(_fixed(evidence) if evidence
                       else Lazy(lambda: Evidence.from_settings(settings))),
-            limiter=limiter, auth_throttle=throttle)
+            limiter=limiter, auth_throttle=throttle, lookups=lookups)
 
 
 def _fixed(value) -> Lazy:

@@ -23,6 +23,9 @@ from spamledger._numbers import InvalidNumber, normalize
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["telcos"])
 
+# Roles that get a number's keyed hash back: telcos check proofs and edge bundles with it.
+KEY_ROLES = ("telco", "admin")
+
 Country = Annotated[str | None, Query(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$",
                                       description="region for national-format numbers")]
 
@@ -38,12 +41,16 @@ def reputation(request: Request, who: Annotated[Principal, Depends(principal)],
     ctx: Context = request.app.state.ctx
     who.require("telco", "business")
     parsed = parse_number(number, country)
+    _spend_lookups(ctx, who, 1)
     with ctx.session_factory() as session:
         answer = lookup(session, ctx.hasher, parsed)
         if verify == "chain":
-            answer.chain = ctx.chain.get().record(answer.number_key)
-            answer.chain_mismatch = record_differences(
-                session.get(RegistryRecord, answer.number_key), answer.chain)
+            key = str(answer.number_key)
+            answer.chain = ctx.chain.get().record(key)
+            answer.chain_mismatch = record_differences(session.get(RegistryRecord, key),
+                                                       answer.chain)
+    if who.role not in KEY_ROLES:
+        answer.number_key = None
     return Response(answer.model_dump_json(exclude_none=True), media_type="application/json")
 
 
@@ -60,6 +67,7 @@ def reputation_batch(request: Request, who: Annotated[Principal, Depends(princip
                               f"{limit}")
     # A batch costs more than a single lookup: one extra token per 1,000 numbers.
     ctx.limiter.take(who.key_id, cost=len(body.numbers) / 1000)
+    _spend_lookups(ctx, who, len(body.numbers))
     with ctx.session_factory() as session:
         answer = BatchResponse(results=batch(session, ctx.hasher, body.numbers, body.country))
     # Serialized once here: FastAPI would otherwise re-validate 10,000 items it just built.
@@ -86,6 +94,13 @@ def report(request: Request, who: Annotated[Principal, Depends(principal)],
         session.add(row)
         session.flush()
         return ReportOut(id=row.id, number=number.e164, label=body.label)
+
+
+def _spend_lookups(ctx: Context, who: Principal, numbers: int) -> None:
+    """Count ``numbers`` against the key's daily lookup quota (429 past it)."""
+    s = ctx.settings
+    limit = s.api_business_lookups_per_day if who.role == "business" else s.api_lookups_per_day
+    ctx.lookups.spend(who.key_id, numbers, limit)
 
 
 def _reporter_hash(ctx: Context, reporter: str, country: str) -> str:

@@ -64,7 +64,9 @@ class DisputeSummary(BaseModel):
 
 class Reputation(BaseModel):
     number: str = Field(description="E.164 form of the number")
-    number_key: str = Field(description="keyed hash of the number (bytes32 on-chain)")
+    number_key: str | None = Field(
+        default=None, description="keyed hash of the number (bytes32 on-chain); only for "
+                                  "telco and admin keys")
     verdict: str = Field(description="effective verdict: unknown once the record expired")
     recorded_verdict: str | None = Field(default=None,
                                          description="the verdict stored on-chain")

@@ -29,6 +29,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("redis_url", str, "",
             "Redis URL for rate limits and authentication throttles shared by every API "
             "worker (default: in-process, right for one worker only)", group="api"),
+    Setting("api_lookups_per_day", int, 5_000_000,
+            "numbers one telco, regulator or admin key may look up per UTC day (a telco's "
+            "call volume fits; enumerating a country's numbers does not)", group="api"),
+    Setting("api_business_lookups_per_day", int, 1000,
+            "numbers one business key may look up per UTC day", group="api"),
     Setting("index_block_range", int, 500, "blocks the indexer reads per database transaction",
             group="api"),
     Setting("index_poll_seconds", float, 1.0, "seconds between indexer polls at the chain head",

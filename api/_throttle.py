@@ -52,13 +52,15 @@ def redis_client(url: str) -> Any:
         raise UpstreamUnavailable(f"redis_url {url!r} is not usable: {exc}") from exc
 
 
-def limiters(settings, prefix: str = "spamledger") -> tuple[RateLimiter, AuthThrottle]:
-    """The key rate limiter and the address throttle the settings ask for (Redis keys start
-    with ``prefix``)."""
+def limiters(settings, prefix: str = "spamledger",
+             ) -> tuple[RateLimiter, AuthThrottle, DailyQuota]:
+    """The key rate limiter, the address throttle and the daily lookup quota the settings
+    ask for (Redis keys start with ``prefix``)."""
     client = redis_client(settings.redis_url) if settings.redis_url else None
     return (RateLimiter(settings.api_rate_per_minute, settings.api_rate_burst,
                         redis=client, prefix=prefix),
-            AuthThrottle(settings.api_auth_failures_per_minute, redis=client, prefix=prefix))
+            AuthThrottle(settings.api_auth_failures_per_minute, redis=client, prefix=prefix),
+            DailyQuota(redis=client, prefix=prefix))
 
 
 def _wait(cost: float, tokens: float, rate: float) -> int:
@@ -166,3 +168,48 @@ class AuthThrottle:
             logger.warning("auth throttle: Redis failed (%s)", type(exc).__name__)
             return 0
 
+
+
+class DailyQuota:
+    """Numbers looked up per key per UTC day; past ``limit`` the key gets 429 until midnight.
+
+    Bounds what a key can enumerate (a number-to-key dictionary undoes the keyed hashes
+    on-chain) while a telco's real lookup volume fits.
+    """
+
+    def __init__(self, *, redis: Any = None, prefix: str = "spamledger"):
+        self.redis = redis
+        self.prefix = f"{prefix}:lookups:"
+        self._counts: dict[tuple[int, int], int] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, key_id: int, numbers: int, limit: int) -> None:
+        """Count ``numbers`` lookups of ``key_id`` today, or raise :class:`RateLimited`."""
+        now = time.time()
+        day = int(now // 86_400)
+        used = self._add(key_id, day, numbers)
+        if used > limit:
+            self._add(key_id, day, -numbers)  # a refused request spends nothing
+            wait = int((day + 1) * 86_400 - now) + 1
+            raise RateLimited(f"this key looked up {used - numbers} numbers today; "
+                              f"{numbers} more would pass its daily limit of {limit}",
+                              retry_after=wait)
+
+    def _add(self, key_id: int, day: int, numbers: int) -> int:
+        if self.redis is None:
+            with self._lock:
+                if len(self._counts) > 100_000:
+                    self._counts.clear()
+                total = self._counts.get((key_id, day), 0) + numbers
+                self._counts[(key_id, day)] = total
+                return total
+        import redis
+
+        name = f"{self.prefix}{key_id}:{day}"
+        try:
+            with self.redis.pipeline() as pipe:
+                total, _ = pipe.incrby(name, numbers).expire(name, 2 * 86_400).execute()
+            return int(total)
+        except redis.RedisError as exc:
+            logger.warning("lookup quota: Redis failed (%s); not counted", type(exc).__name__)
+            return 0
