@@ -31,7 +31,7 @@ from api._errors import (
     UpstreamUnavailable,
 )
 from api._indexer import Indexer, SyncResult
-from api._limits import BodyRejected, Gate, JsonDepth, sane_recursion_limit
+from api._limits import BodyRejected, Gate, JsonDepth, max_depth, sane_recursion_limit
 from api._throttle import AuthThrottle, RateLimiter
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "load_pending_epochs",
     "make_engine",
     "matrix_markdown",
+    "max_depth",
     "migrate",
     "revoke_key",
     "roles_for",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
@@ -36,6 +36,12 @@ class _LimitedParser(MultiPartParser):
         self.spool_max_size = file_limit + 1  # the limit is hit before a rollover to disk
         self.file_limit = file_limit
         self._file_bytes = 0
+        self.opened: list[UploadFile] = []  # every file part begun, finished or not
+
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        if self._current_part.file is not None:
+            self.opened.append(self._current_part.file)
 
     def on_part_begin(self) -> None:
         super().on_part_begin()
@@ -57,10 +63,17 @@ async def read_form(request: Request, file_limit: int, max_files: int) -> FormDa
     if not ctype.lower().startswith("multipart/form-data"):
         raise Unprocessable("the body must be multipart/form-data (number, business, country "
                             "and evidence files)")
+    parser = _LimitedParser(request, file_limit, max_files)
     try:
-        return await _LimitedParser(request, file_limit, max_files).parse()
+        form = await parser.parse()
     except MultiPartException as exc:
         if exc.message.startswith("Too many files"):
             raise PayloadTooLarge(f"more than {max_files} evidence files "
                                   "(api_upload_max_files)") from exc
         raise Unprocessable(f"multipart body: {exc.message}") from exc
+    # A body that ends inside a file part parses without that file: close it here.
+    returned = {id(v) for _k, v in form.multi_items()}
+    for upload in parser.opened:
+        if id(upload) not in returned:
+            await upload.close()
+    return form

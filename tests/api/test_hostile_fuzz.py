@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.api.conftest import new_key
 
-EXAMPLES = 120
+EXAMPLES = 200
 ENDPOINTS = ("/v1/reputation/batch", "/v1/reports", "/v1/disputes")
 CONTENT_TYPES = ("application/json", "text/plain", "multipart/form-data; boundary=xyz",
                  "multipart/form-data", "application/x-www-form-urlencoded", None,

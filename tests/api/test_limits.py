@@ -18,7 +18,7 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from api import BodyRejected, JsonDepth, create_app
+from api import BodyRejected, JsonDepth, create_app, max_depth
 from api._db import session_scope
 from api._models import ApiKey
 from tests.api.conftest import api_settings, new_key
@@ -36,25 +36,29 @@ def _deep(levels: int = DEEP) -> bytes:
 # ------------------------------------------------------------------------- JSON depth
 
 
+def _depth(limit: int, *chunks: bytes) -> JsonDepth:
+    depth = JsonDepth(limit)
+    for chunk in chunks:
+        depth.feed(chunk)
+    depth.finish()
+    return depth
+
+
 def test_json_depth_counts_nesting_outside_strings_only():
-    depth = JsonDepth(3)
-    depth.feed(b'{"a": "[[[[[[{{{{", "b": [[1]], "c": "\\"[[[["}')
-    assert depth.depth == 0
+    assert max_depth(b'{"a": "[[[[[[{{{{", "b": [[1]], "c": "\\"[[[["}') == 3
+    assert max_depth(b'["unterminated [[[[[[') == 1
     with pytest.raises(BodyRejected) as raised:
-        JsonDepth(3).feed(b'{"a": [[["deep"]]]}')
+        _depth(3, b'{"a": [[["deep"]]]}')
     assert raised.value.status_code == 400
     assert "deeper than 3 levels (api_json_max_depth)" in raised.value.detail
 
 
 def test_json_depth_follows_strings_and_escapes_across_chunks():
-    depth = JsonDepth(2)
-    for chunk in (b'["ab\\', b'"[[[[", "', b'[[[\\\\', b'"', b', [1]', b"]"):
-        depth.feed(chunk)
-    assert depth.depth == 0
-    chunked = JsonDepth(2)
+    _depth(2, b'["ab\\', b'"[[[[", "', b'[[[\\\\', b'"', b", [1]", b"]")
     with pytest.raises(BodyRejected):
-        for chunk in (b"[", b"[", b"["):
-            chunked.feed(chunk)
+        _depth(2, b"[", b"[", b"[")
+    shallow = _depth(2, b"[" + b",".join([b"[1]"] * 100_000) + b"]")
+    assert shallow.depth == 2
 
 
 # ------------------------------------------------------- in-process app (both databases)
