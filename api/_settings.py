@@ -30,7 +30,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Redis URL for rate limits and authentication throttles shared by every API "
             "worker (default: in-process, right for one worker only)", group="api"),
     Setting("api_lookups_per_day", int, 5_000_000,
-            "numbers one telco, regulator or admin key may look up per UTC day (a telco's "
+            "numbers one telco or admin key may look up per UTC day (a telco's "
             "call volume fits; enumerating a country's numbers does not)", group="api"),
     Setting("api_business_lookups_per_day", int, 1000,
             "numbers one business key may look up per UTC day", group="api"),
