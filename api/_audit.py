@@ -332,16 +332,26 @@ def _served_record(chain, session: Session, key: str) -> Check:
 
 
 def _served_events(chain, session: Session, key: str, first: int) -> Check:
-    """Indexed events of the number vs the chain's logs, up to the indexer's cursor."""
-    from api._indexer import STREAM, _args
+    """Indexed events of the number vs the chain's logs, by block and log index.
 
-    cursor = session.get(IndexCursor, STREAM)
-    upto = cursor.last_block if cursor else first - 1
+    The indexer commits rows and its cursor together, so: chain and index are compared up to
+    the cursor read BEFORE the rows; a row above the cursor read AFTER them cannot come from
+    the indexer (forged); rows in between arrived while we read and are left out.
+    """
+    from api._indexer import _args
+
+    upto = _cursor(session, first)
+    rows = session.scalars(select(ChainEvent).where(ChainEvent.number_key == key)).all()
+    after = _cursor(session, first)
     on_chain = _chain_events(chain, bytes.fromhex(key[2:]), first, upto, _args)
     indexed = {(r.block_number, r.log_index): (r.contract, r.event, r.tx_hash, json.loads(r.args))
-               for r in session.scalars(select(ChainEvent).where(ChainEvent.number_key == key))}
+               for r in rows if r.block_number <= upto or r.block_number > after}
     problems = []
     for where in sorted(set(on_chain) | set(indexed)):
+        if where[0] > after:
+            problems.append(f"block {where[0]} log {where[1]}: {indexed[where][1]} in the "
+                            f"index beyond its own cursor (block {after})")
+            continue
         problem = _event_difference(where, indexed.get(where), on_chain.get(where))
         if problem:
             problems.append(problem)
@@ -351,6 +361,13 @@ def _served_events(chain, session: Session, key: str, first: int) -> Check:
                  detail=shown + more if problems else
                  f"{len(indexed)} indexed event(s) match the chain by block and log index "
                  f"(blocks {first}..{upto})")
+
+
+def _cursor(session: Session, first: int) -> int:
+    from api._indexer import STREAM
+
+    last = session.scalar(select(IndexCursor.last_block).where(IndexCursor.stream == STREAM))
+    return int(last) if last is not None else first - 1
 
 
 def _event_difference(where: tuple[int, int], ours: Any, theirs: Any) -> str | None:

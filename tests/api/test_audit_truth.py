@@ -144,3 +144,21 @@ def test_a_tampered_epoch_root_fails_verify(chain_app, consortium, engine):
                                 headers=regulator).json())
     assert failed == {f"served epoch = chain: US epoch {epoch}":
                       f"root: index '0x{'00' * 32}', chain '{real_root}'"}
+
+
+def test_a_forged_event_beyond_the_indexers_cursor_fails_verify(chain_app, consortium, engine):
+    client, _indexer, _store = chain_app
+    number, key = _finalized(chain_app, consortium)
+    with session_scope(engine) as session:
+        real = session.query(ChainEvent).filter(ChainEvent.number_key == key,
+                                                ChainEvent.event == "RoundFinalized").one()
+        future = real.block_number + 10_000
+        session.add(ChainEvent(contract="Consensus", address=real.address,
+                               event="RoundFinalized", block_number=future,
+                               block_time=real.block_time, tx_hash="0x" + "ee" * 32,
+                               log_index=0, number_key=key, args=real.args))
+    failed = _failed(client.get(f"/v1/audit/numbers/{number}/verify",
+                                headers=new_key(engine, "regulator")).json())
+    detail = failed["served events = chain events"]
+    assert detail.startswith(f"block {future} log 0: RoundFinalized in the index beyond its "
+                             "own cursor")
