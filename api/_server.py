@@ -74,7 +74,8 @@ class Supervised:
         delay = RESTART_BACKOFF[0]
         while not self._stop.is_set():
             began = time.monotonic()
-            self.proc = subprocess.Popen(self.args, env=self.env, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(self.args, env=self.env, stdin=subprocess.DEVNULL,
+                                         preexec_fn=_die_with_parent)
             logger.info("%s started (pid %d)", self.name, self.proc.pid)
             code = self.proc.wait()
             if self._stop.is_set():
@@ -99,6 +100,19 @@ class Supervised:
                 proc.kill()
                 proc.wait(timeout)
         self._thread.join(timeout)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the supervising thread's process dies, even by
+    SIGKILL, so no indexer outlives its server (Linux ``PR_SET_PDEATHSIG``; elsewhere a
+    no-op)."""
+    import ctypes
+    import ctypes.util
+    import signal
+
+    libc = ctypes.util.find_library("c")
+    if sys.platform.startswith("linux") and libc:
+        ctypes.CDLL(libc).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
 
 
 def serve(settings, *, workers: int, indexer: bool) -> None:
