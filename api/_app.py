@@ -1,4 +1,5 @@
-"""The FastAPI application: error rendering, authentication, rate limits and metrics.
+"""The FastAPI application: error rendering, the authentication and body-limit gate
+(:mod:`api._limits`), and metrics.
 
 Example::
 
@@ -16,27 +17,30 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api._auth import Principal, authenticate
+from api._auth import Principal
 from api._chain import Chain, Evidence
 from api._context import Context
 from api._db import make_engine, migrate
-from api._errors import ApiError, RateLimited
+from api._errors import ApiError, RateLimited, Unauthorized
+from api._limits import PRINCIPAL_SCOPE_KEY, Gate, sane_recursion_limit
 
 logger = logging.getLogger(__name__)
-
-# Seconds a validated key is trusted without a database read (bounds revocation delay).
-KEY_CACHE_SECONDS = 10.0
 
 _key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                            description="an API key from `spamledger api keys create`")
 
 
 def create_app(settings, engine: Engine | None = None, chain: Chain | None = None,
-               evidence: Evidence | None = None, run_migrations: bool = True) -> FastAPI:
-    """Build the app on ``engine`` (default from settings), migrating the schema first."""
+               evidence: Evidence | None = None, run_migrations: bool = True,
+               redis_prefix: str = "spamledger") -> FastAPI:
+    """Build the app on ``engine`` (default from settings), migrating the schema first.
+
+    Everything is imported by now, so the recursion limit a dependency raised at import is
+    lowered back here (see :func:`api._limits.sane_recursion_limit`).
+    """
+    sane_recursion_limit()
     engine = engine or make_engine(settings)
     if run_migrations:
         migrate(engine)
@@ -46,9 +50,10 @@ def create_app(settings, engine: Engine | None = None, chain: Chain | None = Non
                   responses={401: {"description": "missing, unknown or revoked key"},
                              403: {"description": "role or country scope forbids it"},
                              429: {"description": "rate limited (see Retry-After)"}})
-    app.state.ctx = Context.build(settings, engine, chain, evidence)
+    app.state.ctx = Context.build(settings, engine, chain, evidence, redis_prefix)
     _install_errors(app)
-    _install_metrics(app)
+    app.add_middleware(Gate, ctx=app.state.ctx)
+    _install_metrics(app)  # outermost: times rejections by the gate too
     from api import _routes_audit, _routes_disputes, _routes_ops, _routes_reputation
 
     for module in (_routes_ops, _routes_reputation, _routes_disputes, _routes_audit):
@@ -61,29 +66,12 @@ def ctx(request: Request) -> Context:
 
 
 async def principal(request: Request, key: str | None = Depends(_key_header)) -> Principal:
-    """Authenticate the X-API-Key header and spend one rate-limit token.
-
-    Valid keys are cached for ``KEY_CACHE_SECONDS`` (a revocation takes effect within that
-    time) so the hot path needs no database round trip and no thread hop.
-    """
-    context = ctx(request)
-    now = time.monotonic()
-    cached = context.key_cache.get(key) if key else None
-    if cached is not None and cached[1] > now:
-        who = cached[0]
-    else:
-        who = await run_in_threadpool(_authenticate, context, key)
-        if len(context.key_cache) > 10_000:
-            context.key_cache.clear()
-        if key:
-            context.key_cache[key] = (who, now + KEY_CACHE_SECONDS)
-    context.limiter.take(who.key_id)
+    """The caller, authenticated (and charged one rate-limit token) by the gate before the
+    body was read; ``key`` is declared here so OpenAPI documents the header."""
+    who = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    if who is None:
+        raise Unauthorized("missing API key: send it in the X-API-Key header")
     return who
-
-
-def _authenticate(context: Context, key: str | None) -> Principal:
-    with context.session_factory() as session:
-        return authenticate(session, key)
 
 
 def _install_errors(app: FastAPI) -> None:
@@ -115,7 +103,8 @@ def _describe(exc: RequestValidationError) -> str:
 
 def _code(status: int) -> str:
     return {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-            413: "too_large", 415: "unsupported_media_type"}.get(status, f"http_{status}")
+            408: "request_timeout", 413: "too_large",
+            415: "unsupported_media_type"}.get(status, f"http_{status}")
 
 
 def _install_metrics(app: FastAPI) -> None:

@@ -5,7 +5,10 @@ the chain itself.
 each vote's signer from the transaction calldata, checks the signer held the validator role
 (with the logged country and weight) in the state before that block, recomputes each
 round's tally and verdict, compares the registry record, checks snapshot proofs on-chain
-and fetches every evidence CID through the verifying evidence store.
+and fetches every evidence CID through the verifying evidence store. Then it compares what
+the API SERVES against the chain: the indexed record field by field, every indexed event of
+the number by block and log index (missing, forged or altered rows), and the epoch roots
+the answers carry; any difference fails a check naming the fields.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from api._models import (
     Epoch,
     EpochLeaf,
     GovernanceEvent,
+    IndexCursor,
+    RegistryRecord,
     Round,
     Vote,
 )
@@ -128,6 +133,7 @@ def _verify(ctx: Context, number: Number, session: Session) -> VerifyOut:
     checks += _record_check(chain, kb, finals)
     checks += _proof_checks(chain, session, key)
     checks += _evidence_checks(ctx, votes, ledger, first, kb)
+    checks += served_checks(chain, session, key, first)
     return VerifyOut(number=number.e164, number_key=key,
                      ok=bool(checks) and all(c.ok for c in checks), checks=checks)
 
@@ -286,3 +292,142 @@ def _manifest_files(data: bytes) -> list[tuple[str, str]]:
             if isinstance(f, dict) and "cid" in f]
 
 
+
+
+# ------------------------------------------------- what the API serves, against the chain
+
+# Index column -> SpamRegistry.Record field.
+RECORD_FIELDS = (("score", "score"), ("verdict", "verdict"), ("category", "category"),
+                 ("round_id", "round"), ("finalized_at", "finalizedAt"),
+                 ("expires_at", "expiresAt"), ("locked_until", "lockedUntil"),
+                 ("dispute_status", "disputeStatus"), ("majority_country", "majorityCountry"))
+_MAX_LISTED = 10
+
+
+def served_checks(chain, session: Session, key: str, first: int) -> list[Check]:
+    """The indexed record, events and epoch roots of ``key`` compared with the chain."""
+    return [_served_record(chain, session, key), _served_events(chain, session, key, first),
+            *_served_epochs(chain, session, key)]
+
+
+def record_differences(row: RegistryRecord | None, chain_record: dict[str, Any]) -> list[str]:
+    """``field: index X, chain Y`` for each field where the index differs from the chain."""
+    on_chain = {ours: _plain(theirs, chain_record.get(theirs)) for ours, theirs in RECORD_FIELDS}
+    if row is None:
+        if not on_chain["round_id"] and not on_chain["finalized_at"]:
+            return []
+        return [f"record: none in the index, chain has round {on_chain['round_id']} score "
+                f"{on_chain['score']}"]
+    return [f"{ours}: index {getattr(row, ours)!r}, chain {on_chain[ours]!r}"
+            for ours, _theirs in RECORD_FIELDS if getattr(row, ours) != on_chain[ours]]
+
+
+def _plain(field: str, value: Any) -> Any:
+    if field == "majorityCountry" and isinstance(value, str) and value.startswith("0x"):
+        return bytes.fromhex(value[2:]).decode("ascii", "replace").rstrip("\x00")
+    return value
+
+
+def _served_record(chain, session: Session, key: str) -> Check:
+    diffs = record_differences(session.get(RegistryRecord, key), chain.record(key))
+    return Check(name="served record = chain record", ok=not diffs,
+                 detail="; ".join(diffs) if diffs else "every field matches SpamRegistry.get")
+
+
+def _served_events(chain, session: Session, key: str, first: int) -> Check:
+    """Indexed events of the number vs the chain's logs, by block and log index.
+
+    The indexer commits rows and its cursor together, so: chain and index are compared up to
+    the cursor read BEFORE the rows; a row above the cursor read AFTER them cannot come from
+    the indexer (forged); rows in between arrived while we read and are left out.
+    """
+    from api._indexer import _args
+
+    upto = _cursor(session, first)
+    rows = session.scalars(select(ChainEvent).where(ChainEvent.number_key == key)).all()
+    after = _cursor(session, first)
+    on_chain = _chain_events(chain, bytes.fromhex(key[2:]), first, upto, _args)
+    indexed = {(r.block_number, r.log_index): (r.contract, r.event, r.tx_hash, json.loads(r.args))
+               for r in rows if r.block_number <= upto or r.block_number > after}
+    problems = []
+    for where in sorted(set(on_chain) | set(indexed)):
+        if where[0] > after:
+            problems.append(f"block {where[0]} log {where[1]}: {indexed[where][1]} in the "
+                            f"index beyond its own cursor (block {after})")
+            continue
+        problem = _event_difference(where, indexed.get(where), on_chain.get(where))
+        if problem:
+            problems.append(problem)
+    shown = "; ".join(problems[:_MAX_LISTED])
+    more = f" (and {len(problems) - _MAX_LISTED} more)" if len(problems) > _MAX_LISTED else ""
+    return Check(name="served events = chain events", ok=not problems,
+                 detail=shown + more if problems else
+                 f"{len(indexed)} indexed event(s) match the chain by block and log index "
+                 f"(blocks {first}..{upto})")
+
+
+def _cursor(session: Session, first: int) -> int:
+    from api._indexer import STREAM
+
+    last = session.scalar(select(IndexCursor.last_block).where(IndexCursor.stream == STREAM))
+    return int(last) if last is not None else first - 1
+
+
+def _event_difference(where: tuple[int, int], ours: Any, theirs: Any) -> str | None:
+    at = f"block {where[0]} log {where[1]}"
+    if ours is None:
+        return f"{at}: {theirs[1]} on the chain, missing from the index"
+    if theirs is None:
+        return f"{at}: {ours[1]} in the index, not on the chain"
+    fields = [name for name, a, b in (("contract", ours[0], theirs[0]), ("event", ours[1],
+                                                                          theirs[1]),
+                                      ("tx_hash", ours[2], theirs[2])) if a != b]
+    fields += [f"args.{k}" for k in sorted(set(ours[3]) | set(theirs[3]))
+               if ours[3].get(k) != theirs[3].get(k)]
+    if not fields:
+        return None
+    return f"{at} {theirs[1]}: " + ", ".join(
+        f"{f} index {_field(ours, f)!r}, chain {_field(theirs, f)!r}" for f in fields)
+
+
+def _field(event: tuple[str, str, str, dict[str, Any]], name: str) -> Any:
+    if name.startswith("args."):
+        return event[3].get(name[5:])
+    return event[("contract", "event", "tx_hash").index(name)]
+
+
+def _chain_events(chain, kb: bytes, first: int, upto: int,
+                  decode) -> dict[tuple[int, int], tuple[str, str, str, dict[str, Any]]]:
+    """Every event with an indexed ``numberKey`` of ``kb`` in blocks ``first..upto``."""
+    out: dict[tuple[int, int], tuple[str, str, str, dict[str, Any]]] = {}
+    if upto < first:
+        return out
+    ledger = chain.ledger
+    for contract in chain.deployment.contract_names():
+        for item in ledger.contract(contract).abi:
+            if item.get("type") != "event" or not any(
+                    i["name"] == "numberKey" and i.get("indexed") for i in item["inputs"]):
+                continue
+            for log in ledger.events(contract, item["name"], first, upto, numberKey=kb):
+                out[(int(log["blockNumber"]), int(log["logIndex"]))] = (
+                    contract, item["name"], "0x" + bytes(log["transactionHash"]).hex(),
+                    decode(log["args"]))
+    return out
+
+
+def _served_epochs(chain, session: Session, key: str) -> list[Check]:
+    """Root, CID and leaf count of each epoch the number's answers cite, against the chain."""
+    rows = session.execute(select(Epoch).join(EpochLeaf, Epoch.id == EpochLeaf.epoch_id)
+                           .where(EpochLeaf.number_key == key)).scalars().all()
+    checks = []
+    for epoch in rows:
+        country = epoch.country.encode()
+        got = chain.call_named("SnapshotRegistry", "getEpoch", country, epoch.epoch)
+        cid = chain.call("SnapshotRegistry", "snapshotCidOf", country, epoch.epoch)
+        diffs = [f"{name}: index {ours!r}, chain {theirs!r}" for name, ours, theirs in (
+            ("root", epoch.root, got["root"]), ("snapshot_cid", epoch.cid, cid),
+            ("leaf_count", epoch.leaf_count, got["leafCount"])) if ours != theirs]
+        checks.append(Check(name=f"served epoch = chain: {epoch.country} epoch {epoch.epoch}",
+                            ok=not diffs, detail="; ".join(diffs) if diffs else
+                            f"root {epoch.root}, CID and leaf count match the chain"))
+    return checks

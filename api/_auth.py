@@ -1,12 +1,12 @@
-"""API keys (roles and country scope) and per-key rate limits.
+"""API keys: roles and country scope (rate limits live in ``api._throttle``).
 
 A key is ``slk_`` + 32 random URL-safe bytes; only its SHA-256 is stored (the key has 256
 bits of entropy, so no slow hash or salt is needed), with an 8-character prefix for display.
 The key is printed once at creation and cannot be recovered.
 
-Roles: ``telco`` (reputation, reports), ``business`` (its own disputes, reputation),
-``regulator`` (audit), ``admin`` (everything). The country scope (``"*"`` for all) limits
-the numbers a telco may report on and the countries a regulator may audit.
+Roles: ``telco`` (reputation, reports), ``business`` (its own disputes, single lookups),
+``regulator`` (audit), ``admin`` (everything); the full matrix is ``api._access.MATRIX``.
+The country scope (``"*"`` for all) is checked against the number's own country.
 
 Example::
 
@@ -19,14 +19,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api._errors import BadRequest, Forbidden, RateLimited, Unauthorized
+from api._errors import BadRequest, Forbidden, Unauthorized
 from api._models import ApiKey
 from spamledger._countries import is_country_code
 
@@ -97,29 +96,3 @@ def authenticate(session: Session, key: str | None) -> Principal:
         raise Unauthorized("API key revoked")
     return Principal(row.id, row.role, row.country, row.name)
 
-
-class RateLimiter:
-    """Token buckets per key: ``burst`` tokens, refilled at ``per_minute`` a minute.
-
-    Kept in memory (per API process): a restart forgives, which is acceptable for abuse
-    protection; a multi-process deployment would put this in Redis.
-    """
-
-    def __init__(self, per_minute: int, burst: int):
-        self.rate = per_minute / 60.0
-        self.burst = float(max(burst, 1))
-        self._buckets: dict[int, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key_id: int, cost: float = 1.0) -> None:
-        """Spend ``cost`` tokens or raise :class:`RateLimited` with the seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key_id, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens < cost:
-                self._buckets[key_id] = (tokens, now)
-                wait = (cost - tokens) / self.rate if self.rate > 0 else 3600
-                raise RateLimited(f"rate limit exceeded for this key; retry in {wait:.0f}s",
-                                  retry_after=max(1, int(wait + 0.999)))
-            self._buckets[key_id] = (tokens - cost, now)

@@ -169,3 +169,14 @@ class Lazy:
 
     def peek(self):
         return self._value
+
+
+class LazyEvidence:
+    """An :class:`Evidence` built on first use and rebuilt after a failed build, so the
+    indexer starts (and keeps epochs pending) whether or not IPFS answers yet."""
+
+    def __init__(self, settings):
+        self._lazy = Lazy(lambda: Evidence.from_settings(settings))
+
+    def get(self, cid: str) -> bytes:
+        return self._lazy.get().get(cid)

@@ -18,10 +18,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     api = subparsers.add_parser("api", help="the HTTP API and its chain indexer")
     sub = api.add_subparsers(dest="api_command", metavar="COMMAND", required=True)
 
-    serve = sub.add_parser("serve", help="run the API (uvicorn) with the indexer")
+    serve = sub.add_parser("serve", help="run the API (uvicorn workers) with the indexer")
     add_setting_flags(serve, ["api", "node", "ipfs"])
+    serve.add_argument("--workers", type=int, default=2, metavar="N",
+                       help="API worker processes; a dead worker is restarted (default 2)")
     serve.add_argument("--no-indexer", action="store_true",
-                       help="serve only; another process runs `spamledger api index`")
+                       help="serve only; another process runs `spamledger api index` "
+                            "(default: a supervised `api index` child process)")
     serve.set_defaults(func=_serve)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the API database schema")
@@ -122,64 +125,38 @@ def _index(settings, args) -> int:
         result = indexer.sync()
         print(f"indexed blocks {result.from_block}..{result.to_block}: {result.events} events")
         return 0
-    indexer.follow(threading.Event(), settings.index_poll_seconds, _evidence_or_none(settings))
+    indexer.follow(threading.Event(), settings.index_poll_seconds, _lazy_evidence(settings))
     return 0
 
 
 def _serve(settings, args) -> int:
-    import threading
+    from api._server import serve
 
-    import uvicorn
-
-    from api._app import create_app
-
-    engine = _engine(settings)
-    app = create_app(settings, engine=engine, run_migrations=False)
-    stop = threading.Event()
-    if not args.no_indexer:
-        threading.Thread(target=_index_forever, args=(settings, engine, stop),
-                         name="indexer", daemon=True).start()
-    try:
-        uvicorn.run(app, host=settings.api_host, port=settings.api_port,
-                    log_level=settings.log_level.lower(), access_log=False)
-    finally:
-        stop.set()
+    with _engine_scope(settings):  # migrate once, before any worker starts
+        pass
+    serve(settings, workers=args.workers, indexer=not args.no_indexer)
     return 0
-
-
-def _index_forever(settings, engine, stop) -> None:
-    """The server's indexer thread: waits for the chain, then follows it until ``stop``."""
-    from api._errors import UpstreamUnavailable
-    from api._indexer import Indexer
-
-    while not stop.is_set():
-        try:
-            indexer = Indexer.from_settings(settings, engine)
-            indexer.follow(stop, settings.index_poll_seconds, _evidence_or_none(settings))
-        except UpstreamUnavailable as exc:
-            logger.warning("indexer waiting: %s", exc.detail)
-            stop.wait(max(5.0, settings.index_poll_seconds))
 
 
 def _reports_export(settings, args) -> int:
-    from api._reports import export_reports
+    from api._reports import export_reports, quarantine_path
 
+    quarantine = quarantine_path(args.out)
     with _engine_scope(settings) as engine:
         count = export_reports(engine, args.out, since=args.since)
     print(f"wrote {count} report(s) to {args.out}")
+    if quarantine.exists():
+        bad = len(quarantine.read_text().splitlines()) - 1
+        print(f"{bad} report(s) could not be exported (bad timestamp): see {quarantine}")
     return 0
 
 
-def _evidence_or_none(settings):
-    """The evidence store for snapshot loading, or None (logged) when IPFS is unreachable."""
-    from api._chain import Evidence
-    from api._errors import UpstreamUnavailable
+def _lazy_evidence(settings):
+    """The evidence store for snapshot loading, connected on first use (an IPFS node that is
+    down at start keeps epochs pending, retried, instead of never loading them)."""
+    from api._chain import LazyEvidence
 
-    try:
-        return Evidence.from_settings(settings)
-    except UpstreamUnavailable as exc:
-        logger.warning("epoch snapshots will not be loaded: %s", exc.detail)
-        return None
+    return LazyEvidence(settings)
 
 
 def _audit(settings, args) -> int:

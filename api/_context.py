@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api._auth import RateLimiter
 from api._chain import Chain, Evidence, Lazy
 from api._db import sessions
 from api._metrics import Metrics
+from api._throttle import AuthThrottle, DailyQuota, RateLimiter, limiters
 from spamledger._keyhash import NumberHasher
 
 logger = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Context:
-    """Settings, database sessions, number hasher, rate limiter, chain, IPFS and metrics."""
+    """Settings, database sessions, number hasher, rate limits, chain, IPFS and metrics."""
 
     settings: Any
     engine: Engine
@@ -28,6 +28,8 @@ class Context:
     chain: Lazy
     evidence: Lazy
     limiter: RateLimiter
+    auth_throttle: AuthThrottle
+    lookups: DailyQuota
     metrics: Metrics = field(default_factory=Metrics)
     session_factory: sessionmaker[Session] = field(init=False)
     key_cache: dict[str, tuple[Any, float]] = field(default_factory=dict)
@@ -37,13 +39,14 @@ class Context:
 
     @classmethod
     def build(cls, settings, engine: Engine, chain: Chain | None = None,
-              evidence: Evidence | None = None) -> Context:
+              evidence: Evidence | None = None, redis_prefix: str = "spamledger") -> Context:
+        limiter, throttle, lookups = limiters(settings, redis_prefix)
         return cls(
             settings=settings, engine=engine, hasher=NumberHasher(settings.consortium_secret),
             chain=_fixed(chain) if chain else Lazy(lambda: Chain.from_settings(settings)),
             evidence=(_fixed(evidence) if evidence
                       else Lazy(lambda: Evidence.from_settings(settings))),
-            limiter=RateLimiter(settings.api_rate_per_minute, settings.api_rate_burst))
+            limiter=limiter, auth_throttle=throttle, lookups=lookups)
 
 
 def _fixed(value) -> Lazy:

@@ -54,8 +54,9 @@ class Indexer:
     """Follows the deployment's contracts into the API database."""
 
     def __init__(self, w3: Web3, deployment: Any, engine: Engine, *, block_range: int = 500,
-                 confirmations: int = 0):
+                 confirmations: int = 0, epoch_retry_seconds: float = 5.0):
         self.w3 = w3
+        self.epoch_retry_seconds = epoch_retry_seconds
         self.engine = engine
         self.block_range = max(1, block_range)
         self.confirmations = max(0, confirmations)
@@ -74,7 +75,8 @@ class Indexer:
         except node.NodeError as exc:
             raise UpstreamUnavailable(f"indexer: {exc}") from exc
         return cls(w3, deployment, engine, block_range=settings.index_block_range,
-                   confirmations=settings.confirmations)
+                   confirmations=settings.confirmations,
+                   epoch_retry_seconds=settings.index_epoch_retry_seconds)
 
     def cursor(self) -> int:
         """The last fully indexed block (``start_block - 1`` before the first range)."""
@@ -181,7 +183,8 @@ class Indexer:
                     logger.info("indexer at block %d (%d events)", result.to_block,
                                 result.events)
                 if evidence is not None:
-                    load_pending_epochs(self.engine, evidence)
+                    load_pending_epochs(self.engine, evidence,
+                                        retry_seconds=self.epoch_retry_seconds)
             except UpstreamUnavailable:
                 raise
             except Exception as exc:  # the chain or DB hiccups: retry after a pause

@@ -8,7 +8,7 @@ _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 
 
 class Metrics:
-    """Request latency, index lag and upstream health."""
+    """Request latency, index lag, epoch backlog and upstream health."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -23,3 +23,9 @@ class Metrics:
                               registry=self.registry)
         self.ipfs_up = Gauge("spamledger_ipfs_up", "1 when IPFS answers",
                              registry=self.registry)
+        self.epochs_pending = Gauge("spamledger_epochs_pending",
+                                    "committed epoch snapshots whose leaves are not loaded yet",
+                                    registry=self.registry)
+        self.epochs_retrying = Gauge("spamledger_epochs_retrying",
+                                     "pending epochs whose last load failed transiently",
+                                     registry=self.registry)

@@ -173,9 +173,17 @@ class Epoch(_Located, Base):
     model_hash: Mapped[str] = mapped_column(String(HASH), nullable=False, default="")
     leaf_count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     committer: Mapped[str] = mapped_column(String(ADDRESS), nullable=False, default="")
-    # "" until the snapshot table was fetched from IPFS: loaded, root_mismatch, unreadable.
+    # "" until the snapshot table was fetched from IPFS: loaded, root_mismatch, unreadable
+    # (only for content that verifies against its CID but is no snapshot), erased.
     leaves_status: Mapped[str] = mapped_column(String(16), nullable=False, default="",
                                                server_default="")
+    # Transient failures (IPFS down or erroring, database hiccup) keep the epoch pending:
+    load_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                               server_default="0")
+    next_attempt_at: Mapped[float] = mapped_column(Float, nullable=False, default=0.0,
+                                                   server_default="0")
+    last_error: Mapped[str] = mapped_column(Text, nullable=False, default="",
+                                            server_default="")
 
 
 class EpochLeaf(Base):

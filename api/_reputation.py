@@ -70,9 +70,15 @@ def lookup(session: Session, hasher: NumberHasher, number: Number,
     return lookup_many(session, hasher, [number], with_votes=with_votes)[0]
 
 
+def is_expired(expires_at: int | None, now: int) -> bool:
+    """SpamRegistry's rule, to the second: a record is expired once
+    ``expiresAt <= block.timestamp`` (0 means it never expires)."""
+    return bool(expires_at) and int(expires_at or 0) <= now
+
+
 def lookup_many(session: Session, hasher: NumberHasher, numbers: Sequence[Number],
-                with_votes: bool = False) -> list[Reputation]:
-    """Indexed reputations of many numbers, in input order."""
+                with_votes: bool = False, now: int | None = None) -> list[Reputation]:
+    """Indexed reputations of many numbers, in input order (expiry judged at ``now``)."""
     keys = [hasher.hex(n.e164) for n in numbers]
     records = _records(session, set(keys))
     missing = {k for k in keys if k not in records}
@@ -81,7 +87,7 @@ def lookup_many(session: Session, hasher: NumberHasher, numbers: Sequence[Number
     pairs = {(r.number_key, r.round_id) for r in records.values()}
     rounds = _rounds(session, pairs) if pairs else {}
     votes = _votes(session, pairs) if with_votes and pairs else {}
-    now = int(time.time())
+    now = int(time.time()) if now is None else now
     out = []
     for number, key in zip(numbers, keys, strict=True):
         rep = _answer(number, key, records.get(key), leaves.get(key), now)
@@ -101,7 +107,7 @@ def _answer(number: Number, key: str, record: RegistryRecord | None,
             leaf: tuple[EpochLeaf, Epoch] | None, now: int) -> Reputation:
     if record is not None:
         # Mirrors SpamRegistry.verdictOf: an expired record no longer says anything.
-        expired = bool(record.expires_at and record.expires_at < now)
+        expired = is_expired(record.expires_at, now)
         return Reputation(
             number=number.e164, number_key=key,
             verdict="unknown" if expired else verdict_name(record.verdict),

@@ -7,66 +7,99 @@ import json
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from api._app import principal
 from api._auth import Principal
 from api._context import Context
 from api._disputes import dispute_out, open_dispute
-from api._errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable
+from api._errors import Forbidden, NotFound, Unprocessable
 from api._models import Dispute, DisputeFiling
 from api._reputation import parse_number
 from api._schemas import DisputeOut
+from api._uploads import read_form
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["businesses"])
 
-_CHUNK = 1 << 16
 ALLOWED_TYPES = ("application/pdf", "image/png", "image/jpeg", "text/plain", "text/csv",
                  "application/json")
 
 
-@router.post("/disputes", status_code=201, summary="dispute a number's verdict with evidence")
-async def file_dispute(
-    request: Request, who: Annotated[Principal, Depends(principal)],
-    number: Annotated[str, Form(max_length=64)],
-    business: Annotated[str, Form(min_length=1, max_length=200,
-                                  description="the business's legal identity")],
-    evidence: Annotated[list[UploadFile], File(description="evidence documents")],
-    country: Annotated[str | None, Form(min_length=2, max_length=2)] = None,
-) -> dict[str, object]:
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {
+    "schema": {
+        "type": "object", "required": ["number", "business", "evidence"],
+        "properties": {
+            "number": {"type": "string", "minLength": 1, "maxLength": 64},
+            "business": {"type": "string", "minLength": 1, "maxLength": 200,
+                         "description": "the business's legal identity"},
+            "country": {"type": "string", "minLength": 2, "maxLength": 2,
+                        "description": "region for national-format numbers"},
+            "evidence": {"type": "array", "items": {"type": "string", "format": "binary"},
+                         "description": "evidence documents (each at most "
+                                        "api_upload_max_bytes)"}}}}}}}
+_FIELDS = {"number": 64, "business": 200, "country": 2}
+
+
+@router.post("/disputes", status_code=201, summary="dispute a number's verdict with evidence",
+             openapi_extra=_UPLOAD_BODY)
+async def file_dispute(request: Request,
+                       who: Annotated[Principal, Depends(principal)]) -> dict[str, object]:
+    """The body is parsed here, as it streams: a file past ``api_upload_max_bytes`` ends the
+    request with 413 before another byte is read, and nothing is ever spooled to disk."""
     ctx: Context = request.app.state.ctx
     who.require("business")
-    parsed = parse_number(number, country)
-    files = [await _read_limited(f, ctx.settings.api_upload_max_bytes)
-             for f in _limited_files(evidence, ctx.settings.api_upload_max_files)]
+    form = await read_form(request, ctx.settings.api_upload_max_bytes,
+                           ctx.settings.api_upload_max_files)
+    try:
+        fields, uploads = _dispute_form(form)
+        parsed = parse_number(fields["number"], fields.get("country"))
+        who.require_country(parsed.region)
+        files = [await _checked(f) for f in uploads]
+    finally:
+        await form.close()
+    business = fields["business"]
     claimant = "0x" + hashlib.sha256(b"business:" + business.encode("utf-8")).hexdigest()
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(open_dispute, ctx, who, parsed, business, claimant, files)
 
 
-def _limited_files(files: list[UploadFile], most: int) -> list[UploadFile]:
-    if not files:
+def _dispute_form(form) -> tuple[dict[str, str], list[UploadFile]]:
+    """The text fields (checked like the schema says) and the evidence files."""
+    fields: dict[str, str] = {}
+    uploads: list[UploadFile] = []
+    for name, value in form.multi_items():
+        if name == "evidence" and isinstance(value, UploadFile):
+            uploads.append(value)
+        elif name in _FIELDS and isinstance(value, str) and name not in fields:
+            fields[name] = value
+        else:
+            raise Unprocessable(f"{name}: unexpected form field (send number, business, "
+                                "country and evidence files)")
+    for name in ("number", "business"):
+        if not fields.get(name):
+            raise Unprocessable(f"{name}: field required")
+    for name, most in _FIELDS.items():
+        if name in fields and len(fields[name]) > most:
+            raise Unprocessable(f"{name}: at most {most} characters")
+    country = fields.get("country")
+    if country is not None and not (len(country) == 2 and country.isascii()
+                                    and country.isalpha()):
+        raise Unprocessable("country: an ISO 3166 alpha-2 code")
+    if not uploads:
         raise Unprocessable("evidence: at least one file is required")
-    if len(files) > most:
-        raise PayloadTooLarge(f"{len(files)} evidence files exceed the limit of {most}")
-    return files
+    return fields, uploads
 
 
-async def _read_limited(upload: UploadFile, limit: int) -> tuple[str, str, bytes]:
-    """``(name, content type, bytes)``; refuses files over ``limit`` or of other types."""
+async def _checked(upload: UploadFile) -> tuple[str, str, bytes]:
+    """``(name, content type, bytes)``; refuses empty files and other types."""
     ctype = (upload.content_type or "unknown").split(";")[0].strip()
     if ctype not in ALLOWED_TYPES:
         raise Unprocessable(f"evidence {upload.filename!r}: content type {ctype} not accepted "
                             f"({', '.join(ALLOWED_TYPES)})")
-    data = bytearray()
-    while chunk := await upload.read(_CHUNK):
-        data += chunk
-        if len(data) > limit:
-            raise PayloadTooLarge(f"evidence {upload.filename!r} exceeds the limit of "
-                                  f"{limit} bytes")
+    data = await upload.read()
     if not data:
         raise Unprocessable(f"evidence {upload.filename!r} is empty")
     return (upload.filename or "evidence")[:200], ctype, bytes(data)
@@ -77,6 +110,7 @@ async def _read_limited(upload: UploadFile, limit: int) -> tuple[str, str, bytes
 def get_dispute(request: Request, who: Annotated[Principal, Depends(principal)],
                 dispute_id: Annotated[int, Path(ge=0, le=2**63 - 1)]) -> DisputeOut:
     ctx: Context = request.app.state.ctx
+    who.require("business")
     with ctx.session_factory() as session:
         filing = session.scalars(select(DisputeFiling)
                                  .where(DisputeFiling.dispute_id == dispute_id)).first()

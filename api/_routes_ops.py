@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
 
 from api._context import Context
+from api._epochs import EpochBacklog, epoch_backlog
 from api._errors import ApiError
 from api._models import IndexCursor
 from api._schemas import Health
@@ -19,7 +20,7 @@ router = APIRouter(tags=["operations"])
 
 def health(ctx: Context, probe_upstreams: bool = True) -> Health:
     """Database, chain and IPFS health plus the indexer's lag; updates the gauges."""
-    db_ok, indexed = _database(ctx)
+    db_ok, indexed, backlog = _database(ctx)
     head = _chain_head(ctx) if probe_upstreams else None
     ipfs_ok = _ipfs_ok(ctx) if probe_upstreams else None
     lag = head - indexed if head is not None and indexed is not None else None
@@ -30,20 +31,27 @@ def health(ctx: Context, probe_upstreams: bool = True) -> Health:
         m.indexed_block.set(indexed)
     if lag is not None:
         m.index_lag.set(max(lag, 0))
-    status = "ok" if db_ok and head is not None and ipfs_ok else "degraded"
+    if backlog is not None:
+        m.epochs_pending.set(backlog.pending)
+        m.epochs_retrying.set(backlog.retrying)
+    retrying = bool(backlog and backlog.retrying)
+    status = "ok" if db_ok and head is not None and ipfs_ok and not retrying else "degraded"
     return Health(status=status if db_ok else "down", database=db_ok, chain=head is not None,
-                  ipfs=ipfs_ok, indexed_block=indexed, head_block=head, lag_blocks=lag)
+                  ipfs=ipfs_ok, indexed_block=indexed, head_block=head, lag_blocks=lag,
+                  epochs_pending=backlog.pending if backlog else None,
+                  epochs_retrying=backlog.retrying if backlog else None,
+                  epoch_error=(backlog.last_error or None) if backlog else None)
 
 
-def _database(ctx: Context) -> tuple[bool, int | None]:
+def _database(ctx: Context) -> tuple[bool, int | None, EpochBacklog | None]:
     try:
         with ctx.session_factory() as session:
             session.execute(text("SELECT 1"))
             cursor = session.scalars(select(IndexCursor).order_by(IndexCursor.stream)).first()
-            return True, cursor.last_block if cursor else None
+            return True, cursor.last_block if cursor else None, epoch_backlog(session)
     except Exception as exc:  # the probe reports any failure as "down"
         logger.warning("database health check failed: %s", type(exc).__name__)
-        return False, None
+        return False, None, None
 
 
 def _chain_head(ctx: Context) -> int | None:

@@ -11,16 +11,20 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import func, select
 
 from api._app import principal
+from api._audit import record_differences
 from api._auth import Principal
 from api._context import Context
 from api._errors import PayloadTooLarge, RateLimited
-from api._models import Report
+from api._models import RegistryRecord, Report
 from api._reputation import batch, lookup, parse_number
 from api._schemas import BatchRequest, BatchResponse, ReportIn, ReportOut, Reputation
 from spamledger._numbers import InvalidNumber, normalize
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["telcos"])
+
+# Roles that get a number's keyed hash back: telcos check proofs and edge bundles with it.
+KEY_ROLES = ("telco", "admin")
 
 Country = Annotated[str | None, Query(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$",
                                       description="region for national-format numbers")]
@@ -35,11 +39,18 @@ def reputation(request: Request, who: Annotated[Principal, Depends(principal)],
                                                                "directly")] = None,
                ) -> Response:
     ctx: Context = request.app.state.ctx
+    who.require("telco", "business")
     parsed = parse_number(number, country)
+    _spend_lookups(ctx, who, 1)
     with ctx.session_factory() as session:
         answer = lookup(session, ctx.hasher, parsed)
-    if verify == "chain":
-        answer.chain = ctx.chain.get().record(answer.number_key)
+        if verify == "chain":
+            key = str(answer.number_key)
+            answer.chain = ctx.chain.get().record(key)
+            answer.chain_mismatch = record_differences(session.get(RegistryRecord, key),
+                                                       answer.chain)
+    if who.role not in KEY_ROLES:
+        answer.number_key = None
     return Response(answer.model_dump_json(exclude_none=True), media_type="application/json")
 
 
@@ -49,12 +60,14 @@ def reputation(request: Request, who: Annotated[Principal, Depends(principal)],
 def reputation_batch(request: Request, who: Annotated[Principal, Depends(principal)],
                      body: BatchRequest) -> Response:
     ctx: Context = request.app.state.ctx
+    who.require("telco")
     limit = ctx.settings.api_batch_max
     if len(body.numbers) > limit:
         raise PayloadTooLarge(f"batch of {len(body.numbers)} numbers exceeds the limit of "
                               f"{limit}")
     # A batch costs more than a single lookup: one extra token per 1,000 numbers.
     ctx.limiter.take(who.key_id, cost=len(body.numbers) / 1000)
+    _spend_lookups(ctx, who, len(body.numbers))
     with ctx.session_factory() as session:
         answer = BatchResponse(results=batch(session, ctx.hasher, body.numbers, body.country))
     # Serialized once here: FastAPI would otherwise re-validate 10,000 items it just built.
@@ -67,19 +80,27 @@ def report(request: Request, who: Annotated[Principal, Depends(principal)],
            body: ReportIn) -> ReportOut:
     ctx: Context = request.app.state.ctx
     who.require("telco")
-    who.require_country(body.country.upper())
     number = parse_number(body.number, body.country)
+    # Scope follows the number's own country, never the country the caller declares.
+    who.require_country(number.region)
     reporter = _reporter_hash(ctx, body.reporter, body.country)
     now = time.time()
     with ctx.session_factory() as session, session.begin():
         _check_reporter_quota(session, reporter, now, ctx.settings.api_reports_per_day)
-        row = Report(number=number.e164, country=body.country.upper(), label=body.label,
+        row = Report(number=number.e164, country=number.region, label=body.label,
                      category=body.category, source=body.source, reporter_hash=reporter,
                      ts=body.ts if body.ts is not None else now, api_key_id=who.key_id,
                      created_at=now)
         session.add(row)
         session.flush()
         return ReportOut(id=row.id, number=number.e164, label=body.label)
+
+
+def _spend_lookups(ctx: Context, who: Principal, numbers: int) -> None:
+    """Count ``numbers`` against the key's daily lookup quota (429 past it)."""
+    s = ctx.settings
+    limit = s.api_business_lookups_per_day if who.role == "business" else s.api_lookups_per_day
+    ctx.lookups.spend(who.key_id, numbers, limit)
 
 
 def _reporter_hash(ctx: Context, reporter: str, country: str) -> str:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Report timestamps: not before 2000-01-01, not more than a day ahead of the server clock.
+TS_MIN = 946_684_800
+TS_FUTURE_SLACK = 86_400
 
 
 class Strict(BaseModel):
@@ -59,7 +64,9 @@ class DisputeSummary(BaseModel):
 
 class Reputation(BaseModel):
     number: str = Field(description="E.164 form of the number")
-    number_key: str = Field(description="keyed hash of the number (bytes32 on-chain)")
+    number_key: str | None = Field(
+        default=None, description="keyed hash of the number (bytes32 on-chain); only for "
+                                  "telco and admin keys")
     verdict: str = Field(description="effective verdict: unknown once the record expired")
     recorded_verdict: str | None = Field(default=None,
                                          description="the verdict stored on-chain")
@@ -73,6 +80,9 @@ class Reputation(BaseModel):
     source: RoundSource | EpochSource | None = None
     chain: dict[str, object] | None = Field(
         default=None, description="the record read directly from SpamRegistry (verify=chain)")
+    chain_mismatch: list[str] | None = Field(
+        default=None, description="verify=chain: each field where the served record differs "
+                                  "from the chain's (empty: they agree)")
 
 
 class BatchItemError(BaseModel):
@@ -100,7 +110,16 @@ class ReportIn(Strict):
     reporter: str = Field(min_length=1, max_length=128,
                           description="subscriber number or opaque id (stored hashed)")
     source: Literal["user", "ftc", "regulator", "honeypot", "operator"] = "user"
-    ts: float | None = Field(default=None, ge=0, description="epoch seconds; default now")
+    ts: float | None = Field(default=None, ge=TS_MIN, allow_inf_nan=False,
+                             description="epoch seconds (finite, from 2000-01-01 to one day "
+                                         "ahead of the server clock); default now")
+
+    @field_validator("ts")
+    @classmethod
+    def _not_far_future(cls, value: float | None) -> float | None:
+        if value is not None and value > time.time() + TS_FUTURE_SLACK:
+            raise ValueError(f"must not be more than {TS_FUTURE_SLACK} s in the future")
+        return value
 
 
 class ReportOut(BaseModel):
@@ -176,3 +195,10 @@ class Health(BaseModel):
     indexed_block: int | None
     head_block: int | None
     lag_blocks: int | None
+    epochs_pending: int | None = Field(
+        default=None, description="committed epoch snapshots whose leaves are not loaded yet")
+    epochs_retrying: int | None = Field(
+        default=None, description="pending epochs whose last load failed transiently (IPFS "
+                                  "or database); retried with backoff")
+    epoch_error: str | None = Field(default=None,
+                                    description="the latest transient epoch load error")

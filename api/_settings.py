@@ -15,10 +15,32 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api_upload_max_files", int, 10, "most evidence files in one dispute", group="api"),
     Setting("api_reports_per_day", int, 20,
             "reports one reporter may file about numbers per day", group="api"),
+    Setting("api_body_max_bytes", int, 2_000_000,
+            "largest JSON request body in bytes, counted while it streams in (413 past it)",
+            group="api"),
+    Setting("api_json_max_depth", int, 32,
+            "deepest JSON nesting accepted, checked before parsing (400 past it)", group="api"),
+    Setting("api_read_timeout", float, 10.0,
+            "seconds a client may pause while sending a request body (408 past it)",
+            group="api"),
+    Setting("api_auth_failures_per_minute", int, 30,
+            "failed authentications one client address may make per minute; more get 429 "
+            "without a database lookup", group="api"),
+    Setting("redis_url", str, "",
+            "Redis URL for rate limits and authentication throttles shared by every API "
+            "worker (default: in-process, right for one worker only)", group="api"),
+    Setting("api_lookups_per_day", int, 5_000_000,
+            "numbers one telco or admin key may look up per UTC day (a telco's "
+            "call volume fits; enumerating a country's numbers does not)", group="api"),
+    Setting("api_business_lookups_per_day", int, 1000,
+            "numbers one business key may look up per UTC day", group="api"),
     Setting("index_block_range", int, 500, "blocks the indexer reads per database transaction",
             group="api"),
     Setting("index_poll_seconds", float, 1.0, "seconds between indexer polls at the chain head",
             group="api"),
+    Setting("index_epoch_retry_seconds", float, 5.0,
+            "first delay before re-fetching an epoch snapshot after a transient IPFS or "
+            "database failure (doubles per attempt, at most an hour)", group="api"),
     Setting("relayer_keystore", str, "",
             "keystore file of the relayer account the API opens disputes with "
             "(default: data_dir/keystore/relayer.json)", group="api"),

@@ -84,7 +84,8 @@ def serve(data_dir: Path, db_url: str) -> tuple[subprocess.Popen, str]:
            "SPAMLEDGER_API_RATE_PER_MINUTE": str(10**9), "SPAMLEDGER_API_RATE_BURST": "1000000",
            "SPAMLEDGER_LOG_LEVEL": "WARNING", "SPAMLEDGER_RPC_URL": "http://127.0.0.1:9"}
     proc = subprocess.Popen([sys.executable, "-m", "spamledger._cli", "api", "serve",
-                             "--no-indexer", "--api-port", str(port)], cwd=ROOT, env=env)
+                             "--no-indexer", "--workers", "1", "--api-port", str(port)],
+                            cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

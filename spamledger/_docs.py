@@ -1,4 +1,4 @@
-"""Generated README sections: the CLI at a glance, the API at a glance, the settings table.
+"""Generated README sections: the CLI and API at a glance, the role matrix, the settings.
 
 ``python -m spamledger._docs`` rewrites the blocks between ``<!-- BEGIN name -->`` and
 ``<!-- END name -->`` in README.md; a test fails when the README is out of date.
@@ -68,6 +68,13 @@ def api_markdown() -> str:
     return "\n".join(rows)
 
 
+def roles_markdown() -> str:
+    """The API's role matrix, from the one table the gate enforces."""
+    from api import matrix_markdown
+
+    return matrix_markdown()
+
+
 def settings_markdown() -> str:
     from spamledger._settings import settings_markdown as table
 
@@ -77,6 +84,7 @@ def settings_markdown() -> str:
 SECTIONS: dict[str, Callable[[], str]] = {
     "cli": cli_markdown,
     "api": api_markdown,
+    "roles": roles_markdown,
     "settings": settings_markdown,
 }
 

@@ -90,7 +90,7 @@ def chain_app(consortium, ipfs_node, engine, tmp_path):  # noqa: F811
     from node.ipfs import EvidenceStore
 
     settings = api_settings(tmp_path, ipfs_api=ipfs_node.api, api_rate_per_minute=10**6,
-                            api_rate_burst=10**5)
+                            api_rate_burst=10**5, api_auth_failures_per_minute=10**6)
     chain = Chain(Ledger(consortium.w3, consortium.deployment), consortium.relayer)
     store = EvidenceStore(ipfs_node.api, timeout=10.0)
     app = create_app(settings, engine=engine, chain=chain, evidence=Evidence(store),

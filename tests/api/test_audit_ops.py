@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 
 from api._db import session_scope
@@ -25,20 +24,92 @@ def _events(engine) -> None:
 def test_export_streams_the_period_as_json_and_csv(client, engine):
     _events(engine)
     headers = new_key(engine, "regulator")
-    rows = client.get("/v1/audit/export?from=2023-11-15&to=1700100000",
-                      headers=headers).json()
-    assert [r["block_number"] for r in rows] == [11]
-    assert rows[0]["args"] == {"round": 2}
+    body = client.get("/v1/audit/export?from=2023-11-15&to=1700100000", headers=headers).json()
+    assert [r["block_number"] for r in body["events"]] == [11]
+    assert body["events"][0]["args"] == {"round": 2}
+    assert body["end"]["complete"] is True
     text = client.get("/v1/audit/export?format=csv", headers=headers).text
-    parsed = list(csv.DictReader(io.StringIO(text)))
+    lines = text.splitlines()
+    assert lines[-1].startswith("# end complete=true count=3 from_block=10 to_block=12 ")
+    parsed = list(csv.DictReader(lines[:-1]))
     assert [r["block_number"] for r in parsed] == ["10", "11", "12"]
 
 
+def test_export_carries_its_block_range_and_a_digest_of_its_rows(client, engine):
+    import hashlib
+
+    _events(engine)
+    headers = new_key(engine, "regulator")
+    body = client.get("/v1/audit/export", headers=headers).json()
+    recomputed = hashlib.sha256(b"".join(
+        json.dumps(e, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+        for e in body["events"])).hexdigest()
+    assert body["end"] == {"complete": True, "count": 3, "from_block": 10, "to_block": 12,
+                           "digest": "sha256:" + recomputed}
+    text = client.get("/v1/audit/export?format=csv", headers=headers).text
+    assert f'digest="sha256:{recomputed}"' in text.splitlines()[-1]
+
+
 def test_export_rejects_a_bad_period(client, engine):
-    response = client.get("/v1/audit/export?from=yesterday",
-                          headers=new_key(engine, "regulator"))
-    assert response.status_code == 422
-    assert "from" in response.json()["detail"]
+    headers = new_key(engine, "regulator")
+    for query, name in (("from=yesterday", "from"), ("from=%C2%B2", "from"),
+                        ("to=" + "9" * 40, "to"), ("from=9999-12-31T23:59:59%2B14:00x", "from"),
+                        ("to=99999999999999", "to")):
+        response = client.get(f"/v1/audit/export?{query}", headers=headers)
+        assert response.status_code == 422, (query, response.text)
+        assert response.json()["detail"].startswith(name), response.text
+
+
+def test_export_cut_short_ends_with_an_explicit_error(client, engine, monkeypatch):
+    from sqlalchemy import event
+
+    from api import _routes_audit
+
+    with session_scope(engine) as session:
+        for i in range(5):
+            session.add(ChainEvent(contract="Consensus", address="0x" + "12" * 20,
+                                   event="RoundOpened", block_number=10 + i,
+                                   block_time=1_700_000_000 + i, tx_hash=f"0x{i:064x}",
+                                   log_index=0, number_key="0x" + "ab" * 32, args="{}"))
+    monkeypatch.setattr(_routes_audit, "_PAGE", 2)
+    pages = []
+
+    def fail_third_page(_conn, _cursor, statement, *_args) -> None:
+        if "FROM chain_events" in statement:
+            pages.append(statement)
+            if len(pages) == 2:
+                raise RuntimeError("database went away")
+
+    headers = new_key(engine, "regulator")
+    event.listen(engine, "before_cursor_execute", fail_third_page)
+    try:
+        body = client.get("/v1/audit/export", headers=headers).json()
+        pages.clear()
+        text = client.get("/v1/audit/export?format=csv", headers=headers).text
+    finally:
+        event.remove(engine, "before_cursor_execute", fail_third_page)
+    assert len(body["events"]) == 2
+    assert body["end"] == {"complete": False, "count": 2, "error": "RuntimeError"}
+    assert text.splitlines()[-1] == '# end complete=false count=2 error="RuntimeError"'
+
+
+def test_country_scoped_regulator_exports_only_its_countrys_numbers(client, engine):
+    from api._models import Round
+
+    _events(engine)
+    with session_scope(engine) as session:
+        session.add(Round(number_key="0x" + "ab" * 32, round_id=1, country="GB", deadline=0,
+                          vote_count=0, status="open", opened_block=10, opened_tx="0x" + "0" * 64))
+        session.add(ChainEvent(contract="Consensus", address="0x" + "12" * 20,
+                               event="RoundOpened", block_number=20, block_time=1_700_000_000,
+                               tx_hash="0x" + "f" * 64, log_index=0, number_key="0x" + "cd" * 32,
+                               args="{}"))
+    gb = client.get("/v1/audit/export", headers=new_key(engine, "regulator", "GB")).json()
+    assert [e["block_number"] for e in gb["events"]] == [10, 11, 12]
+    us = client.get("/v1/audit/export", headers=new_key(engine, "regulator", "US")).json()
+    assert us["events"] == [] and us["end"]["complete"] is True
+    every = client.get("/v1/audit/export", headers=new_key(engine, "regulator")).json()
+    assert every["end"]["count"] == 4
 
 
 def test_metrics_expose_latency_and_health(client, engine):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,136 @@ def _cursor(engine) -> int:
     with session_scope(engine) as session:
         row = session.get(IndexCursor, "events")
         return row.last_block if row else -1
+
+
+@pytest.fixture
+def pg_url() -> Iterator[tuple[str, str, str]]:
+    """A fresh PostgreSQL schema: its URL tagged with an application name (for the indexer
+    under test), the plain URL (for the test's own reads) and the schema/application name."""
+    import uuid
+
+    import psycopg
+
+    from tests.api.conftest import PG_ADMIN, PG_URL
+
+    schema = "api_kill_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        plain = PG_URL.format(schema=schema)
+        yield plain + f"&application_name={schema}", plain, schema
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.mark.slow
+def test_kills_inside_write_transactions_lose_and_double_nothing(consortium, pg_url, tmp_path):
+    """At least 20 SIGKILLs, each proven to land inside an indexer write transaction
+    (PostgreSQL shows the backend holding a transaction id, and the range it was writing
+    is not committed afterwards); then the database equals a clean sync."""
+    import psycopg
+
+    from tests.api.conftest import PG_ADMIN
+
+    url, plain_url, app_name = pg_url
+    _more_events(consortium, 4)
+    target = consortium.w3.eth.block_number
+    killed = make_engine(plain_url)
+    migrate(killed)
+    env = {**os.environ, "SPAMLEDGER_RPC_URL": consortium.w3.provider.endpoint_uri,
+           "SPAMLEDGER_DATA_DIR": str(consortium.data_dir), "SPAMLEDGER_DATABASE_URL": url,
+           "SPAMLEDGER_INDEX_BLOCK_RANGE": "1", "SPAMLEDGER_LOG_LEVEL": "WARNING",
+           "KILL_DRIVER_UNTIL": str(target)}
+    log = (tmp_path / "driver.log").open("wb")
+    driver = subprocess.Popen([sys.executable, str(ROOT / "tests" / "api" / "kill_driver.py")],
+                              cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=log, text=True)
+    inside = attempts = 0
+    rng = random.Random(13)
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as watch:
+            while inside < 20 and attempts < 200:
+                attempts += 1
+                committed = _cursor(killed)
+                child = _start(driver)
+                # Let a random number of ranges commit, then kill inside the next write.
+                seen = _wait_for_write_transaction(watch, app_name, child,
+                                                   skip=rng.randint(0, 3))
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+                _wait_exit(driver)
+                _wait_backend_gone(watch, app_name)
+                if seen is not None and _cursor(killed) == seen:
+                    inside += 1  # the range in flight was rolled back: killed inside it
+                assert _cursor(killed) >= committed
+            assert inside >= 20, (inside, attempts)
+            print(f"{inside} kills inside write transactions in {attempts} attempts")
+            child = _start(driver)
+            assert _wait_exit(driver) == 0, (tmp_path / "driver.log").read_text()[-2000:]
+    finally:
+        driver.stdin.close()
+        driver.wait(30)
+        driver.stdout.close()
+        log.close()
+    assert _cursor(killed) == target
+    clean = make_engine(f"sqlite:///{tmp_path / 'clean.db'}")
+    migrate(clean)
+    Indexer(consortium.w3, consortium.deployment, clean, block_range=50).sync(until=target)
+    assert dump(killed) == dump(clean)
+    killed.dispose()
+    clean.dispose()
+
+
+def _start(driver: subprocess.Popen) -> int:
+    driver.stdin.write("go\n")
+    driver.stdin.flush()
+    line = driver.stdout.readline().split()
+    assert line[0] == "pid", line
+    return int(line[1])
+
+
+def _wait_exit(driver: subprocess.Popen) -> int:
+    line = driver.stdout.readline().split()
+    assert line[0] == "exit", line
+    return int(line[1])
+
+
+def _wait_for_write_transaction(watch, app_name: str, child: int, skip: int) -> int | None:
+    """Poll until the child's backend holds a transaction id (it is writing) after ``skip``
+    earlier write transactions; returns the committed cursor at that moment (None if the
+    child finished first)."""
+    last_xid, writes = None, 0
+    deadline = time.monotonic() + 120
+    # One statement: its snapshot of the cursor is taken before pg_stat_activity is read, so
+    # a transaction id still listed means that transaction had not committed the cursor seen.
+    query = (f'SELECT a.backend_xid::text, (SELECT last_block FROM "{app_name}".index_cursor '
+             "WHERE stream = 'events') FROM pg_stat_activity a "
+             "WHERE a.application_name = %s AND a.backend_xid IS NOT NULL")
+    while time.monotonic() < deadline:
+        if not _alive(child):
+            return None
+        row = watch.execute(query, (app_name,)).fetchone()
+        if row is not None and row[0] != last_xid:
+            last_xid, writes = row[0], writes + 1
+            if writes > skip:
+                return row[1] if row[1] is not None else -1
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_backend_gone(watch, app_name: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        row = watch.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                            (app_name,)).fetchone()
+        if row[0] == 0:
+            return
+        time.sleep(0.01)

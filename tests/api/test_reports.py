@@ -84,3 +84,47 @@ def test_exported_reports_load_cleanly_into_the_oracle(client, engine, tmp_path)
     assert stats.clean == 1
     assert con.execute("SELECT number, label FROM reports").fetchall() == [
         ("+14155550123", "spam")]
+
+
+def test_scope_follows_the_numbers_own_country_not_the_declared_one(client, engine):
+    us = new_key(engine, "telco", "US")
+    gb_number = client.post("/v1/reports", json=_report(number="+442079460123", country="US"),
+                            headers=us)
+    assert gb_number.status_code == 403
+    assert gb_number.json()["detail"] == "key is scoped to country US, not GB"
+    gb = client.post("/v1/reports", json=_report(number="+442079460123", country="US"),
+                     headers=new_key(engine, "telco", "GB"))
+    assert gb.status_code == 201
+    with session_scope(engine) as session:
+        assert session.query(Report.country).one() == ("GB",)
+
+
+def test_non_finite_or_absurd_timestamps_are_422(client, engine):
+    headers = {"content-type": "application/json", **new_key(engine, "telco")}
+    base = '{"number": "+14155550123", "country": "US", "label": "spam", ' \
+           '"reporter": "+14155550000", "ts": %s}'
+    for ts in ("1e300", "1e18", "Infinity", "-Infinity", "NaN", "-5", "12"):
+        response = client.post("/v1/reports", content=base % ts, headers=headers)
+        assert response.status_code == 422, (ts, response.text)
+        assert response.json()["detail"].startswith("ts:"), response.text
+    ok = client.post("/v1/reports", content=base % "1700000000.5", headers=headers)
+    assert ok.status_code == 201
+
+
+def test_export_quarantines_stored_rows_with_unreadable_timestamps(engine, tmp_path):
+    import csv
+    import time
+
+    from api._reports import export_reports, quarantine_path
+
+    now = time.time()
+    with session_scope(engine) as session:
+        for i, ts in enumerate((1_700_000_000.0, 1e300, 1e18, float("inf"))):
+            session.add(Report(number=f"+1415555012{i}", country="US", label="spam",
+                               category="", source="user", reporter_hash="0x" + "1" * 64,
+                               ts=ts, api_key_id=1, created_at=now))
+    out = tmp_path / "reports.csv"
+    assert export_reports(engine, out) == 1
+    bad = list(csv.DictReader(quarantine_path(out).read_text().splitlines()))
+    assert [r["number"] for r in bad] == ["+14155550121", "+14155550122", "+14155550123"]
+    assert "not finite" in bad[2]["reason"] and "not a date" in bad[0]["reason"]

@@ -13,7 +13,7 @@ import pytest
 from api._db import session_scope
 from api._models import RegistryRecord, Round, Vote
 from spamledger import NumberHasher
-from tests.api.conftest import TEST_SECRET, new_key
+from tests.api.conftest import TEST_SECRET, api_settings, new_key
 
 HASHER = NumberHasher(TEST_SECRET)
 SPAMMER = "+14155550123"
@@ -112,3 +112,50 @@ def test_expired_record_answers_unknown_but_keeps_the_recorded_verdict(client, e
     body = client.get(f"/v1/reputation/{SPAMMER}", headers=new_key(engine, "telco")).json()
     assert (body["verdict"], body["recorded_verdict"], body["expired"]) == ("unknown", "spam",
                                                                             True)
+
+
+def test_number_key_is_returned_only_to_roles_that_need_it(client, engine):
+    telco = client.get(f"/v1/reputation/{SPAMMER}", headers=new_key(engine, "telco")).json()
+    assert telco["number_key"] == HASHER.hex(SPAMMER)
+    business = client.get(f"/v1/reputation/{SPAMMER}",
+                          headers=new_key(engine, "business")).json()
+    assert "number_key" not in business and business["number"] == SPAMMER
+
+
+def test_lookups_are_bounded_per_key_and_day(tmp_path, engine):
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+
+    settings = api_settings(tmp_path, api_lookups_per_day=25, api_business_lookups_per_day=3)
+    with TestClient(create_app(settings, engine=engine, run_migrations=False)) as client:
+        business = new_key(engine, "business")
+        codes = [client.get(f"/v1/reputation/{SPAMMER}", headers=business).status_code
+                 for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        telco = new_key(engine, "telco")
+        numbers = [SPAMMER] * 10
+        batches = [client.post("/v1/reputation/batch", json={"numbers": numbers},
+                               headers=telco) for _ in range(3)]
+        assert [b.status_code for b in batches] == [200, 200, 429]
+        refused = batches[2]
+        assert "daily limit of 25" in refused.json()["detail"]
+        assert 1 <= int(refused.headers["Retry-After"]) <= 86_401
+        # the refused batch spent nothing: 5 numbers still fit today
+        assert client.post("/v1/reputation/batch", json={"numbers": numbers[:5]},
+                           headers=telco).status_code == 200
+
+
+def test_expiry_at_the_boundary_second_follows_the_registry_rule(engine):
+    from api._reputation import lookup_many
+    from spamledger import normalize
+
+    _seed_record(engine)
+    with session_scope(engine) as session:
+        expires = session.query(RegistryRecord).one().expires_at
+        answers = [lookup_many(session, HASHER, [normalize(SPAMMER)], now=now)[0]
+                   for now in (expires - 1, expires, expires + 1)]
+    # SpamRegistry.verdictOf: `expiresAt <= block.timestamp` is expired.
+    assert [(a.verdict, a.expired) for a in answers] == [
+        ("spam", False), ("unknown", True), ("unknown", True)]
+    assert answers[1].recorded_verdict == "spam"
