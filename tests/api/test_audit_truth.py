@@ -103,7 +103,6 @@ def test_a_deleted_event_row_fails_verify_as_missing(chain_app, consortium, engi
 def _committed_epoch(chain_app, consortium, engine) -> tuple[list[str], int]:
     """Three fresh numbers in a US epoch snapshot, committed, indexed and loaded."""
     import io
-    import random
 
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -121,7 +120,8 @@ def _committed_epoch(chain_app, consortium, engine) -> tuple[list[str], int]:
                              "score": [r[1] for r in rows], "verdict": [r[2] for r in rows],
                              "category": [r[3] for r in rows]}), buf)
     cid = store.put_bytes(buf.getvalue(), "application/vnd.apache.parquet")
-    epoch = random.randrange(10**6, 10**9)
+    # Epochs are sequential per country (ledger v2): the next one on chain.
+    epoch = consortium.ledger.call("SnapshotRegistry", "latestEpoch", country_bytes("US")) + 1
     consortium.ledger.transact("SnapshotRegistry", "commitEpoch", country_bytes("US"), epoch,
                                MerkleTree.build(rows).root, cid,
                                approved_model(consortium, "truth-epoch"), len(rows),

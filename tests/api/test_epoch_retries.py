@@ -9,7 +9,6 @@ and still is no snapshot is marked unreadable for good.
 from __future__ import annotations
 
 import io
-import random
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -90,7 +89,8 @@ def _commit(consortium, store, numbers: list[str], payload: bytes | None = None)
     data = payload if payload is not None else buf.getvalue()
     ctype = "application/json" if payload is not None else "application/vnd.apache.parquet"
     cid = store.put_bytes(data, ctype)
-    epoch = random.randrange(10**9, 10**12)
+    # Epochs are sequential per country (ledger v2): the next one on chain.
+    epoch = consortium.ledger.call("SnapshotRegistry", "latestEpoch", country_bytes("US")) + 1
     consortium.ledger.transact("SnapshotRegistry", "commitEpoch", country_bytes("US"), epoch,
                                MerkleTree.build(rows).root, cid,
                                approved_model(consortium, "retry"), len(rows),
