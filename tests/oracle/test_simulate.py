@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 import oracle
-from oracle._simulate import BEHAVIOURS
+from oracle._simulate import BEHAVIOURS, draw_world, simulate
 
 
 def test_same_seed_same_data_and_other_seed_other_data(tmp_path: Path) -> None:
@@ -23,7 +24,9 @@ def test_same_seed_same_data_and_other_seed_other_data(tmp_path: Path) -> None:
 
 def test_every_population_appears_and_calls_follow_the_contract(sim: dict[str, Path]) -> None:
     truth = pd.read_parquet(sim["truth"])
-    assert set(truth["class"]) == set(BEHAVIOURS)
+    # The default world has every class but those only drawn worlds add.
+    drawn_only = {"reminder", "sim_box", "spoofer", "low_scam"}
+    assert set(truth["class"]) == set(BEHAVIOURS) - drawn_only
     assert set(truth["country"]) == {"US", "IN", "BR", "GB"}
     assert truth.groupby("class")["is_spam"].nunique().eq(1).all()
     calls = pd.read_parquet(sim["calls"])
@@ -38,3 +41,15 @@ def test_every_population_appears_and_calls_follow_the_contract(sim: dict[str, P
     assert not wangiri.str.startswith(("+1", "+91", "+55", "+44")).any()
     centres = truth[(truth["class"] == "call_centre") & (truth["country"] == "IN")]
     assert centres["number"].str.startswith("+91140").all()
+
+
+def test_a_drawn_world_has_every_class_and_is_reproducible(tmp_path: Path) -> None:
+    world = draw_world(5)
+    assert world == draw_world(5) and world != draw_world(6)
+    spam = [world.behaviours[c].report for c in BEHAVIOURS if world.behaviours[c].is_spam]
+    assert all(1e-4 <= r <= 5e-2 for r in spam)
+    paths = simulate(tmp_path, scale=0.08, days=6, seed=5, world=world)
+    truth = pd.read_parquet(paths["truth"])
+    assert set(truth["class"]) == set(BEHAVIOURS)
+    meta = json.loads(paths["meta"].read_text())
+    assert meta["world"] == "world-5"
