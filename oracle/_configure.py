@@ -32,10 +32,21 @@ def train_config(settings: Any) -> TrainConfig:
                        bags=settings.oracle_bags)
 
 
+def hasher_for(settings: Any) -> Any:
+    """The consortium's number hasher when the secret is set (API complaints name their
+    reporter by keyed hash and are confirmed with it), else ``None``."""
+    if not settings.consortium_secret:
+        return None
+    from spamledger import NumberHasher
+
+    return NumberHasher(settings.consortium_secret)
+
+
 def feature_options(settings: Any) -> dict[str, Any]:
-    """Keyword arguments of :func:`oracle.build_features` (windows and rules)."""
+    """Keyword arguments of :func:`oracle.build_features` (windows, rules, hasher)."""
     return {"long_days": settings.oracle_long_days,
-            "short_hours": settings.oracle_short_hours, "rules": rules_for(settings)}
+            "short_hours": settings.oracle_short_hours, "rules": rules_for(settings),
+            "hasher": hasher_for(settings)}
 
 
 def scoring_options(settings: Any, model: Model) -> dict[str, Any]:

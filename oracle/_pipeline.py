@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -30,6 +31,7 @@ from oracle._ingest import (
 )
 from oracle._labels import LabelPolicy, complaint_counts, derive_labels, fit_rates, read_labels
 from oracle._model import Model, TrainConfig, train
+from oracle._reporters import resolve_keyed_reporters
 from oracle._rules import CountryRules, load_rules, quiet_windows
 from spamledger._numbers import InvalidNumber, Number, normalize_many
 
@@ -77,17 +79,21 @@ def _end_of_data(con: duckdb.DuckDBPyConnection) -> datetime:
 
 def load_sources(con: duckdb.DuckDBPyConnection, calls: str | Path,
                  reports: str | Path | None, until: datetime | None,
-                 quarantine_dir: str | Path | None) -> BuildInfo:
+                 quarantine_dir: str | Path | None, hasher: Any = None) -> BuildInfo:
     """Load calls (and reports) into ``con``; ``until`` defaults to just after the last call.
 
     Bad rows go beside ``quarantine_dir`` (a directory, or an output file whose name is
-    reused: ``scores.parquet`` -> ``scores.quarantine-calls.parquet``).
+    reused: ``scores.parquet`` -> ``scores.quarantine-calls.parquet``). With the consortium
+    ``hasher``, complaints whose reporter is a keyed hash (filed through the API) are
+    matched to the callees of the reported number (:mod:`oracle._reporters`).
     """
     q = quarantine_dir
     stats = [load_calls(con, calls, quarantine_path_for(q, "calls") if q else None, until)]
     if reports:
         stats.append(load_reports(con, reports, quarantine_path_for(q, "reports") if q else None,
                                   until))
+        if hasher is not None:
+            resolve_keyed_reporters(con, hasher)
     return BuildInfo(until or _end_of_data(con), stats)
 
 
@@ -96,11 +102,15 @@ def features_from_files(calls: str | Path, reports: str | Path | None,
                         quarantine_dir: str | Path | None = None,
                         rules: dict[str, CountryRules] | None = None,
                         long_days: float = 14, short_hours: float = 24,
-                        con: duckdb.DuckDBPyConnection | None = None,
+                        con: duckdb.DuckDBPyConnection | None = None, hasher: Any = None,
                         ) -> tuple[pd.DataFrame, BuildInfo]:
-    """Read the files and build the per-number feature table at ``until``."""
+    """Read the files and build the per-number feature table at ``until``.
+
+    :param hasher: the consortium's number hasher, to confirm API complaints (keyed
+        reporters) against the call records; without it they count as unconfirmed.
+    """
     con = con or connect()
-    info = load_sources(con, calls, reports, until, quarantine_dir)
+    info = load_sources(con, calls, reports, until, quarantine_dir, hasher)
     rules = load_rules() if rules is None else rules
     frame = _build_features_sql(con, info.until, long_days, short_hours,
                            quiet_hours=quiet_windows(rules),
@@ -113,7 +123,7 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
                   snapshots: int = 5, snapshot_step_hours: float = 24,
                   quarantine_dir: str | Path | None = None, policy: LabelPolicy = _POLICY,
                   rules: dict[str, CountryRules] | None = None, long_days: float = 14,
-                  short_hours: float = 24,
+                  short_hours: float = 24, hasher: Any = None,
                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict, BuildInfo]:
     """Features, labels and the training window from raw calls and reports before ``until``.
 
@@ -125,7 +135,7 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
     derived labels (one snapshot at ``until``, no delay).
     """
     con = connect()
-    info = load_sources(con, calls, reports, until, quarantine_dir)
+    info = load_sources(con, calls, reports, until, quarantine_dir, hasher)
     rules = load_rules() if rules is None else rules
     quiet = quiet_windows(rules)
     # The complaint rates are fitted once, on every number's complaints and exposure at the

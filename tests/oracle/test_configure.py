@@ -80,3 +80,23 @@ def test_cli_score_applies_the_operators_rules_folder(sim: dict[str, Path], trai
                  "--oracle-rules-dir", str(rules)]) == 0
     row = pd.read_parquet(after).set_index("number").loc[flagged["number"]]
     assert row["verdict"] == "not_spam" and "never-spam" in row["reasons"]
+
+
+def test_the_consortium_secret_lets_training_and_scoring_confirm_api_complaints() -> None:
+    from oracle._configure import feature_options
+
+    assert feature_options(_settings())["hasher"] is None
+    hasher = training_options(_settings(consortium_secret="s" * 32))["hasher"]
+    from spamledger import NumberHasher
+    assert hasher.hex("+14155550100") == NumberHasher("s" * 32).hex("+14155550100")
+
+
+def test_fixed_complaint_rates_need_both_settings_in_order() -> None:
+    from oracle import LabelError
+    from oracle._configure import label_policy
+
+    assert label_policy(_settings()).estimate is True
+    fixed = label_policy(_settings(oracle_spam_rate=0.05, oracle_background_rate=0.001))
+    assert (fixed.estimate, fixed.spam_rate, fixed.background_rate) == (False, 0.05, 0.001)
+    with pytest.raises(LabelError, match="both be set"):
+        label_policy(_settings(oracle_spam_rate=0.05))
