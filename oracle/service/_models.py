@@ -154,11 +154,29 @@ class ModelGovernance:
         return {"owner": raw[0], "country": country_str(raw[1]), "status": status,
                 "approvals": int(raw[3])}
 
+    def _owner_countries(self, h: str) -> list[str]:
+        """Countries of every validator that registered ``h`` as its own (ledger v2 keys
+        models by owner, so one hash may be registered by several)."""
+        from node import country_str
+
+        chain = self._need_chain()
+        events = chain.events("ModelRegistry", "ModelRegistered", 0, chain.block_number(),
+                              modelHash=bytes.fromhex(h))
+        return sorted({country_str(e["args"]["country"]) for e in events})
+
     def _check_own_country(self, h: str) -> None:
+        """Refuse a model this operator cannot vote with: ``Consensus`` checks the model
+        registered under the signer's own address, so another validator's registration (of
+        another country's model, typically) does not count."""
         if self.chain is None:
             return
-        country = self.onchain(h)["country"]
+        country = self.onchain(h)["country"]  # this operator's own registration
         if not country:
+            foreign = [c for c in self._owner_countries(h) if c != self.op.country]
+            if foreign:
+                raise ModelGovernanceError(
+                    f"model {h} is {'/'.join(foreign)}'s model, not {self.op.country}'s: an "
+                    "operator votes only with its own country's models")
             raise ModelGovernanceError(f"model {h} is not registered on-chain; register it")
         if country != self.op.country:
             raise ModelGovernanceError(

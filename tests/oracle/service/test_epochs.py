@@ -75,12 +75,16 @@ def test_a_committed_epoch_is_never_rebuilt_by_build_or_by_the_continuous_runner
         make_operator):
     from oracle.service import SnapshotImmutable
     from oracle.service._epoch import epoch_of
+    from oracle.service._run import PENDING_EPOCH
 
     rigs = [make_operator(cc) for cc in ("IN", "US", "GB")]
     approve_models(rigs)
     india = rigs[0]
     epoch_seconds = 10**7 + secrets.randbelow(10**7)
-    epoch = epoch_of(india.chain.now(), epoch_seconds)
+    epoch = india.chain.next_epoch("IN")  # epochs are sequential per country (ledger v2)
+    # The continuous runner took this number for the clock period, then stopped before
+    # committing; meanwhile `oracle epoch` committed it with the table of the time.
+    india.outbox.set_meta(PENDING_EPOCH, f"{epoch_of(india.chain.now(), epoch_seconds)}:{epoch}")
     committed_rows = _table(300)
     snap = india.epochs.build(committed_rows, epoch, india.model_hash)
     assert india.epochs.commit(snap) is not None
@@ -92,6 +96,7 @@ def test_a_committed_epoch_is_never_rebuilt_by_build_or_by_the_continuous_runner
     runner.table = _table(250)  # an hour later the drop folder holds other numbers
     assert runner.maybe_epoch() is None  # nothing committed by this cycle
     assert snap.path.read_bytes() == committed_bytes
+    assert india.chain.next_epoch("IN") == epoch + 1  # nor another epoch taken for it
     proof = india.epochs.verified_proof(committed_rows[42].e164, epoch)
     assert proof.root == snap.root
 
@@ -101,7 +106,7 @@ def test_a_refused_epoch_commit_raises_and_the_runner_does_not_report_it(make_op
 
     rig = make_operator("GB")
     rows = _table(20)
-    epoch = 3_000_000 + secrets.randbelow(10**6)
+    epoch = rig.chain.next_epoch("GB")  # the number the registry accepts (ledger v2)
     unapproved = bytes.fromhex("de" * 32)
     snap = rig.epochs.build(rows, epoch, unapproved)
     with pytest.raises(ActionFailed, match="ModelNotApproved"):

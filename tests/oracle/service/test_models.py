@@ -72,8 +72,9 @@ def test_approving_your_own_countrys_model_is_an_error_with_the_contracts_reason
     approve_models(rigs)
     india = rigs[0]
     with pytest.raises(ModelGovernanceError, match="SameCountryApproval"):
-        india.models.approve(india.model_hash)
-    assert rigs[1].models.approve(india.model_hash) is False  # approved already, not an error
+        india.models.approve(india.model_hash, india.chain.address)
+    # approved already, not an error
+    assert rigs[1].models.approve(india.model_hash, india.chain.address) is False
     assert india.models.onchain(india.model_hash)["status"] == "approved"
 
 
