@@ -174,7 +174,7 @@ def _run(settings: Settings, args: argparse.Namespace, action: Any) -> int:
 def _validator_line(ledger: Any, address: str) -> str:
     from node import country_str
 
-    country, weight, active, _ = ledger.call("ValidatorSet", "getValidator", address)
+    country, weight, active = ledger.call("ValidatorSet", "getValidator", address)[:3]
     state = "active" if active else "inactive"
     return f"validator {address}: {country_str(country)} weight {weight} {state}"
 
@@ -189,7 +189,7 @@ def _admit(ledger: Any, args: argparse.Namespace) -> None:
 def _remove(ledger: Any, args: argparse.Namespace) -> None:
     from node._errors import MembershipError
 
-    country, _, active, _ = ledger.call("ValidatorSet", "getValidator", args.address)
+    country, _, active = ledger.call("ValidatorSet", "getValidator", args.address)[:3]
     if country == b"\x00\x00":
         raise MembershipError(f"{args.address} is not a validator")
     if active:

@@ -112,7 +112,8 @@ def test_the_readme_production_path_works_without_workarounds(
     for name, digest in digests.items():
         for other in OPERATORS:
             if other != name:
-                walk.run("oracle", "models", "approve", digest, role=other)
+                walk.run("oracle", "models", "approve", digest, "--owner", listed[name],
+                         role=other)
         promoted = walk.json("oracle", "models", "promote", digest, role=name)
         assert promoted["onChain"]["status"] == "approved"  # type: ignore[index]
     for name in OPERATORS:
@@ -127,13 +128,15 @@ def test_the_readme_production_path_works_without_workarounds(
         for name in OPERATORS:
             walk.run("oracle", "push", str(tmp_path / f"scores-{name}.parquet"), role=name)
 
-    # Epoch snapshot and a proof that verifies on-chain.
+    # Epoch snapshot under the country's next number on chain, and a proof that verifies
+    # on-chain.
     us_scores = pd.read_parquet(tmp_path / "scores-us.parquet")
-    committed = walk.json("oracle", "epoch", str(tmp_path / "scores-us.parquet"), "--epoch",
-                          "77", role="us")
+    committed = walk.json("oracle", "epoch", str(tmp_path / "scores-us.parquet"), role="us")
     assert committed["tx"]  # type: ignore[index]
-    proof = walk.json("oracle", "proof", str(us_scores["number"].iloc[0]), "--epoch", "77",
-                      role="us")
+    epoch = committed["epoch"]  # type: ignore[index]
+    assert epoch == 1
+    proof = walk.json("oracle", "proof", str(us_scores["number"].iloc[0]), "--epoch",
+                      str(epoch), role="us")
     assert proof["verifiedOnChain"] is True  # type: ignore[index]
 
     # A flagged number on the ledger, disputed by its business through the API.
@@ -153,6 +156,7 @@ def test_the_readme_production_path_works_without_workarounds(
     # 7. The arbiter and the regulator decide it from the command line.
     assert dispute_id in [c["id"] for c in walk.json("dispute", "list")]  # type: ignore[union-attr]
     walk.run("dispute", "vote", str(dispute_id), "uphold", "--as", "de")
+    walk.run("dispute", "vote", str(dispute_id), "uphold", "--as", "regulator")  # 2 voters
     decided = walk.json("dispute", "resolve", str(dispute_id), "--as", "regulator")
     assert decided["status"] == "upheld"  # type: ignore[index]
     assert read_record(ledger, hasher.key(number)).verdict == Verdict.NOT_SPAM

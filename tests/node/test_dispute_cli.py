@@ -59,13 +59,14 @@ def dispute_id(consortium) -> int:
     for i, cc in enumerate(countries):
         register_model(ledger, models[cc], f"bafy-card-{cc}", consortium.validators[cc])
         for other in (countries[(i + 1) % 5], countries[(i + 2) % 5]):
-            approve_model(ledger, models[cc], consortium.validators[other])
+            approve_model(ledger, consortium.validators[cc].address, models[cc],
+                          consortium.validators[other])
     key = consortium.hasher.key("+14155550177")
     round_id = open_round(ledger, key, "US", account=consortium.validators["US"])
     consensus = consortium.deployment.address("Consensus")
     signed = []
     for cc, account in consortium.validators.items():
-        vote = make_vote(key, round_id, score=9400, category=Category.SCAM,
+        vote = make_vote(key, round_id, country="US", score=9400, category=Category.SCAM,
                          model_hash=models[cc], cid=f"bafy-ev-{cc}")
         signed.append((vote, sign_score_vote(account, vote, consortium.chain_id, consensus)))
     cast_votes(ledger, signed, account=consortium.relayer)
