@@ -58,9 +58,8 @@ POOLED = "*"
 _SHAPE_BOUNDS = (0.05, 200.0)
 # The shape of each class is estimated, not capped. Capping the spam class at 1 (an
 # exponential spread of rates, so that silence never clears a number) was measured and
-# not adopted: on the default world it turned every silent business into "unknown" and
-# precision fell from 0.98 to 0.82 (bench/ORACLE_WORLDS.md, "tried and not adopted").
-SPAM_SHAPE_MAX = _SHAPE_BOUNDS[1]
+# not adopted: on the default world precision fell from 0.98 to 0.82
+# (bench/ORACLE_WORLDS_NOTES.md).
 _RATE_BOUNDS = (1e-7, 1.0)
 
 
@@ -123,7 +122,9 @@ class ComplaintModel:
 
     @classmethod
     def from_card(cls, card: dict) -> ComplaintModel:
-        return _from_card(card)
+        """The model :meth:`card` described."""
+        fits = {net: RateFit(**fit) for net, fit in card["networks"].items()}
+        return cls(fits, float(card.get("missed_weight", 0.25)))
 
 
 def _nb_logpmf(k: np.ndarray, mean: np.ndarray, shape: float) -> np.ndarray:
@@ -134,8 +135,8 @@ def _nb_logpmf(k: np.ndarray, mean: np.ndarray, shape: float) -> np.ndarray:
             + a * np.log(a / (a + mean)) + k * np.log(mean / (a + mean)))
 
 
-def _m_step(k: np.ndarray, e: np.ndarray, w: np.ndarray, start: tuple[float, float],
-            shape_max: float = _SHAPE_BOUNDS[1]) -> tuple[float, float]:
+def _m_step(k: np.ndarray, e: np.ndarray, w: np.ndarray, start: tuple[float, float]
+            ) -> tuple[float, float]:
     """Weighted maximum likelihood (rate, shape) of one negative-binomial class."""
     if w.sum() <= 1e-9:
         return start
@@ -145,9 +146,9 @@ def _m_step(k: np.ndarray, e: np.ndarray, w: np.ndarray, start: tuple[float, flo
         return -float(np.dot(w, _nb_logpmf(k, e * rate, shape))) / float(w.sum())
 
     bounds = [tuple(math.log(b) for b in _RATE_BOUNDS),
-              (math.log(_SHAPE_BOUNDS[0]), math.log(shape_max))]
+              tuple(math.log(b) for b in _SHAPE_BOUNDS)]
     x0 = np.log(np.clip(start, [_RATE_BOUNDS[0], _SHAPE_BOUNDS[0]],
-                        [_RATE_BOUNDS[1], shape_max]))
+                        [_RATE_BOUNDS[1], _SHAPE_BOUNDS[1]]))
     res = minimize(loss, x0, method="L-BFGS-B", bounds=bounds)
     return math.exp(res.x[0]), math.exp(res.x[1])
 
@@ -186,7 +187,7 @@ def estimate_rates(complaints: np.ndarray, exposure: np.ndarray,
         w = np.exp(lp_s - total)
         free = max(float(count.sum()), 1.0)
         share = float(np.clip(np.dot(count, w) / free, 1e-4, 1 - 1e-4))
-        spam = _m_step(k, e, w * count, spam, SPAM_SHAPE_MAX)
+        spam = _m_step(k, e, w * count, spam)
         legit = _m_step(k, e, (1 - w) * count + fixed, legit)
         loglik = float(np.dot(count, total) + np.dot(fixed, lp_l))
         if loglik - last < tol * max(abs(loglik), 1.0):
@@ -269,7 +270,3 @@ def _as(fit: RateFit, source: str) -> RateFit:
     return RateFit(fit.legit_rate, fit.legit_shape, fit.spam_rate, fit.spam_shape,
                    fit.spam_share, fit.numbers, source)
 
-
-def _from_card(card: dict) -> ComplaintModel:
-    fits = {net: RateFit(**fit) for net, fit in card["networks"].items()}
-    return ComplaintModel(fits, float(card.get("missed_weight", 0.25)))

@@ -110,11 +110,6 @@ class TrainConfig:
     # lowest threshold that keeps *cumulative* precision at the target can admit marginal
     # numbers that are themselves unlikely spam (a clinic at 3%); they stay 'suspicious'.
     min_spam_probability: float = 0.2
-    # With derived labels, a first model on the firm labels re-judges the silent "not
-    # spam" labels and the unlabelled numbers before the final fit (see :func:`train`).
-    # Off by default: on the default world it raised recall 0.953 -> 0.994 but added
-    # unlabelled businesses as spam (precision 0.982 -> 0.924).
-    refine: bool = False
 
 
 class BaggedClassifier:
@@ -227,18 +222,7 @@ def train(features: pd.DataFrame, labels: pd.DataFrame | None = None,
     if isinstance(evidence, str):
         card = (window or {}).get("complaint_model")
         evidence = ComplaintModel.from_card(card) if card else None
-    data = _labelled(features, labels)
-    derived = labels is not None and "firm" in labels.columns
-    if not (derived and config.refine):
-        return _train_once(data, config, window, evidence)
-    # Derived labels: a first model on the firm labels alone judges the rest out of
-    # sample. Silence is kept as "not spam" only where behaviour agrees; numbers left out
-    # of the labels whose behaviour and complaints together pass the spam threshold join
-    # as spam (neither counts when thresholds are chosen: they are not firm).
-    first = _train_once(data[_firm(data) | (data["label"] == 1)].reset_index(drop=True),
-                        config, window, evidence)
-    refined = _refined(first, features, data)
-    return _train_once(refined, config, window, evidence)
+    return _train_once(_labelled(features, labels), config, window, evidence)
 
 
 def _train_once(data: pd.DataFrame, config: TrainConfig, window: dict[str, Any] | None,
@@ -262,40 +246,6 @@ def _train_once(data: pd.DataFrame, config: TrainConfig, window: dict[str, Any] 
         else:
             logger.info("country %s: %d spam / %d not spam labels: global model", cc, pos, neg)
     return model
-
-
-def _combined(model: Model, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's combined score and its model's spam and suspicious thresholds."""
-    x, llr = model.matrix(frame), model.llr(frame)
-    keys = group_key(frame).to_numpy()
-    score, spam_t, susp_t = np.zeros(len(frame)), np.ones(len(frame)), np.ones(len(frame))
-    for key in sorted(set(keys)):
-        sel = keys == key
-        cm = model.model_for(key)
-        score[sel] = cm.score(x[sel], llr[sel])
-        spam_t[sel], susp_t[sel] = cm.spam_threshold, cm.suspicious_threshold
-    return score, spam_t, susp_t
-
-
-def _refined(first: Model, features: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
-    """The labels after the first model's out-of-sample look at silence and the unlabelled."""
-    keys = ["number", "snapshot"] if "snapshot" in data.columns else ["number"]
-    soft = data[~_firm(data) & (data["label"] == 0)]
-    known = data[keys].apply(tuple, axis=1)
-    rest = features[~features[keys].apply(tuple, axis=1).isin(set(known))]
-    parts = [data[_firm(data) | (data["label"] == 1)]]
-    if len(soft):
-        score, _spam_t, susp_t = _combined(first, soft)
-        parts.append(soft[score < susp_t])
-    if len(rest):
-        score, spam_t, _susp_t = _combined(first, rest)
-        parts.append(rest[score >= spam_t].assign(label=1, firm=False))
-    out = pd.concat(parts, ignore_index=True)
-    logger.info("refined labels: %d of %d silent 'not spam' kept, %d unlabelled numbers "
-                "added as spam", len(parts[1]) if len(soft) else 0, len(soft),
-                len(parts[-1]) if len(rest) else 0)
-    order = ["number", "snapshot"] if "snapshot" in out.columns else ["number"]
-    return out.sort_values(order, kind="stable").reset_index(drop=True)
 
 
 def _labelled(features: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:
