@@ -2,7 +2,7 @@
 
 Every row ends up in exactly one place: the clean table the features read, or the
 quarantine file with its source file, line, reason and raw values. Numbers are normalized
-to E.164 with :func:`spamledger._numbers.normalize_many`, once per distinct
+to E.164 with :func:`spamledger._fastnumbers.normalize_arrays`, once per distinct
 ``(raw string, country)`` pair, then joined back in SQL (phonenumbers parses ~21k/s;
 a call file repeats the same strings millions of times).
 
@@ -27,10 +27,11 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from oracle._errors import IngestError, SchemaError
 from spamledger._countries import COUNTRY_CODES
-from spamledger._numbers import InvalidNumber, normalize_many
+from spamledger._fastnumbers import normalize_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -227,32 +228,26 @@ def _register_numbers(con: duckdb.DuckDBPyConnection, name: str, query: str) -> 
 
     Keys are NULL-free (``''``) so that the joins back are plain hash joins. Each valid
     number also gets a dense integer id (``nid``) and the id of its 10,000-number block
-    (``block``): the feature queries group and join on integers, not strings.
+    (``block``): the feature queries group and join on integers, not strings. Strings
+    go through :func:`spamledger._fastnumbers.normalize_arrays` as whole columns.
     """
-    pairs = con.execute(query).fetchall()
-    mapped = normalize_many((raw or "", country) for raw, country in pairs)
-    cols: dict[str, list] = {k: [] for k in ("raw", "country", "e164", "region", "ntype",
-                                             "reason", "nid", "block")}
-    ids: dict[str, int] = {}
-    blocks: dict[str, int] = {}
-    for raw, country in pairs:
-        result = mapped[(raw or "", country)]
-        ok = not isinstance(result, InvalidNumber)
-        e164 = result.e164 if ok else None  # type: ignore[union-attr]
-        cols["raw"].append(raw or "")
-        cols["country"].append(country or "")
-        cols["e164"].append(e164)
-        cols["region"].append(result.region if ok else None)  # type: ignore[union-attr]
-        cols["ntype"].append(result.type if ok else None)  # type: ignore[union-attr]
-        cols["reason"].append(None if ok else result.reason)  # type: ignore[union-attr]
-        cols["nid"].append(ids.setdefault(e164, len(ids)) if e164 else None)
-        cols["block"].append(blocks.setdefault(e164[:-4], len(blocks)) if e164 else None)
-    types = {"nid": pa.int64(), "block": pa.int64()}
-    table = pa.table({k: pa.array(v, types.get(k, pa.string())) for k, v in cols.items()})
+    pairs = con.sql(query).to_arrow_table()
+    raw = pc.fill_null(pairs.column(0).combine_chunks().cast(pa.string()), "")
+    country = pairs.column(1).combine_chunks().cast(pa.string())
+    mapped = normalize_arrays(raw, country)
+    table = pa.table({"raw": raw, "country": pc.fill_null(country, ""), **mapped})
     con.register(f"{name}_arrow", table)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {name} AS
+        WITH ids AS (SELECT e164, row_number() OVER (ORDER BY e164) - 1 AS nid
+                     FROM (SELECT DISTINCT e164 FROM {name}_arrow WHERE e164 IS NOT NULL)),
+             blocks AS (SELECT b, row_number() OVER (ORDER BY b) - 1 AS block
+                        FROM (SELECT DISTINCT left(e164, length(e164) - 4) AS b
+                              FROM {name}_arrow WHERE e164 IS NOT NULL))
+        SELECT a.*, ids.nid, blocks.block FROM {name}_arrow a
+        LEFT JOIN ids USING (e164)
+        LEFT JOIN blocks ON blocks.b = left(a.e164, length(a.e164) - 4)""")
     con.unregister(f"{name}_arrow")
-    logger.debug("normalized %d distinct numbers into %s", len(pairs), name)
+    logger.debug("normalized %d distinct numbers into %s", len(raw), name)
 
 
 # Rows whose country is not an ISO 3166-1 alpha-2 code are quarantined ('unknown_country');
