@@ -3,8 +3,8 @@
 ::
 
     spamledger oracle simulate OUT_DIR [--scale F] [--days N] [--seed S]
-    spamledger oracle train    (--calls P --reports P [--labels P] | --features P) --model-dir D [--until TS]
-    spamledger oracle score    (--calls P --reports P | --features P) --model-dir D --out scores.parquet [--until TS]
+    spamledger oracle train    (--calls P --reports P [--labels P] | --features P) --model-dir D [--until TS] [--engine duckdb|spark]
+    spamledger oracle score    (--calls P --reports P | --features P) --model-dir D --out scores.parquet [--until TS] [--engine duckdb|spark]
     spamledger oracle evaluate --scores P --truth P
     spamledger oracle import-feed FILE --out reports.parquet [--country US] [--source ftc]
 """  # noqa: E501
@@ -134,8 +134,10 @@ def _train(settings: Any, args: argparse.Namespace) -> int:
     from oracle._configure import training_options
     from oracle._labels import read_labels
     from oracle._model import load_model, retrain, save_model, train
+    from oracle._engine import check_engine
     from oracle._pipeline import parse_instant, read_feature_table, training_data
 
+    check_engine(settings.engine)
     _check_inputs(args)
     _writable_dir(args.model_dir)
     options = training_options(settings)
@@ -168,8 +170,10 @@ def _score(settings: Any, args: argparse.Namespace) -> int:
     from oracle._configure import scoring_options
     from oracle._model import load_model
     from oracle._pipeline import features_from_files, parse_instant, read_feature_table
+    from oracle._engine import check_engine
     from oracle._score import score, write_scores
 
+    check_engine(settings.engine)
     _check_inputs(args)
     model = load_model(args.model_dir)
     options = scoring_options(settings, model)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from oracle._engine import check_engine
 from oracle._errors import LabelError
 from oracle._labels import LabelPolicy
 from oracle._model import Model, TrainConfig
@@ -43,10 +44,11 @@ def hasher_for(settings: Any) -> Any:
 
 
 def feature_options(settings: Any) -> dict[str, Any]:
-    """Keyword arguments of :func:`oracle.build_features` (windows, rules, hasher)."""
+    """Keyword arguments of :func:`oracle.build_features` (windows, rules, hasher, engine)."""
     return {"long_days": settings.oracle_long_days,
             "short_hours": settings.oracle_short_hours, "rules": rules_for(settings),
-            "hasher": hasher_for(settings)}
+            "hasher": hasher_for(settings), "engine": check_engine(settings.engine),
+            "spark_master": settings.spark_master}
 
 
 def scoring_options(settings: Any, model: Model) -> dict[str, Any]:

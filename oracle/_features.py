@@ -56,6 +56,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from oracle._engine import DuckDBEngine, Engine
 from oracle._errors import FeatureError
 from spamledger._numbers import NUMBER_TYPES
 
@@ -112,6 +113,13 @@ def _ts(value: datetime) -> str:
     return f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S.%f}'"
 
 
+def _epoch(value: datetime) -> str:
+    """Epoch seconds of a naive UTC instant as a DOUBLE literal (what ``epoch()`` gives in
+    DuckDB, spelt so that every engine reads the same number)."""
+    seconds = (value - datetime(1970, 1, 1)).total_seconds()
+    return f"CAST({seconds!r} AS DOUBLE)"
+
+
 def _local_hour_expr(offsets: Mapping[str, float]) -> str:
     cases = " ".join(f"WHEN '{cc}' THEN {off * 3600}" for cc, off in sorted(offsets.items()))
     return f"floor(((t + CASE country {cases} ELSE 0 END) % 86400) / 3600)"
@@ -131,10 +139,12 @@ def _quiet_expr(quiet: Mapping[str, tuple[int, int]], col: str = "hr") -> str:
 def build_features(con: duckdb.DuckDBPyConnection, until: datetime, long_days: float = 14,
                    short_hours: float = 24, decay_days: float = 3.0,
                    quiet_hours: Mapping[str, tuple[int, int]] | None = None,
-                   calls: str = "calls", reports: str | None = "reports") -> pd.DataFrame:
+                   calls: str = "calls", reports: str | None = "reports",
+                   engine: Engine | None = None) -> pd.DataFrame:
     """The feature table (one row per calling number) from data strictly before ``until``.
 
     :param con: a connection holding the clean ``calls`` (and ``reports``) tables.
+    :param engine: where the SQL runs (:mod:`oracle._engine`); default DuckDB on ``con``.
     :param until: naive UTC instant; nothing at or after it is read.
     :param quiet_hours: local quiet window per country, e.g. ``{"IN": (21, 9)}``.
     :returns: DataFrame with :data:`ID_COLUMNS`, :data:`COUNT_COLUMNS` and :data:`FEATURES`,
@@ -142,29 +152,29 @@ def build_features(con: duckdb.DuckDBPyConnection, until: datetime, long_days: f
     """
     lo = until - timedelta(days=long_days)
     short = until - timedelta(hours=short_hours)
-    params = {"u": _ts(until), "lo": _ts(lo), "s": _ts(short)}
-    try:
-        _window(con, calls, params, quiet_hours or {})
-        frame = _assemble(con, calls, reports, params, decay_days)
-    except duckdb.Error as exc:
-        raise FeatureError(f"feature query failed: {exc}") from exc
+    params = {"u": _ts(until), "lo": _ts(lo), "s": _ts(short), "u_t": _epoch(until),
+              "s_t": _epoch(short)}
+    run = engine or DuckDBEngine(con)
+    with run.errors():
+        _window(run, calls, params, quiet_hours or {})
+        frame = _assemble(run, calls, reports, params, decay_days)
     if frame.empty:
         raise FeatureError(f"no calls between {lo:%Y-%m-%d %H:%M} and {until:%Y-%m-%d %H:%M} "
                            "UTC: nothing to build features from")
     return _finish(frame, long_days)
 
 
-def _window(con: duckdb.DuckDBPyConnection, calls: str, p: dict[str, str],
+def _window(run: Engine, calls: str, p: dict[str, str],
             quiet: Mapping[str, tuple[int, int]]) -> None:
     hour = _local_hour_expr(UTC_OFFSETS)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE fw AS
+    run.materialize("fw", f"""
         SELECT t, caller_id AS caller, callee_id AS callee, callee_block, caller_region,
                caller_type, callee_region, duration_s,
-               answered, country, attestation, t >= epoch({p['s']}) AS recent,
+               answered, country, attestation, t >= {p['s_t']} AS recent,
                {_quiet_expr(quiet)} AS quiet, hr
         FROM (SELECT *, {hour} AS hr FROM {calls}
               WHERE ts >= {p['lo']} AND ts < {p['u']})""")
-    con.execute("""CREATE OR REPLACE TEMP TABLE fpairs AS
+    run.materialize("fpairs", """
         SELECT caller, callee, any_value(callee_block) AS callee_block, min(t) AS first_t,
                max(t) AS last_t, bool_or(recent) AS recent, bool_or(answered) AS answered
         FROM fw GROUP BY caller, callee""")
@@ -172,7 +182,7 @@ def _window(con: duckdb.DuckDBPyConnection, calls: str, p: dict[str, str],
 
 _OUT = """
     SELECT caller AS number, any_value(caller_region) AS region,
-           any_value(caller_type) AS number_type_name, mode(country) AS network,
+           any_value(caller_type) AS number_type_name,
            count(*) AS n_out, count(*) FILTER (WHERE recent) AS n_out_24h,
            count(DISTINCT floor(t / 86400)) AS active_days,
            min(t) AS first_out_w, max(t) AS last_out_w,
@@ -190,6 +200,25 @@ _OUT = """
            avg((attestation = 'B')::INTEGER) FILTER (WHERE attestation IS NOT NULL) AS att_b,
            avg((attestation = 'C')::INTEGER) FILTER (WHERE attestation IS NOT NULL) AS att_c
     FROM fw GROUP BY caller"""
+
+# The most frequent value per key, ties to the smallest: ``mode()`` breaks ties
+# differently per engine (and per run under parallelism); this is one answer everywhere.
+_MOST_FREQUENT = """
+    SELECT {key} AS number, {col} AS {name} FROM (
+        SELECT {key}, {col}, row_number() OVER (PARTITION BY {key}
+                                                 ORDER BY count(*) DESC, {col}) AS k
+        FROM {source} WHERE {col} IS NOT NULL {where} GROUP BY {key}, {col})
+    WHERE k = 1"""
+# The recording network a number calls from most.
+_NETWORK = _MOST_FREQUENT.format(key="caller", col="country", name="network", source="fw",
+                                 where="")
+
+# f_out's columns but its key, spelt out for engines without ``* EXCLUDE``.
+_OUT_COLUMNS = ", ".join(f"o.{c}" for c in (
+    "region", "number_type_name", "n_out", "n_out_24h", "active_days",
+    "first_out_w", "last_out_w", "answer_rate", "short_share", "mean_dur_s", "dur_cv",
+    "long_share", "distinct_hours", "quiet_share", "callee_countries", "intl_share",
+    "att_a", "att_b", "att_c"))
 
 _GAPS = """
     SELECT caller AS number, median(gap) AS gap_median_s,
@@ -212,7 +241,9 @@ _IN = "SELECT callee AS number, count(*) AS n_in FROM fw GROUP BY callee"
 
 # Busiest day and what the number looked like on it: a burst shows however long the number
 # has been around, and a re-awakened line's burst is not diluted by its quiet history or
-# by the calls its old acquaintances still make to it. Ties go to the later day.
+# by the calls its old acquaintances still make to it. Ties go to the later day. A day
+# without answered calls has no short share: the busiest day that has one is read
+# (DuckDB's arg_max skips NULL values; the ordering key is NULLed so every engine does).
 _PEAK = """
     WITH d AS (SELECT caller, floor(t / 86400) AS d, count(*) AS n,
                       avg(answered::INTEGER) AS ans,
@@ -221,14 +252,15 @@ _PEAK = """
                FROM fw GROUP BY caller, d),
     i AS (SELECT callee, floor(t / 86400) AS d, count(*) AS n_in FROM fw GROUP BY callee, d)
     SELECT d.caller AS number, max(d.n) AS peak_day_calls,
-           arg_max(d.n / (d.n + coalesce(i.n_in, 0)), d.n * 1e6 + d.d) AS peak_day_out_share,
-           arg_max(d.ans, d.n * 1e6 + d.d) AS peak_day_answer_rate,
-           arg_max(d.short, d.n * 1e6 + d.d) AS peak_day_short_share
+           max_by(d.n / (d.n + coalesce(i.n_in, 0)), d.n * 1e6 + d.d) AS peak_day_out_share,
+           max_by(d.ans, d.n * 1e6 + d.d) AS peak_day_answer_rate,
+           max_by(d.short, CASE WHEN d.short IS NOT NULL THEN d.n * 1e6 + d.d END)
+               AS peak_day_short_share
     FROM d LEFT JOIN i ON i.callee = d.caller AND i.d = d.d
     GROUP BY d.caller"""
 
 _HISTORY = """
-    SELECT number, min(t) AS first_t, max(t) FILTER (WHERE t < epoch({s})) AS last_before
+    SELECT number, min(t) AS first_t, max(t) FILTER (WHERE t < {s_t}) AS last_before
     FROM (SELECT caller_id AS number, t FROM {calls} WHERE ts < {u}
           UNION ALL SELECT callee_id, t FROM {calls} WHERE ts < {u})
     GROUP BY number"""
@@ -248,57 +280,59 @@ _REPORTS = """
                AS spam_reporters,
            count(DISTINCT reporter_key) FILTER (WHERE label = 'spam' AND NOT verified)
                AS unverified_reporters,
-           count(DISTINCT reporter_key) FILTER (WHERE label = 'not_spam') AS not_spam_reporters,
-           mode(category) FILTER (WHERE label = 'spam' AND category IS NOT NULL)
-               AS report_category
+           count(DISTINCT reporter_key) FILTER (WHERE label = 'not_spam') AS not_spam_reporters
     FROM f_vrep GROUP BY number"""
+# The category most spam reports give (ties: alphabetical).
+_CATEGORY = _MOST_FREQUENT.format(key="number", col="category", name="report_category",
+                                  source="f_vrep", where="AND label = 'spam'")
 
 # Each reporter counts once, with the weight of its latest spam report.
 _DECAY = """
-    SELECT number, sum(exp(-(epoch({u}) - last_t) / {tau})) AS spam_decayed
+    SELECT number, sum(exp(-({u_t} - last_t) / {tau})) AS spam_decayed
     FROM (SELECT number, reporter_key, max(t) AS last_t FROM f_vrep
           WHERE label = 'spam' AND verified GROUP BY number, reporter_key)
     GROUP BY number"""
 
 
-def _assemble(con: duckdb.DuckDBPyConnection, calls: str, reports: str | None,
+def _assemble(run: Engine, calls: str, reports: str | None,
               p: dict[str, str], decay_days: float) -> pd.DataFrame:
     tau = decay_days * 86400 / math.log(2)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE f_out AS {_OUT}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE f_gaps AS {_GAPS}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE f_pairs AS {_PAIRS}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE f_in AS {_IN}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE f_peak AS {_PEAK}")
-    con.execute("CREATE OR REPLACE TEMP TABLE f_hist AS "
-                + _HISTORY.format(calls=calls, s=p["s"], u=p["u"]))
+    run.materialize("f_out", _OUT)
+    run.materialize("f_net", _NETWORK)
+    run.materialize("f_gaps", _GAPS)
+    run.materialize("f_pairs", _PAIRS)
+    run.materialize("f_in", _IN)
+    run.materialize("f_peak", _PEAK)
+    run.materialize("f_hist", _HISTORY.format(calls=calls, s_t=p["s_t"], u=p["u"]))
     if reports:
-        con.execute("CREATE OR REPLACE TEMP TABLE f_vrep AS "
-                    + VERIFIED_REPORTS.format(reports=reports, calls=calls, u=p["u"]))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE f_rep AS {_REPORTS}")
-        con.execute("CREATE OR REPLACE TEMP TABLE f_decay AS "
-                    + _DECAY.format(u=p["u"], tau=tau))
+        run.materialize("f_vrep", VERIFIED_REPORTS.format(reports=reports, calls=calls,
+                                                          u=p["u"]))
+        run.materialize("f_rep", f"SELECT r.*, c.report_category FROM ({_REPORTS}) r "
+                        f"LEFT JOIN ({_CATEGORY}) c USING (number)")
+        run.materialize("f_decay", _DECAY.format(u_t=p["u_t"], tau=repr(tau)))
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE f_rep AS SELECT NULL::VARCHAR AS number, "
-                    "0 AS spam_reporters, 0 AS unverified_reporters, 0 AS not_spam_reporters, "
-                    "NULL::VARCHAR AS report_category WHERE false")
-        con.execute("CREATE OR REPLACE TEMP TABLE f_decay AS SELECT NULL::VARCHAR AS number, "
-                    "0.0 AS spam_decayed WHERE false")
-    return con.execute(_JOIN.format(u=p["u"], s=p["s"], ids=f"{calls}_ids")).df()
+        run.materialize("f_rep", "SELECT CAST(NULL AS STRING) AS number, 0 AS spam_reporters, "
+                        "0 AS unverified_reporters, 0 AS not_spam_reporters, "
+                        "CAST(NULL AS STRING) AS report_category WHERE false")
+        run.materialize("f_decay", "SELECT CAST(NULL AS STRING) AS number, "
+                        "CAST(0 AS DOUBLE) AS spam_decayed WHERE false")
+    return run.frame(_JOIN.format(u_t=p["u_t"], s_t=p["s_t"], ids=f"{calls}_ids",
+                                  out_cols=_OUT_COLUMNS))
 
 
 # Neighbourhood: the 100-number block (all digits but the last two).
 _JOIN = """
     WITH base AS (
-        SELECT ids.e164 AS number, o.* EXCLUDE (number), g.gap_median_s, g.gap_cv,
+        SELECT ids.e164 AS number, {out_cols}, nw.network, g.gap_median_s, g.gap_cv,
                g.gap_short_share,
                pr.distinct_callees, pr.distinct_callees_24h, pr.callee_block_spread,
                pr.callback_rate, pr.strangers, pr.strangers_answered,
                coalesce(i.n_in, 0) AS n_in, pk.peak_day_calls,
                pk.peak_day_out_share, pk.peak_day_answer_rate, pk.peak_day_short_share,
-               (epoch({u}) - h.first_t) / 86400 AS age_days,
-               (epoch({s}) - h.last_before) / 86400 AS quiet_days_before_24h,
+               ({u_t} - h.first_t) / 86400 AS age_days,
+               ({s_t} - h.last_before) / 86400 AS quiet_days_before_24h,
                (o.last_out_w - h.first_t) / 86400 AS lifespan_days,
-               (epoch({u}) - o.last_out_w) / 86400 AS recency_days,
+               ({u_t} - o.last_out_w) / 86400 AS recency_days,
                coalesce(r.spam_reporters, 0) AS spam_reporters,
                coalesce(r.not_spam_reporters, 0) AS not_spam_reporters,
                coalesce(r.unverified_reporters, 0) AS unverified_reporters,
@@ -307,7 +341,7 @@ _JOIN = """
         FROM f_out o JOIN {ids} ids ON ids.nid = o.number
         LEFT JOIN f_gaps g ON g.number = o.number LEFT JOIN f_pairs pr ON pr.number = o.number
         LEFT JOIN f_in i ON i.number = o.number LEFT JOIN f_hist h ON h.number = o.number
-        LEFT JOIN f_peak pk ON pk.number = o.number
+        LEFT JOIN f_peak pk ON pk.number = o.number JOIN f_net nw ON nw.number = o.number
         LEFT JOIN f_rep r ON r.number = ids.e164 LEFT JOIN f_decay d ON d.number = ids.e164
     ),
     rep_blocks AS (

@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from oracle._complaints import ComplaintModel
+from oracle._engine import DEFAULT_MASTER, Engine, check_engine, open_engine
 from oracle._errors import FeatureError, IngestError, SchemaError
 from oracle._features import build_features as _build_features_sql
 from oracle._ingest import (
@@ -103,18 +104,23 @@ def features_from_files(calls: str | Path, reports: str | Path | None,
                         rules: dict[str, CountryRules] | None = None,
                         long_days: float = 14, short_hours: float = 24,
                         con: duckdb.DuckDBPyConnection | None = None, hasher: Any = None,
+                        engine: str = "duckdb", spark_master: str = DEFAULT_MASTER,
                         ) -> tuple[pd.DataFrame, BuildInfo]:
     """Read the files and build the per-number feature table at ``until``.
 
     :param hasher: the consortium's number hasher, to confirm API complaints (keyed
         reporters) against the call records; without it they count as unconfirmed.
+    :param engine: ``duckdb`` or ``spark`` (:mod:`oracle._engine`): where the feature SQL
+        runs; the table is the same.
     """
+    check_engine(engine)
     con = con or connect()
     info = load_sources(con, calls, reports, until, quarantine_dir, hasher)
     rules = load_rules() if rules is None else rules
-    frame = _build_features_sql(con, info.until, long_days, short_hours,
-                           quiet_hours=quiet_windows(rules),
-                           reports="reports" if reports else None)
+    with open_engine(con, engine, spark_master) as run:
+        frame = _build_features_sql(con, info.until, long_days, short_hours,
+                                    quiet_hours=quiet_windows(rules),
+                                    reports="reports" if reports else None, engine=run)
     return frame, info
 
 
@@ -123,7 +129,8 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
                   snapshots: int = 5, snapshot_step_hours: float = 24,
                   quarantine_dir: str | Path | None = None, policy: LabelPolicy = _POLICY,
                   rules: dict[str, CountryRules] | None = None, long_days: float = 14,
-                  short_hours: float = 24, hasher: Any = None,
+                  short_hours: float = 24, hasher: Any = None, engine: str = "duckdb",
+                  spark_master: str = DEFAULT_MASTER,
                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict, BuildInfo]:
     """Features, labels and the training window from raw calls and reports before ``until``.
 
@@ -132,8 +139,10 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
     from behaviour, rather than to re-read complaints it already sees. ``snapshots``
     label instants, ``snapshot_step_hours`` apart and ending at ``until``, are stacked
     (short-lived spam numbers live in different windows). A labels file replaces the
-    derived labels (one snapshot at ``until``, no delay).
+    derived labels (one snapshot at ``until``, no delay). ``engine`` runs the feature SQL
+    (labels and complaint rates stay on the DuckDB connection).
     """
+    check_engine(engine)
     con = connect()
     info = load_sources(con, calls, reports, until, quarantine_dir, hasher)
     rules = load_rules() if rules is None else rules
@@ -141,15 +150,17 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
     # The complaint rates are fitted once, on every number's complaints and exposure at the
     # cut-off, and weigh the complaints of every snapshot (and, in the model, at scoring).
     rates = fit_rates(complaint_counts(con, info.until, policy, everyone=True), policy)
-    if labels:
-        feats = _build_features_sql(con, info.until, long_days, short_hours, quiet_hours=quiet)
-        lab = read_labels(labels)
-        delay, snapshots = timedelta(0), 1
-    else:
-        delay = timedelta(hours=label_delay_hours)
-        feats, lab = _stacked(con, info.until, delay, snapshots,
-                              timedelta(hours=snapshot_step_hours), (long_days, short_hours),
-                              quiet, policy, rates)
+    with open_engine(con, engine, spark_master) as run:
+        if labels:
+            feats = _build_features_sql(con, info.until, long_days, short_hours,
+                                        quiet_hours=quiet, engine=run)
+            lab = read_labels(labels)
+            delay, snapshots = timedelta(0), 1
+        else:
+            delay = timedelta(hours=label_delay_hours)
+            feats, lab = _stacked(con, info.until, delay, snapshots,
+                                  timedelta(hours=snapshot_step_hours),
+                                  (long_days, short_hours), quiet, policy, rates, run)
     window = {"until": info.until.isoformat(), "features_at": (info.until - delay).isoformat(),
               "long_days": long_days, "short_hours": short_hours, "snapshots": snapshots,
               "label_delay_hours": delay.total_seconds() / 3600,
@@ -176,12 +187,13 @@ def train_from_files(calls: str | Path, reports: str | Path, until: datetime | N
 def _stacked(con: duckdb.DuckDBPyConnection, until: datetime, delay: timedelta,
              snapshots: int, step: timedelta, windows: tuple[float, float],
              quiet: dict[str, tuple[int, int]], policy: LabelPolicy,
-             rates: ComplaintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+             rates: ComplaintModel, run: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
     feats, labs = [], []
     for k in range(max(snapshots, 1)):
         label_at = until - k * step
         try:
-            f = _build_features_sql(con, label_at - delay, *windows, quiet_hours=quiet)
+            f = _build_features_sql(con, label_at - delay, *windows, quiet_hours=quiet,
+                                    engine=run)
         except FeatureError:
             break  # no data that far back
         lab = derive_labels(con, label_at, policy, numbers=f["number"], rates=rates)

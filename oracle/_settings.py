@@ -29,4 +29,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("oracle_bags", int, 5, "models per country, each on its own undersampled "
             "negatives, averaged (fewer: faster scoring, noisier borderline verdicts)",
             group=_G),
+    Setting("engine", str, "duckdb", "where the oracle's feature SQL runs: duckdb "
+            "(in-process, the default) or spark (PySpark; needs Java 17+)", group=_G),
+    Setting("spark_master", str, "local[*]", "Spark master for engine=spark: local[N] runs "
+            "on this machine, spark://host:7077 on a cluster", group=_G),
 )

@@ -84,3 +84,15 @@ def consortium(anvil: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> Co
                      relayers=[relayer.address], regulators=[regulator.address])
     return Consortium(w3, data_dir, deployment, ledger, governance, validators, arbiters,
                       relayer, regulator)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """One local-mode Spark session (a JVM child process) for the whole run, stopped after."""
+    from oracle._engine import DEFAULT_MASTER, spark_session, stop_spark
+
+    session = spark_session(DEFAULT_MASTER)
+    try:
+        yield session
+    finally:
+        stop_spark()
