@@ -18,14 +18,8 @@ right before the feature build.
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import os
-import platform
-import resource
-import shutil
-import subprocess
 import sys
 import tempfile
 import time

@@ -132,9 +132,9 @@ def _simulate(settings: Any, args: argparse.Namespace) -> int:
 
 def _train(settings: Any, args: argparse.Namespace) -> int:
     from oracle._configure import training_options
+    from oracle._engine import check_engine
     from oracle._labels import read_labels
     from oracle._model import load_model, retrain, save_model, train
-    from oracle._engine import check_engine
     from oracle._pipeline import parse_instant, read_feature_table, training_data
 
     check_engine(settings.engine)
@@ -168,9 +168,9 @@ def _train(settings: Any, args: argparse.Namespace) -> int:
 
 def _score(settings: Any, args: argparse.Namespace) -> int:
     from oracle._configure import scoring_options
+    from oracle._engine import check_engine
     from oracle._model import load_model
     from oracle._pipeline import features_from_files, parse_instant, read_feature_table
-    from oracle._engine import check_engine
     from oracle._score import score, write_scores
 
     check_engine(settings.engine)
