@@ -48,7 +48,8 @@ def feature_options(settings: Any) -> dict[str, Any]:
     return {"long_days": settings.oracle_long_days,
             "short_hours": settings.oracle_short_hours, "rules": rules_for(settings),
             "hasher": hasher_for(settings), "engine": check_engine(settings.engine),
-            "spark_master": settings.spark_master}
+            "spark_master": settings.spark_master,
+            "spark_exchange_dir": settings.spark_exchange_dir}
 
 
 def scoring_options(settings: Any, model: Model) -> dict[str, Any]:

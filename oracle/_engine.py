@@ -232,14 +232,22 @@ atexit.register(stop_spark)
 
 @contextlib.contextmanager
 def open_engine(con: duckdb.DuckDBPyConnection, engine: str = "duckdb",
-                spark_master: str = DEFAULT_MASTER) -> Iterator[Engine]:
-    """The named engine over ``con``'s clean tables, for one or more feature builds."""
+                spark_master: str = DEFAULT_MASTER,
+                exchange_dir: str | Path | None = None) -> Iterator[Engine]:
+    """The named engine over ``con``'s clean tables, for one or more feature builds.
+
+    :param exchange_dir: where the clean tables are written for Spark (a folder every
+        worker reads, on a cluster); a private temporary folder when not given.
+    """
     if check_engine(engine) == "duckdb":
         yield DuckDBEngine(con)
         return
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="spamledger-spark-") as tmp, \
+    parent = str(exchange_dir) if exchange_dir and str(exchange_dir) not in ("", ".") else None
+    if parent:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="spamledger-spark-", dir=parent) as tmp, \
             SparkEngine.from_duckdb(con, spark_session(spark_master), tmp) as spark:
         logger.info("feature SQL on Spark (%s)", spark_master)
         yield spark

@@ -33,4 +33,7 @@ SETTINGS: tuple[Setting, ...] = (
             "(in-process, the default) or spark (PySpark; needs Java 17+)", group=_G),
     Setting("spark_master", str, "local[*]", "Spark master for engine=spark: local[N] runs "
             "on this machine, spark://host:7077 on a cluster", group=_G),
+    Setting("spark_exchange_dir", Path, Path(""), "folder the clean call and report tables "
+            "are handed to Spark in (Parquet; on a cluster, storage every worker reads); "
+            "default: a temporary folder", group=_G),
 )
