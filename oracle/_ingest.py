@@ -256,6 +256,7 @@ def _register_numbers(con: duckdb.DuckDBPyConnection, name: str, query: str) -> 
 # the same number reported twice in one day is two complaints.
 _CALL_IDENTITY = ("raw_ts", "caller_raw", "callee_raw", "raw_duration", "raw_answered",
                   "country", "channel", "attestation", "operator")
+_CALL_RAW = ("raw_ts", "caller_raw", "callee_raw", "raw_duration", "raw_answered")
 _REPORT_IDENTITY = ("raw_ts", "number_raw", "label", "country",
                     "coalesce(reporter, _file || ':' || _line)", "category", "source")
 
@@ -310,7 +311,12 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
                           f"SELECT DISTINCT callee_raw, country FROM {table}_raw")
         _register_countries(con)
         _register_copies(con, table, _CALL_IDENTITY)
+        # Raw strings are kept for quarantined rows only: storing them for every clean
+        # row doubled the cost of this table.
+        kept = ", ".join(f"CASE WHEN reason IS NOT NULL THEN {c} END AS {c}"
+                         for c in _CALL_RAW)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_checked AS
+            SELECT * EXCLUDE ({', '.join(_CALL_RAW)}), {kept} FROM (
             SELECT r.*, a.e164 AS caller, a.region AS caller_region, a.ntype AS caller_type,
                    b.e164 AS callee, b.region AS callee_region, a.nid AS caller_id,
                    b.nid AS callee_id, b.block AS callee_block,
@@ -333,7 +339,7 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
             LEFT JOIN {table}_numbers a ON a.raw = coalesce(r.caller_raw, '')
                  AND a.country = coalesce(r.country, '')
             LEFT JOIN {table}_numbers b ON b.raw = coalesce(r.callee_raw, '')
-                 AND b.country = coalesce(r.country, '')""")
+                 AND b.country = coalesce(r.country, ''))""")
         stats = IngestStats("calls", files)
         _quarantine(con, f"{table}_checked", quarantine, stats,
                     "caller_raw, callee_raw, raw_ts, raw_duration, raw_answered, country")

@@ -47,7 +47,7 @@ REPORTS = (f"2026-01-05T15:10:00Z,{A},spam,US,{C},user,\n"
 Build = Callable[..., pd.DataFrame]
 
 
-@pytest.fixture(params=["duckdb", "spark"])
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.slow)])
 def build(request: pytest.FixtureRequest, tmp_path: Path) -> Build:
     """``build(con, until)``: the feature table of ``con``'s clean tables on one engine."""
     if request.param == "duckdb":
@@ -72,7 +72,6 @@ def _con(tmp_path: Path) -> object:
     return con
 
 
-@pytest.mark.slow
 def test_every_engine_computes_the_hand_checked_values(build: Build, tmp_path: Path) -> None:
     f = build(_con(tmp_path), datetime(2026, 1, 6)).set_index("number")
     assert sorted(f.index) == sorted([A, B, D])
@@ -97,7 +96,6 @@ def test_every_engine_computes_the_hand_checked_values(build: Build, tmp_path: P
     assert list(f.columns[-len(FEATURES):]) == list(FEATURES)
 
 
-@pytest.mark.slow
 def test_every_engine_builds_without_reports(build: Build, tmp_path: Path) -> None:
     (tmp_path / "calls.csv").write_text(HEADER + CALLS)
     con = connect()
