@@ -36,6 +36,7 @@ _INTL = r"^\+[1-9][0-9 \-]*[0-9]$"
 _NATIONAL = r"^[0-9(][0-9 ()\-]*[0-9]$"
 _SPAN = 10 ** MAX_DIGITS
 COLUMNS = ("e164", "region", "ntype", "reason")
+CHUNK = 1 << 20        # strings normalized per pass
 
 
 @dataclass
@@ -122,6 +123,10 @@ def normalize_arrays(raw: pa.Array, region: pa.Array) -> dict[str, pa.Array]:
     raw = pc.cast(raw, pa.string())
     region = pc.utf8_upper(pc.cast(region, pa.string()))
     n = len(raw)
+    if n > CHUNK:  # bounded working memory: the per-string arrays of one chunk at a time
+        parts = [normalize_arrays(raw.slice(i, CHUNK), region.slice(i, CHUNK))
+                 for i in range(0, n, CHUNK)]
+        return {c: pa.concat_arrays([p[c] for p in parts]) for c in COLUMNS}
     out = {c: np.full(n, None, dtype=object) for c in COLUMNS}
     decided = np.zeros(n, dtype=bool)
     index = _index()

@@ -185,3 +185,15 @@ def test_simulated_call_file_every_distinct_string_is_identical(tmp_path):
     ordered = sorted(pairs, key=str)
     share = _assert_identical([p[0] or "" for p in ordered], [p[1] for p in ordered])
     assert share > 0.95
+
+
+def test_long_columns_are_done_in_chunks_with_the_same_result(monkeypatch):
+    raw = ["+14155550123", "(415) 555-0123", "12", None, "+44 20 7946 0018"] * 7
+    region = ["US", "US", "US", "US", "GB"] * 7
+    whole = normalize_arrays(pa.array(raw, pa.string()), pa.array(region))
+    monkeypatch.setattr(_fastnumbers, "CHUNK", 4)
+    chunked = normalize_arrays(pa.array(raw, pa.string()), pa.array(region))
+    for col in _fastnumbers.COLUMNS:
+        assert chunked[col].to_pylist() == whole[col].to_pylist()
+    assert whole["e164"].to_pylist()[:5] == ["+14155550123", "+14155550123", None, None,
+                                             "+442079460018"]
