@@ -118,7 +118,7 @@ def spark_build(data: dict[str, Path], master: str) -> dict:
     _, ingest_s = _timed(load_sources, con, data["calls"], data["reports"], None, None)
 
     def features() -> int:
-        with open_engine(con, "spark", master) as run:
+        with open_engine(con, "spark", master, driver_memory="6g") as run:
             return len(build_features(con, UNTIL, engine=run))
 
     features()  # the JVM starts and warms up once; a service keeps its session
@@ -141,8 +141,11 @@ def in_child(step: str, data: Path, **kw: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", code, step, str(data), json.dumps(kw)],
                           cwd=HERE.parent, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
+    (HERE / "out").mkdir(exist_ok=True)
+    (HERE / "out" / f"{step}.stderr.log").write_text(proc.stderr)
     if proc.returncode:
-        raise RuntimeError(f"{step} build failed:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"{step} build failed (bench/out/{step}.stderr.log):\n"
+                           f"{proc.stderr[-1500:]}")
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
     result = json.loads(line[len("RESULT "):])
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -245,6 +248,8 @@ def markdown(r: dict) -> str:
                      f"{m['libphonenumber_per_s']:,.0f} | **{m['ratio']:.1f}x** |")
     lines += ["", "Target: E.164 normalization >= 5x libphonenumber. Every distinct string "
               "gives libphonenumber's answer (`tests/spamledger/test_fastnumbers.py`)."]
+    if "spark_error" in r:
+        lines += ["", f"Spark local mode did not finish on this run: {r['spark_error']}"]
     if "extrapolation" in r:
         lines += ["", "## Spark machines for 200M calls in 30 minutes", "", r["extrapolation"]]
     return "\n".join(lines) + "\n"
@@ -270,16 +275,42 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spark", action="store_true", help="also Spark local mode")
     p.add_argument("--master", default="local[*]")
     p.add_argument("--out", type=Path, default=HERE / "INGEST.md")
+    p.add_argument("--spark-only", action="store_true",
+                   help="run the Spark step only and add it to the last bench/ingest.json")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     data = generate(args.work, args.rows)
+    saved = HERE / "ingest.json"
+    if args.spark_only:
+        result = json.loads(saved.read_text())
+    else:
+        result = _duckdb_figures(args.work, data)
+        _save(result, args.out)
+    if args.spark or args.spark_only:
+        try:
+            result["spark"] = in_child("spark", args.work, master=args.master)
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            result["spark_error"] = str(exc).splitlines()[0]
+            _save(result, args.out)
+            return 1
+        sp = result["spark"]
+        print(f"Spark build: features {sp['features_s']:.1f} s "
+              f"({sp['features_s'] / result['floor_s']:.1f}x the floor)", flush=True)
+        result["extrapolation"] = extrapolate(result["rows"], sp, os.cpu_count() or 1)
+        result.pop("spark_error", None)
+        _save(result, args.out)
+    return 0
+
+
+def _duckdb_figures(work: Path, data: dict[str, Path]) -> dict:
     rows, floor_s = floor(data["calls"])
     print(f"call rows: {rows:,}; floor (GROUP BY caller): {floor_s:.2f} s", flush=True)
     result: dict = {"rows": rows, "floor_s": floor_s, "when": f"{datetime.now():%Y-%m-%d %H:%M}",
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                                f"{platform.python_version()}, duckdb {duckdb.__version__}",
-                    "chunks": json.loads((args.work / "manifest.json").read_text())["chunks"]}
-    result["duckdb"] = in_child("duckdb", args.work)
+                    "chunks": json.loads((work / "manifest.json").read_text())["chunks"]}
+    result["duckdb"] = in_child("duckdb", work)
     d = result["duckdb"]
     print(f"DuckDB build: ingest {d['ingest_s']:.1f} s, reports {d['reports_s']:.1f} s, "
           f"features {d['features_s']:.1f} s = {d['build_s']:.1f} s, "
@@ -289,16 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         m = result["normalization"][k]
         print(f"normalization ({k}): {m['fast_per_s']:,.0f}/s vs libphonenumber "
               f"{m['libphonenumber_per_s']:,.0f}/s = {m['ratio']:.1f}x", flush=True)
-    if args.spark:
-        result["spark"] = in_child("spark", args.work, master=args.master)
-        sp = result["spark"]
-        print(f"Spark build: features {sp['features_s']:.1f} s "
-              f"({sp['features_s'] / floor_s:.1f}x the floor)", flush=True)
-        result["extrapolation"] = extrapolate(rows, sp, os.cpu_count() or 1)
-    args.out.write_text(markdown(result))
+    return result
+
+
+def _save(result: dict, out: Path) -> None:
+    out.write_text(markdown(result))
     (HERE / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
-    return 0
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ def feature_options(settings: Any) -> dict[str, Any]:
             "short_hours": settings.oracle_short_hours, "rules": rules_for(settings),
             "hasher": hasher_for(settings), "engine": check_engine(settings.engine),
             "spark_master": settings.spark_master,
-            "spark_exchange_dir": settings.spark_exchange_dir}
+            "spark_exchange_dir": settings.spark_exchange_dir,
+            "spark_driver_memory": settings.spark_driver_memory}
 
 
 def scoring_options(settings: Any, model: Model) -> dict[str, Any]:

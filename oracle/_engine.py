@@ -164,7 +164,7 @@ _SESSION_LOCK = threading.Lock()
 _SESSIONS: dict[str, Any] = {}
 
 
-def spark_session(master: str = DEFAULT_MASTER) -> Any:
+def spark_session(master: str = DEFAULT_MASTER, driver_memory: str = "") -> Any:
     """The process's Spark session for ``master`` (started once; stopped at exit).
 
     UTC session time, no web UI, Arrow transfers; ``local[N]`` runs in this machine's JVM.
@@ -181,6 +181,8 @@ def spark_session(master: str = DEFAULT_MASTER) -> Any:
             raise OracleError("the spark engine needs PySpark: pip install "
                               "'spamledger[spark]' (and Java 17+)") from exc
         builder = SparkSession.builder.master(master).appName("spamledger-oracle")
+        if driver_memory:  # local mode: the driver JVM does all the work (Spark's default 1g)
+            builder = builder.config("spark.driver.memory", driver_memory)
         if master.startswith("local"):
             # A local run talks to itself only: bind the driver to loopback.
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -233,7 +235,8 @@ atexit.register(stop_spark)
 @contextlib.contextmanager
 def open_engine(con: duckdb.DuckDBPyConnection, engine: str = "duckdb",
                 spark_master: str = DEFAULT_MASTER,
-                exchange_dir: str | Path | None = None) -> Iterator[Engine]:
+                exchange_dir: str | Path | None = None,
+                driver_memory: str = "") -> Iterator[Engine]:
     """The named engine over ``con``'s clean tables, for one or more feature builds.
 
     :param exchange_dir: where the clean tables are written for Spark (a folder every
@@ -248,6 +251,7 @@ def open_engine(con: duckdb.DuckDBPyConnection, engine: str = "duckdb",
     if parent:
         Path(parent).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="spamledger-spark-", dir=parent) as tmp, \
-            SparkEngine.from_duckdb(con, spark_session(spark_master), tmp) as spark:
+            SparkEngine.from_duckdb(con, spark_session(spark_master, driver_memory),
+                                    tmp) as spark:
         logger.info("feature SQL on Spark (%s)", spark_master)
         yield spark

@@ -106,6 +106,7 @@ def features_from_files(calls: str | Path, reports: str | Path | None,
                         con: duckdb.DuckDBPyConnection | None = None, hasher: Any = None,
                         engine: str = "duckdb", spark_master: str = DEFAULT_MASTER,
                         spark_exchange_dir: str | Path | None = None,
+                        spark_driver_memory: str = "4g",
                         ) -> tuple[pd.DataFrame, BuildInfo]:
     """Read the files and build the per-number feature table at ``until``.
 
@@ -118,7 +119,8 @@ def features_from_files(calls: str | Path, reports: str | Path | None,
     con = con or connect()
     info = load_sources(con, calls, reports, until, quarantine_dir, hasher)
     rules = load_rules() if rules is None else rules
-    with open_engine(con, engine, spark_master, spark_exchange_dir) as run:
+    with open_engine(con, engine, spark_master, spark_exchange_dir,
+                     spark_driver_memory) as run:
         frame = _build_features_sql(con, info.until, long_days, short_hours,
                                     quiet_hours=quiet_windows(rules),
                                     reports="reports" if reports else None, engine=run)
@@ -132,7 +134,7 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
                   rules: dict[str, CountryRules] | None = None, long_days: float = 14,
                   short_hours: float = 24, hasher: Any = None, engine: str = "duckdb",
                   spark_master: str = DEFAULT_MASTER,
-                  spark_exchange_dir: str | Path | None = None,
+                  spark_exchange_dir: str | Path | None = None, spark_driver_memory: str = "4g",
                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict, BuildInfo]:
     """Features, labels and the training window from raw calls and reports before ``until``.
 
@@ -152,7 +154,8 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
     # The complaint rates are fitted once, on every number's complaints and exposure at the
     # cut-off, and weigh the complaints of every snapshot (and, in the model, at scoring).
     rates = fit_rates(complaint_counts(con, info.until, policy, everyone=True), policy)
-    with open_engine(con, engine, spark_master, spark_exchange_dir) as run:
+    with open_engine(con, engine, spark_master, spark_exchange_dir,
+                     spark_driver_memory) as run:
         if labels:
             feats = _build_features_sql(con, info.until, long_days, short_hours,
                                         quiet_hours=quiet, engine=run)

@@ -36,4 +36,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("spark_exchange_dir", Path, Path(""), "folder the clean call and report tables "
             "are handed to Spark in (Parquet; on a cluster, storage every worker reads); "
             "default: a temporary folder", group=_G),
+    Setting("spark_driver_memory", str, "4g", "memory of the Spark driver JVM (in local "
+            "mode it does all the work), e.g. 4g", group=_G),
 )
