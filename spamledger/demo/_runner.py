@@ -87,7 +87,7 @@ def _finish(state: DemoState, keep: bool, console: Console) -> None:
         console.print(
             f"\nKept running: API {state.data['api_url']} (docs at /docs), chain "
             f"{state.settings.rpc_url}, IPFS {state.settings.ipfs_api}.\nStop them with: "
-            f"[bold].venv/bin/spamledger --data-dir {state.settings.data_dir} demo --stop[/]")
+            f"[bold].venv/bin/spamledger demo --out {state.settings.data_dir} --stop[/]")
         return
     state.services.stop()
     console.print("All demo processes stopped.")
