@@ -8,6 +8,9 @@ Modules (private; the public names are re-exported here):
 - ``_labels``    labels from a file, or derived from confirmed complaints
 - ``_model``     per-country HistGradientBoosting + global fallback; calibration,
                  thresholds, model card, content hash, warm-start retraining
+- ``_complaints`` complaint rates per network estimated by EM (two-class mixture)
+- ``_portable``  models that cross operators: JSON + arrays, read without unpickling
+- ``_consortium`` peers' portable models label numbers (soft spam labels)
 - ``_reasons``   the features that pushed a score up, in words
 - ``_rules``     country rules (YAML): never-spam, registered telemarketers, quiet hours
 - ``_score``     batch scoring to the scores table
@@ -49,6 +52,7 @@ from oracle._errors import (
 from spamledger._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from oracle._consortium import add_peer_labels, peer_votes
     from oracle._evaluate import evaluate, format_report
     from oracle._features import FEATURES
     from oracle._feeds import FeedResult, import_feed
@@ -71,6 +75,7 @@ if TYPE_CHECKING:
         train_from_files,
         training_data,
     )
+    from oracle._portable import PortableModel, export_portable, load_portable
     from oracle._rules import CountryRules, load_rules
     from oracle._score import SCORE_COLUMNS, read_scores, score, write_scores
     from oracle._simulate import World, draw_world, simulate
@@ -84,6 +89,11 @@ __getattr__ = lazy_exports(__name__, {
     "IngestStats": "oracle._ingest",
     "LabelPolicy": "oracle._labels",
     "Model": "oracle._model",
+    "PortableModel": "oracle._portable",
+    "add_peer_labels": "oracle._consortium",
+    "export_portable": "oracle._portable",
+    "load_portable": "oracle._portable",
+    "peer_votes": "oracle._consortium",
     "SCORE_COLUMNS": "oracle._score",
     "TrainConfig": "oracle._model",
     "World": "oracle._simulate",
@@ -124,20 +134,25 @@ __all__ = [
     "Model",
     "ModelError",
     "OracleError",
+    "PortableModel",
     "RulesError",
     "SchemaError",
     "TrainConfig",
     "World",
+    "add_peer_labels",
     "build_features",
     "derive_labels",
     "draw_world",
     "evaluate",
+    "export_portable",
     "format_report",
     "import_feed",
     "load_model",
+    "load_portable",
     "load_rules",
     "model_card",
     "parse_instant",
+    "peer_votes",
     "read_feature_table",
     "read_labels",
     "read_scores",

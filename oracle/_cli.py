@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from spamledger._settings import add_setting_flags
+
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
@@ -62,6 +65,11 @@ def _train_parser(sub: Any) -> None:
     _inputs(p, labels=True)
     p.add_argument("--warm-start", type=Path, metavar="MODEL_DIR",
                    help="add trees to this saved model instead of training from scratch")
+    p.add_argument("--peer-model", action="append", default=[], metavar="DIR[=SHA256]",
+                   help="another operator's portable model (portable.json + .npz, never a "
+                   "pickle); numbers most peers call spam become soft training labels. "
+                   "=SHA256 pins the portable hash from the peer's on-chain model card. "
+                   "Repeatable")
     p.set_defaults(func=_train)
 
 
@@ -150,8 +158,12 @@ def _train(settings: Any, args: argparse.Namespace) -> int:
     else:
         feats, labels, window, info = training_data(
             args.calls, args.reports, until, args.labels, quarantine_dir=args.model_dir,
-            **options)
+            peers=_peers(args.peer_model), **options)
         print(info.summary())
+        if args.peer_model:
+            soft = int((~labels["firm"]).sum()) if "firm" in labels.columns else 0
+            print(f"  learnt with {len(args.peer_model)} peer model(s): {soft} soft labels "
+                  "in training (peer spam and silence)")
     if args.warm_start:
         model = retrain(load_model(args.warm_start), feats, labels, mode="warm", window=window)
     else:
@@ -164,6 +176,20 @@ def _train(settings: Any, args: argparse.Namespace) -> int:
               f"{m['precision']:.3f} recall {m['recall']:.3f} PR-AUC {m['pr_auc']:.3f}, "
               f"spam >= {cm.spam_threshold:.3f}, suspicious >= {cm.suspicious_threshold:.3f}")
     return 0
+
+
+def _peers(specs: list[str]) -> list[Any]:
+    """Peers' portable models from ``DIR`` or ``DIR=SHA256`` (the hash pinned)."""
+    from oracle._portable import load_portable
+
+    peers = []
+    for spec in specs:
+        path, _, digest = spec.partition("=")
+        peers.append(load_portable(path, expected_sha256=digest or None, owner=path))
+        if not digest:
+            logger.warning("peer model %s: hash not pinned (give DIR=SHA256 from its "
+                           "on-chain model card)", path)
+    return peers
 
 
 def _score(settings: Any, args: argparse.Namespace) -> int:

@@ -19,6 +19,13 @@ Feature groups (model inputs, names in :data:`FEATURES`):
 * counterparts: distinct callees, distinct callees over calls, calls per counterpart,
   strangers (callees who never called it) as a share and per active day, callee block
   spread (sweeps hit few 10,000-blocks), callee countries, international share;
+* sequential dialling: the share of its callees whose next number up (in the sorted list
+  of every number called in the window) it called too, beyond the share chance gives.
+  Sequential diallers (robocall and one-ring sweeps) and neighbour spoofers (who call the
+  numbers around their own) walk the numbering plan; a person or a business calling its
+  own contacts lands on adjacent numbers only by chance, about
+  ``distinct_callees / callee_pool`` of the time (the pool: every number of the callees'
+  countries called in the window, by anyone);
 * reciprocity: callback rate (callees who called back); the outgoing share (overall and
   on the busiest day) and calls received are kept in the table but not given to the
   models (:data:`RECEIVED_COLUMNS`);
@@ -78,7 +85,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "gap_median_s", "gap_cv", "gap_short_share",
     "calls_per_active_day", "callees_per_day", "distinct_ratio", "calls_per_counterpart",
     "stranger_share", "strangers_per_active_day", "callee_block_spread",
-    "callee_countries", "intl_share",
+    "sequential_excess", "callee_countries", "intl_share",
     "callback_rate",
     "answer_rate", "short_share", "mean_dur_s", "dur_cv", "long_share",
     "distinct_hours", "quiet_share",
@@ -106,7 +113,8 @@ ID_COLUMNS: tuple[str, ...] = ("number", "country", "network", "report_category"
 COUNT_COLUMNS: tuple[str, ...] = ("n_out", "distinct_callees", "n_in", "active_days",
                                   "strangers", "strangers_answered",
                                   "spam_reporters", "unverified_reporters",
-                                  "not_spam_reporters", "nb_spam_reports")
+                                  "not_spam_reporters", "nb_spam_reports",
+                                  "sequential_callees", "callee_pool")
 
 
 def _ts(value: datetime) -> str:
@@ -175,7 +183,8 @@ def _window(run: Engine, calls: str, p: dict[str, str],
         FROM (SELECT *, {hour} AS hr FROM {calls}
               WHERE ts >= {p['lo']} AND ts < {p['u']})""")
     run.materialize("fpairs", """
-        SELECT caller, callee, any_value(callee_block) AS callee_block, min(t) AS first_t,
+        SELECT caller, callee, any_value(callee_block) AS callee_block,
+               any_value(callee_region) AS callee_region, min(t) AS first_t,
                max(t) AS last_t, bool_or(recent) AS recent, bool_or(answered) AS answered
         FROM fw GROUP BY caller, callee""")
 
@@ -238,6 +247,20 @@ _PAIRS = """
     GROUP BY p.caller"""
 
 _IN = "SELECT callee AS number, count(*) AS n_in FROM fw GROUP BY callee"
+
+# Rank of every number called (sorted E.164, per country), then per caller how many of its
+# callees have their next-ranked number among its callees too (see the module docstring).
+# ``{pairs}``: one row per (caller, callee) with the callee's region; also used by labels.
+SEQUENTIAL = """
+    WITH called AS (SELECT DISTINCT callee, callee_region FROM {pairs}),
+    ranks AS (SELECT c.callee, c.callee_region AS region,
+                     row_number() OVER (PARTITION BY c.callee_region ORDER BY ids.e164) AS r,
+                     count(*) OVER (PARTITION BY c.callee_region) AS pool
+              FROM called c JOIN {ids} ids ON ids.nid = c.callee),
+    pr AS (SELECT p.caller, k.region, k.r, k.pool FROM {pairs} p JOIN ranks k USING (callee))
+    SELECT a.caller AS number, count(b.r) AS sequential_callees, avg(a.pool) AS callee_pool
+    FROM pr a LEFT JOIN pr b ON b.caller = a.caller AND b.region = a.region AND b.r = a.r + 1
+    GROUP BY a.caller"""
 
 # Busiest day and what the number looked like on it: a burst shows however long the number
 # has been around, and a re-awakened line's burst is not diluted by its quiet history or
@@ -302,6 +325,7 @@ def _assemble(run: Engine, calls: str, reports: str | None,
     run.materialize("f_gaps", _GAPS)
     run.materialize("f_pairs", _PAIRS)
     run.materialize("f_in", _IN)
+    run.materialize("f_seq", SEQUENTIAL.format(pairs="fpairs", ids=f"{calls}_ids"))
     run.materialize("f_peak", _PEAK)
     run.materialize("f_hist", _HISTORY.format(calls=calls, s_t=p["s_t"], u=p["u"]))
     if reports:
@@ -327,6 +351,7 @@ _JOIN = """
                g.gap_short_share,
                pr.distinct_callees, pr.distinct_callees_24h, pr.callee_block_spread,
                pr.callback_rate, pr.strangers, pr.strangers_answered,
+               sq.sequential_callees, sq.callee_pool,
                coalesce(i.n_in, 0) AS n_in, pk.peak_day_calls,
                pk.peak_day_out_share, pk.peak_day_answer_rate, pk.peak_day_short_share,
                ({u_t} - h.first_t) / 86400 AS age_days,
@@ -341,7 +366,8 @@ _JOIN = """
         FROM f_out o JOIN {ids} ids ON ids.nid = o.number
         LEFT JOIN f_gaps g ON g.number = o.number LEFT JOIN f_pairs pr ON pr.number = o.number
         LEFT JOIN f_in i ON i.number = o.number LEFT JOIN f_hist h ON h.number = o.number
-        LEFT JOIN f_peak pk ON pk.number = o.number JOIN f_net nw ON nw.number = o.number
+        LEFT JOIN f_peak pk ON pk.number = o.number LEFT JOIN f_seq sq ON sq.number = o.number
+        JOIN f_net nw ON nw.number = o.number
         LEFT JOIN f_rep r ON r.number = ids.e164 LEFT JOIN f_decay d ON d.number = ids.e164
     ),
     rep_blocks AS (
@@ -371,6 +397,11 @@ def _finish(frame: pd.DataFrame, long_days: float) -> pd.DataFrame:
     f["calls_per_counterpart"] = f["n_out"] / f["distinct_callees"]
     f["calls_per_active_day"] = f["n_out"] / f["active_days"]
     f["stranger_share"] = f["strangers"] / f["distinct_callees"]
+    # Beyond chance: a reminder service calling most of a small pool lands on adjacent
+    # numbers as often as a sweep does; only the excess over its chance share is conduct.
+    pairs = (f["distinct_callees"] - 1).where(f["distinct_callees"] > 1)
+    f["sequential_excess"] = (f["sequential_callees"] / pairs
+                              - pairs / (f["callee_pool"] - 1).clip(lower=1))
     f["strangers_per_active_day"] = f["strangers"] / f["active_days"]
     f["outgoing_share"] = f["n_out"] / (f["n_out"] + f["n_in"])
     f["report_rate"] = f["spam_reporters"] / f["distinct_callees"]

@@ -18,7 +18,11 @@ complaints under the two fitted classes. Then:
 * **spam** (1): at least ``min_reporters`` confirmed reporters, spam at least ``spam_share``
   of the distinct verdicts, and the complaints are ``spam_evidence`` times likelier under
   the fitted spam class than under the legitimate one (a likelihood ratio, not posterior
-  odds: a training label needs the evidence, and the model supplies the prior);
+  odds: a training label needs the evidence, and the model supplies the prior); **or**,
+  with no complaint needed, the number walks the numbering plan (sequential dialling,
+  one-ring sweeps, neighbour spoofing: :func:`sequential_evidence`, significant at
+  ``sweep_alpha`` after correcting for the number of callers). Robocalls that people hang
+  up on without complaining are labelled by their conduct, not left to read as "not spam";
 * **not spam** (0): the same test ``ham_evidence`` times the other way, or the number
   mostly calls people it knows (at least ``known_share`` of its callees called it too)
   with at most one complaint, or it placed no call, or at least ``min_reporters`` "not
@@ -54,10 +58,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 
 from oracle._complaints import ComplaintModel, RateFit, fit_networks
 from oracle._errors import LabelError
-from oracle._features import VERIFIED_REPORTS
+from oracle._features import SEQUENTIAL, VERIFIED_REPORTS
 from oracle._ingest import sources
 from spamledger._numbers import Number, normalize_many
 
@@ -83,6 +88,10 @@ class LabelPolicy:
     ham_evidence: float = 5.0
     missed_weight: float = 0.25      # exposure of an unanswered call, answered = 1
     known_share: float = 0.5         # callees who also called it: "calls people it knows"
+    # Family-wise chance of calling one ordinary number a sequential dialler (the test of
+    # :func:`sequential_evidence` is corrected for the number of callers); 0 turns the
+    # behaviour label off, leaving complaints alone to name spam.
+    sweep_alpha: float = 0.001
 
     def __post_init__(self) -> None:
         if not 0 < self.background_rate < self.spam_rate:
@@ -91,6 +100,9 @@ class LabelPolicy:
         if min(self.spam_evidence, self.ham_evidence) <= 1:
             raise LabelError("label policy evidence must be above 1, got "
                              f"{self.spam_evidence} and {self.ham_evidence}")
+        if not 0 <= self.sweep_alpha < 1:
+            raise LabelError(f"label policy sweep_alpha must be in [0, 1), got "
+                             f"{self.sweep_alpha}")
 
     def prior(self) -> RateFit:
         """The policy's rates as a complaint model (Poisson-like: large shapes)."""
@@ -105,7 +117,7 @@ _REACH = """
                           mode(country) AS network, bool_or(answered) AS answered
                    FROM {calls} WHERE ts < {u} GROUP BY caller_id, callee_id),
     back AS (SELECT DISTINCT caller_id AS a, callee_id AS b FROM {calls} WHERE ts < {u})
-    SELECT any_value(p.number) AS number, any_value(p.network) AS network,
+    SELECT p.a AS nid, any_value(p.number) AS number, any_value(p.network) AS network,
            count(*) AS callees,
            count(back.a) AS known,
            sum(CASE WHEN back.a IS NOT NULL THEN 0 WHEN p.answered THEN 1 ELSE {missed} END)
@@ -128,6 +140,11 @@ def complaint_counts(con: duckdb.DuckDBPyConnection, until: datetime,
     verified = VERIFIED_REPORTS.format(calls=calls, reports=reports, u=cutoff)
     reach = _REACH.format(calls=calls, u=cutoff, missed=float(policy.missed_weight))
     try:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE label_pairs AS
+            SELECT caller_id AS caller, callee_id AS callee,
+                   any_value(callee_region) AS callee_region
+            FROM {calls} WHERE ts < {cutoff} GROUP BY caller_id, callee_id""")
+        seq = SEQUENTIAL.format(pairs="label_pairs", ids=f"{calls}_ids")
         counts = con.execute(f"""
             WITH v AS ({verified}),
             c AS (SELECT number, mode(country) AS rep_country,
@@ -135,12 +152,14 @@ def complaint_counts(con: duckdb.DuckDBPyConnection, until: datetime,
                        AS spam,
                    count(DISTINCT reporter_key) FILTER (WHERE label = 'not_spam') AS ham
                   FROM v GROUP BY number),
-            reach AS ({reach})
+            reach AS ({reach}), seq AS ({seq})
             SELECT coalesce(c.number, reach.number) AS number,
                    coalesce(reach.network, c.rep_country) AS network,
                    coalesce(c.spam, 0) AS spam,
-                   coalesce(c.ham, 0) AS ham, reach.callees, reach.known, reach.exposure
-            FROM c FULL JOIN reach USING (number)""").df()
+                   coalesce(c.ham, 0) AS ham, reach.callees, reach.known, reach.exposure,
+                   seq.sequential_callees AS sequential, seq.callee_pool AS pool
+            FROM c FULL JOIN reach USING (number) LEFT JOIN seq ON seq.number = reach.nid
+            """).df()
     except duckdb.Error as exc:
         raise LabelError(f"cannot derive labels from {reports}: {exc}") from exc
     if numbers is not None:
@@ -148,7 +167,41 @@ def complaint_counts(con: duckdb.DuckDBPyConnection, until: datetime,
     elif not everyone:
         counts = counts[(counts["spam"] + counts["ham"]) > 0]
     return counts.fillna({"spam": 0, "ham": 0, "callees": 0, "known": 0, "exposure": 0.0,
-                          "network": GLOBAL_NETWORK})
+                          "sequential": 0, "pool": 0.0, "network": GLOBAL_NETWORK})
+
+
+def sequential_evidence(sequential: np.ndarray | pd.Series, callees: np.ndarray | pd.Series,
+                        pool: np.ndarray | pd.Series) -> np.ndarray:
+    """-log10 of the chance that a caller lands on this many adjacent numbers by chance.
+
+    A number that called ``callees`` distinct numbers out of a ``pool`` (every number of
+    those countries called by anyone) has each callee's next number up among its callees
+    with probability about ``(callees - 1) / (pool - 1)`` when it picks whom to call for
+    reasons of its own (contacts, customers, a bought list). ``sequential`` adjacent pairs
+    beyond that binomial tail mean it walks the numbering plan: sequential dialling,
+    one-ring sweeps, neighbour spoofing. Needs no complaint at all.
+
+    Example: 150 callees of a 10,000-number pool, 140 of them adjacent: about 242
+    (a chance of 1e-242); a bank's 150 customers with 3 adjacent pairs: about 0.4.
+    """
+    k = np.asarray(sequential, dtype=np.float64)
+    n = np.asarray(callees, dtype=np.float64)
+    pool_size = np.asarray(pool, dtype=np.float64)
+    p0 = np.clip((n - 1) / np.maximum(pool_size - 1, 1), 1e-12, 1 - 1e-12)
+    trials = np.maximum(n - 1, 0)
+    with np.errstate(divide="ignore"):
+        tail = binom.logsf(k - 1, trials, p0) / -math.log(10)
+    return np.where((k > 0) & (n > 1), np.maximum(tail, 0.0), 0.0)
+
+
+def _sweeping(counts: pd.DataFrame, policy: LabelPolicy) -> pd.Series:
+    """Sequential diallers by the Bonferroni-corrected test of :func:`sequential_evidence`."""
+    if not policy.sweep_alpha or "sequential" not in counts.columns:
+        return pd.Series(False, index=counts.index)
+    tested = max(int((counts["callees"] > 1).sum()), 1)
+    needed = -math.log10(policy.sweep_alpha / tested)
+    evidence = sequential_evidence(counts["sequential"], counts["callees"], counts["pool"])
+    return pd.Series(evidence >= needed, index=counts.index)
 
 
 def fit_rates(counts: pd.DataFrame, policy: LabelPolicy = LabelPolicy()) -> ComplaintModel:
@@ -232,17 +285,21 @@ def _apply_policy(counts: pd.DataFrame, policy: LabelPolicy,
     nets = counts["network"].astype(str).to_numpy()
     llr = pd.Series(rates.llr(counts["spam"].to_numpy(), counts["exposure"].to_numpy(), nets),
                     index=counts.index)
-    spam = ((counts["spam"] >= policy.min_reporters) & (share >= policy.spam_share)
-            & (llr >= math.log(policy.spam_evidence)))
+    complained = ((counts["spam"] >= policy.min_reporters) & (share >= policy.spam_share)
+                  & (llr >= math.log(policy.spam_evidence)))
+    sweeping = _sweeping(counts, policy)
+    spam = complained | sweeping
     firm = _anchors(counts, policy) | (counts["callees"] == 0)
     ham = (llr <= -math.log(policy.ham_evidence)) | firm
     out = counts.assign(label=pd.NA)
     out.loc[ham & ~spam, "label"] = 0
     out.loc[spam, "label"] = 1
     kept = out.dropna(subset=["label"])
-    logger.info("derived labels: %d spam, %d not spam, %d left out (too little exposure or "
-                "mixed verdicts)", int((kept["label"] == 1).sum()),
-                int((kept["label"] == 0).sum()), len(out) - len(kept))
+    logger.info("derived labels: %d spam (%d by complaints, %d sequential diallers), %d not "
+                "spam, %d left out (too little exposure or mixed verdicts)",
+                int((kept["label"] == 1).sum()), int(complained.sum()),
+                int((sweeping & ~complained).sum()), int((kept["label"] == 0).sum()),
+                len(out) - len(kept))
     # Thresholds are chosen on firm labels only: "not spam" from silence needs the same
     # evidence as "spam" before a high score against it counts as a false positive
     # (quiet spam that drew no complaint yet would otherwise push every threshold up).

@@ -13,9 +13,11 @@ at which out-of-fold precision reaches ``target_precision`` (default 0.95); the
 suspicious threshold is the lowest at which it reaches ``suspicious_precision``.
 
 A saved model is a directory: ``model.pkl`` (the pickled payload; its SHA-256 is the model
-hash, the ``bytes32`` the ledger records) and ``model_card.json`` (hash, features, training
-window, per-country metrics, class ratio, thresholds). Loading checks the hash.
-``model.pkl`` is a pickle: load only models from your own model directory.
+hash, the ``bytes32`` the ledger records), ``model_card.json`` (hash, features, training
+window, per-country metrics, class ratio, thresholds, and ``portable_sha256``) and the
+portable copy ``portable.json`` + ``portable.npz`` (:mod:`oracle._portable`). Loading
+checks the hash. ``model.pkl`` is a pickle: load only models from your own model
+directory; other operators' models are read from their portable copy.
 
 Example::
 
@@ -30,7 +32,6 @@ import copy
 import hashlib
 import json
 import logging
-import os
 import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,6 +55,8 @@ from oracle._features import (
     RECEIVED_COLUMNS,
 )
 from oracle._labels import LabelPolicy, complaint_llr
+from oracle._portable import atomic_write as _atomic_write
+from oracle._portable import export_portable
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +161,7 @@ class Model:
     window: dict[str, Any]
     config: TrainConfig
     hash: str = ""
+    portable_hash: str = ""        # SHA-256 of the portable copy peers may run (when saved)
     # Complaint rates (a fitted :class:`ComplaintModel`; a fixed :class:`LabelPolicy` in
     # models saved before rates were estimated); None: behaviour alone.
     evidence: Evidence = None
@@ -455,6 +459,7 @@ def model_card(model: Model) -> dict[str, Any]:
                           "suspicious_threshold": m.suspicious_threshold, **m.metrics}
                       for k, m in sorted(model.countries.items())},
         "sklearn_version": sklearn.__version__,
+        "portable_sha256": model.portable_hash,
     }
 
 
@@ -472,6 +477,9 @@ def save_model(model: Model, directory: str | Path) -> str:
                             "countries": model.countries, "window": model.window,
                             "config": model.config, "evidence": model.evidence}, protocol=5)
     model.hash = hashlib.sha256(payload).hexdigest()
+    # The portable copy is what peers may run (never the pickle); written before the card
+    # so that a card always names a portable model that exists.
+    model.portable_hash = export_portable(model, out)
     _atomic_write(out / MODEL_FILE, payload)
     _atomic_write(out / CARD_FILE, (json.dumps(model_card(model), indent=2, default=_json)
                                     + "\n").encode())
@@ -483,15 +491,6 @@ def _json(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return str(value)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def load_model(directory: str | Path) -> Model:
@@ -511,4 +510,5 @@ def load_model(directory: str | Path) -> Model:
     except (pickle.UnpicklingError, AttributeError, ImportError) as exc:
         raise ModelError(f"{d / MODEL_FILE}: cannot unpickle: {exc}") from exc
     return Model(tuple(data["features"]), tuple(data["categorical"]), data["countries"],
-                 data["window"], data["config"], digest, data.get("evidence"))
+                 data["window"], data["config"], digest, str(card.get("portable_sha256", "")),
+                 data.get("evidence"))

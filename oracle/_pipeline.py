@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ import duckdb
 import pandas as pd
 
 from oracle._complaints import ComplaintModel
+from oracle._consortium import add_peer_labels
 from oracle._engine import DEFAULT_MASTER, Engine, check_engine, open_engine
 from oracle._errors import FeatureError, IngestError, SchemaError
 from oracle._features import build_features as _build_features_sql
@@ -32,6 +34,7 @@ from oracle._ingest import (
 )
 from oracle._labels import LabelPolicy, complaint_counts, derive_labels, fit_rates, read_labels
 from oracle._model import Model, TrainConfig, train
+from oracle._portable import PortableModel
 from oracle._reporters import resolve_keyed_reporters
 from oracle._rules import CountryRules, load_rules, quiet_windows
 from spamledger._numbers import InvalidNumber, Number, normalize_many
@@ -132,7 +135,8 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
                   snapshots: int = 5, snapshot_step_hours: float = 24,
                   quarantine_dir: str | Path | None = None, policy: LabelPolicy = _POLICY,
                   rules: dict[str, CountryRules] | None = None, long_days: float = 14,
-                  short_hours: float = 24, hasher: Any = None, engine: str = "duckdb",
+                  short_hours: float = 24, hasher: Any = None,
+                  peers: Sequence[PortableModel] = (), engine: str = "duckdb",
                   spark_master: str = DEFAULT_MASTER,
                   spark_exchange_dir: str | Path | None = None, spark_driver_memory: str = "4g",
                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict, BuildInfo]:
@@ -143,8 +147,10 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
     from behaviour, rather than to re-read complaints it already sees. ``snapshots``
     label instants, ``snapshot_step_hours`` apart and ending at ``until``, are stacked
     (short-lived spam numbers live in different windows). A labels file replaces the
-    derived labels (one snapshot at ``until``, no delay). ``engine`` runs the feature SQL
-    (labels and complaint rates stay on the DuckDB connection).
+    derived labels (one snapshot at ``until``, no delay). ``peers``: other operators'
+    portable models, whose agreement adds soft spam labels (:mod:`oracle._consortium`).
+    ``engine`` runs the feature SQL (labels and complaint rates stay on the DuckDB
+    connection).
     """
     check_engine(engine)
     con = connect()
@@ -166,12 +172,14 @@ def training_data(calls: str | Path, reports: str | Path, until: datetime | None
             feats, lab = _stacked(con, info.until, delay, snapshots,
                                   timedelta(hours=snapshot_step_hours),
                                   (long_days, short_hours), quiet, policy, rates, run)
+            lab = add_peer_labels(feats, lab, peers)
     window = {"until": info.until.isoformat(), "features_at": (info.until - delay).isoformat(),
               "long_days": long_days, "short_hours": short_hours, "snapshots": snapshots,
               "label_delay_hours": delay.total_seconds() / 3600,
               "label_source": str(labels) if labels else "complaints",
               "label_policy": None if labels else vars(policy),
-              "complaint_model": rates.card()}
+              "complaint_model": rates.card(),
+              "peers": [{"owner": p.owner, "portable_sha256": p.digest} for p in peers]}
     return feats, lab, window, info
 
 

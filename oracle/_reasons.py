@@ -46,6 +46,8 @@ _WORDS: dict[str, str] = {
     "distinct_ratio": "{v:.0%} of calls went to a different number",
     "calls_per_counterpart": "{v:.1f} calls per person called",
     "callee_block_spread": "callees spread over number blocks ({v:.2f})",
+    "sequential_excess": "calls numbers next to each other ({v:.0%} of callees beyond "
+                         "chance)",
     "callee_countries": "called numbers in {v:.0f} countries",
     "intl_share": "{v:.0%} of calls international",
     "outgoing_share": "{v:.0%} of its calls outgoing: almost nobody calls it",

@@ -11,8 +11,9 @@ from spamledger._settings import Settings
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="run a four-country consortium end to end (make demo)")
-    demo.add_argument("--out", type=Path, default=Path("demo-out"),
-                      help="folder for the demo's chain, IPFS, data and logs (recreated)")
+    demo.add_argument("--out", type=Path, default=None,
+                      help="folder for the demo's chain, IPFS, data and logs (recreated; "
+                      "default: <data-dir>/demo)")
     demo.add_argument("--keep", action="store_true",
                       help="leave the API, chain and IPFS running afterwards")
     demo.add_argument("--stop", action="store_true",
@@ -30,9 +31,11 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         # The progress display tells the story; library INFO lines would bury it.
         logging.getLogger().setLevel(logging.WARNING)
 
+    # One data directory: the demo lives in its own folder under it (never the data dir
+    # itself, which the demo recreates and which may hold an operator's real keystores).
+    out = args.out or Path(settings.data_dir) / "demo"
     if args.stop:
-        stopped = stop_recorded(settings.replace(data_dir=args.out.resolve()))
-        print("stopped: " + (", ".join(stopped) or "nothing was running"))
+        stopped = stop_recorded(settings.replace(data_dir=out.resolve()))
+        print("stopped: " + (", ".join(stopped) or "nothing was running") + f" (in {out})")
         return 0
-    return run_demo(settings, out_dir=args.out, keep=args.keep, scale=args.scale,
-                    seed=args.seed)
+    return run_demo(settings, out_dir=out, keep=args.keep, scale=args.scale, seed=args.seed)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,12 +70,16 @@ def release_new_data(op: Operator) -> list[Path]:
     return moved
 
 
-def train_operator(op: Operator, cut: datetime) -> tuple[str, dict[str, Any]]:
-    """Train the operator's model on its history; saved under ``model_dir/<hash>``."""
+def train_operator(op: Operator, cut: datetime,
+                   peers: Sequence[Any] = ()) -> tuple[str, dict[str, Any]]:
+    """Train the operator's model on its history; saved under ``model_dir/<hash>``.
+
+    :param peers: other operators' portable models to learn from (soft spam labels).
+    """
     import oracle
 
     model, _ = oracle.train_from_files(op.drop_dir / "calls", op.drop_dir / "reports",
-                                       until=cut)
+                                       until=cut, peers=peers)
     tmp = op.model_dir / ".candidate"
     digest = oracle.save_model(model, tmp)
     target = op.model_dir / digest

@@ -73,6 +73,46 @@ def stage_and_train(rig: OperatorRig, sim: dict[str, Path], cut: datetime) -> No
                          "(default 0.8)") from exc
 
 
+def learn_together(rigs: dict[str, OperatorRig], sim: dict[str, Path],
+                   cut: datetime) -> dict[str, dict[str, Any]]:
+    """Each operator retrains with the others' portable models; both models judged.
+
+    The peers' models are read from their portable copies (never a pickle), each pinned
+    to the portable hash in its owner's model card. Returns, per operator, precision and
+    recall at the end of the data for the model trained alone and the one trained with
+    its peers (which becomes the operator's model).
+    """
+    import oracle
+    from oracle.service._scenario import train_operator
+
+    alone = {cc: (rig.model_hash, rig.card) for cc, rig in rigs.items()}
+    out = {}
+    for cc, rig in rigs.items():
+        peers = [oracle.load_portable(rigs[p].app.operator.model_dir / h,
+                                      card["portable_sha256"], owner=p)
+                 for p, (h, card) in alone.items() if p != cc]
+        rig.model_hash, rig.card = train_operator(rig.app.operator, cut, peers=peers)
+        out[cc] = {"alone": _judge(rig, alone[cc][0], sim),
+                   "consortium": _judge(rig, rig.model_hash, sim)}
+    return out
+
+
+def _judge(rig: OperatorRig, model_hash: str, sim: dict[str, Path]) -> dict[str, Any]:
+    """A model's precision and recall on the operator's own network at the end of data."""
+    import oracle
+
+    op = rig.app.operator
+    reports = pd.read_parquet(sim["reports"])
+    path = op.state_dir / "judge-reports.parquet"
+    reports[reports["country"] == rig.country].to_parquet(path)
+    feats = oracle.build_features(Path(sim["calls"]) / f"{rig.country}.parquet", path)
+    model = oracle.load_model(op.model_dir / model_hash)
+    scores = oracle.score(model, feats, oracle.load_rules(), reasons=False)
+    truth = pd.read_parquet(sim["truth"])
+    report = oracle.evaluate(scores, truth[truth["number"].isin(scores["number"])])
+    return report["countries"].get(rig.country) or report["countries"]["ALL"]
+
+
 def register_and_approve(rigs: dict[str, OperatorRig], approvals: int = 2) -> None:
     """Each model registered (card in IPFS), approved by operators of other countries,
     then promoted, so its votes are accepted."""

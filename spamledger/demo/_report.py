@@ -35,6 +35,18 @@ def _detection_table(evaluation: dict[str, Any]) -> Table:
     return table
 
 
+def _together_table(together: dict[str, Any]) -> Table:
+    table = Table(title="Consortium learning (same run, each operator's network at day 14): "
+                  "alone → with the other operators' portable models")
+    for col in ("country", "precision", "recall", "spam-or-suspicious recall"):
+        table.add_column(col, justify="right")
+    for cc, m in together.items():
+        a, c = m["alone"], m["consortium"]
+        table.add_row(cc, *(f"{_fmt(a[k])} → {_fmt(c[k])}"
+                            for k in ("precision", "recall", "flagged_recall")))
+    return table
+
+
 def _ledger_table(state: Any) -> Table:
     picks = state.data["picks"]
     gas = gas_spent(state.data["consortium"])
@@ -82,6 +94,8 @@ def print_report(console: Console, state: Any) -> bool:
     """Print the report; True when every user story ended as expected."""
     console.rule("SpamLedger demo report")
     console.print(_detection_table(state.data["evaluation"]))
+    if state.data.get("together"):
+        console.print(_together_table(state.data["together"]))
     console.print(_ledger_table(state))
     lines, ok = _stories(state)
     for line in lines:

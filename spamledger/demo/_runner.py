@@ -1,7 +1,8 @@
 """``make demo``: the whole consortium working, end to end, with a progress display.
 
 Steps: start chain and IPFS; keys; deploy; admit four operators, two arbiters and a
-regulator; simulate two weeks of each operator's network; train and register models with
+regulator; simulate two weeks of each operator's network; train each model alone, then
+again with the other operators' portable models (consortium learning); register models with
 cross-country approvals; score and push votes and epoch snapshots; finalize cross-border
 rounds; start the API; then a telco lookup, a business dispute upheld by arbiters, and a
 regulator's audit. Every process started is ended unless ``--keep``.
@@ -86,7 +87,7 @@ def _finish(state: DemoState, keep: bool, console: Console) -> None:
         console.print(
             f"\nKept running: API {state.data['api_url']} (docs at /docs), chain "
             f"{state.settings.rpc_url}, IPFS {state.settings.ipfs_api}.\nStop them with: "
-            f"[bold].venv/bin/spamledger --data-dir {state.settings.data_dir} demo --stop[/]")
+            f"[bold].venv/bin/spamledger demo --out {state.settings.data_dir} --stop[/]")
         return
     state.services.stop()
     console.print("All demo processes stopped.")
@@ -100,6 +101,7 @@ def _steps(scale: float, seed: int) -> list[tuple[str, Callable[[DemoState], Non
         ("simulate two weeks of four operators' networks",
          lambda s: _simulate(s, scale, seed)),
         ("train each operator's model on its first ten days", _train),
+        ("learn together: retrain with the other operators' portable models", _together),
         ("register models on-chain; other countries approve", _models),
         ("score the newest files; push votes and epoch snapshots; finalize rounds", _push),
         ("start the API with its chain indexer", _api),
@@ -134,6 +136,12 @@ def _train(state: DemoState) -> None:
     state.data["rigs"] = rigs
     for rig in rigs.values():
         _operators.stage_and_train(rig, sim, cut)
+
+
+def _together(state: DemoState) -> None:
+    sim = state.data["sim"]
+    state.data["together"] = _operators.learn_together(
+        state.data["rigs"], sim, _operators.training_cut(sim))
 
 
 def _models(state: DemoState) -> None:

@@ -135,3 +135,60 @@ def test_labels_file_overrides_with_numbers_normalized(tmp_path: Path) -> None:
     labels = read_labels(f)
     assert dict(zip(labels["number"], labels["label"], strict=True)) == {
         SPAMMER: 1, BUSY: 0}
+
+
+# --- labels from conduct: sequential dialling needs no complaint --------------------------
+
+SWEEPER = "+14155550200"
+BANK = "+14155550201"
+
+
+@pytest.fixture
+def dialled(tmp_path: Path):
+    """400 subscribers calling their circles; a sweeper walks 80 adjacent ones, a bank calls
+    80 chosen at random; nobody complains."""
+    rng = np.random.default_rng(5)
+    subs = sorted({f"+1212{int(n):07d}" for n in rng.integers(2_000_000, 9_999_999, 400)})
+    rows = ["ts,caller,callee,duration_s,answered,country"]
+    for i, s in enumerate(subs):
+        for j in rng.integers(0, len(subs), 4):
+            rows.append(f"2026-01-05T09:{i % 60:02d}:00Z,{s},{subs[j]},90,true,US")
+    start = int(rng.integers(0, len(subs) - 80))
+    for i, v in enumerate(subs[start:start + 80]):
+        rows.append(f"2026-01-05T10:{i % 60:02d}:{i // 60:02d}Z,{SWEEPER},{v},4,true,US")
+    for i, j in enumerate(rng.choice(len(subs), 80, replace=False)):
+        rows.append(f"2026-01-05T11:{i % 60:02d}:{i // 60:02d}Z,{BANK},{subs[j]},80,true,US")
+    (tmp_path / "calls.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "reports.csv").write_text("ts,number,label,country,reporter,source\n")
+    con = connect()
+    load_calls(con, tmp_path / "calls.csv")
+    load_reports(con, tmp_path / "reports.csv")
+    return con
+
+
+def test_a_sequential_dialler_is_labelled_spam_without_any_complaint(dialled) -> None:
+    labels = derive_labels(dialled, datetime(2026, 1, 6), DEFAULT,
+                           numbers=pd.Series([SWEEPER, BANK]))
+    assert _label(labels, SWEEPER) == 1
+    assert bool(labels.loc[labels["number"] == SWEEPER, "firm"].item())
+    assert _label(labels, BANK) != 1       # random customers: adjacent only by chance
+
+
+def test_sweep_alpha_zero_leaves_spam_to_complaints(dialled) -> None:
+    labels = derive_labels(dialled, datetime(2026, 1, 6),
+                           LabelPolicy(sweep_alpha=0.0), numbers=pd.Series([SWEEPER]))
+    assert _label(labels, SWEEPER) != 1
+
+
+def test_sequential_evidence_is_a_binomial_tail_against_the_pool() -> None:
+    from oracle._labels import sequential_evidence
+
+    ev = sequential_evidence([140, 3, 0], [150, 150, 150], [10_000, 10_000, 10_000])
+    assert ev[0] > 200 and ev[1] < 1 and ev[2] == 0
+    # Calling nearly the whole pool makes adjacency expected: no evidence.
+    assert sequential_evidence([140], [150], [152])[0] < 1
+
+
+def test_a_sweep_alpha_outside_zero_one_is_refused() -> None:
+    with pytest.raises(LabelError, match="sweep_alpha"):
+        LabelPolicy(sweep_alpha=1.5)
