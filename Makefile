@@ -14,9 +14,15 @@ NPM10 := $(NODE22_BIN)/node $(CURDIR)/tools/node22/node_modules/npm/bin/npm-cli.
 export PATH := $(NODE22_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup test test-fast test-python test-solidity compile demo lint typecheck bench clean
+.PHONY: setup test test-fast test-python test-solidity compile demo lint typecheck bench clean java
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed java
+
+# PySpark (the oracle's scale-out feature engine, tested in local mode) needs Java 17+:
+# installed from Debian's packages when the machine has no java at all.
+java:
+	@command -v java >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
 
 $(NODE22_BIN)/node: tools/node22/package-lock.json
 	cd tools/node22 && npm ci --no-audit --no-fund

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ("gas_table", "ipfs_bench", "oracle_bench", "service_bench", "api_bench",
+BENCHES = ("gas_table", "ipfs_bench", "oracle_bench", "ingest", "service_bench", "api_bench",
            "cli_bench")
 
 

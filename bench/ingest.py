@@ -146,7 +146,10 @@ def in_child(step: str, data: Path, **kw: str) -> dict:
     if proc.returncode:
         raise RuntimeError(f"{step} build failed (bench/out/{step}.stderr.log):\n"
                            f"{proc.stderr[-1500:]}")
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"{step} build printed no result (exit {proc.returncode}):\n"
+                           f"{proc.stdout[-1500:]}")
     result = json.loads(line[len("RESULT "):])
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     result.update(wall_s=wall, peak_rss_mb=max(peak, before) / 1024)
@@ -280,9 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     data = generate(args.work, args.rows)
-    saved = HERE / "ingest.json"
     if args.spark_only:
-        result = json.loads(saved.read_text())
+        result = json.loads(args.out.with_name(args.out.stem.lower() + ".json").read_text())
     else:
         result = _duckdb_figures(args.work, data)
         _save(result, args.out)
@@ -325,7 +327,7 @@ def _duckdb_figures(work: Path, data: dict[str, Path]) -> dict:
 
 def _save(result: dict, out: Path) -> None:
     out.write_text(markdown(result))
-    (HERE / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
+    out.with_name(out.stem.lower() + ".json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
 
 
