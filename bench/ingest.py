@@ -243,7 +243,8 @@ def markdown(r: dict) -> str:
               f"{d['build_s'] / fl:.1f}x (issue #15 baseline: 112.8x)."]
     n = r["normalization"]
     lines += ["", "## Normalization", "",
-              f"Distinct strings of the same file: {n['distinct_strings']:,} "
+              (f"Measured {n['when']} (a separate run). " if "when" in n else "")
+              + f"Distinct strings of the same file: {n['distinct_strings']:,} "
               f"({n['distinct_e164']:,} already E.164). libphonenumber: parse + validate + type "
               "+ format, one string at a time, uncached (a random sample of 60,000); fast "
               "path: `spamledger._fastnumbers.normalize_arrays` on all of them (tables, "
@@ -297,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         result = json.loads(args.out.with_name(args.out.stem.lower() + ".json").read_text())
         if args.normalization_only:
             result["normalization"] = normalization(data["calls"])
+            result["normalization"]["when"] = f"{datetime.now():%Y-%m-%d %H:%M}"
             _save(result, args.out)
             return 0
     else:
