@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from web3.logs import DISCARD
@@ -62,3 +63,15 @@ def uphold(consortium, dispute_id: int) -> None:
     for arbiter in consortium.arbiters.values():
         consortium.ledger.transact("Dispute", "vote", dispute_id, True, account=arbiter)
     consortium.ledger.transact("Dispute", "resolve", dispute_id)
+
+
+def tamper_block(data_dir: Path, marker: str, country: str) -> None:
+    """Alter the stored block holding one evidence document inside the js-ipfs repository."""
+    needle = f'"country":"{country}"'.encode()
+    for path in Path(data_dir).rglob("*"):
+        if path.is_file() and path.stat().st_size < 65536:
+            data = path.read_bytes()
+            if marker.encode() in data and needle in data:
+                path.write_bytes(data.replace(b'"calls":900', b'"calls":100'))
+                return
+    raise AssertionError("evidence block not found in the IPFS repository")
