@@ -236,12 +236,12 @@ def _day(epoch_seconds: int | None) -> str:
 
 
 def _series(counts: dict[str, Counter[str]]) -> dict[str, Any]:
-    """``{"days": [...], "keys": [...], "rows": [(day, {key: n}), ...], "max": n}``."""
+    """``{"days": [...], "names": [...], "rows": [(day, {name: n}), ...], "max": n}``."""
     days = sorted(counts)
     keys = sorted({k for c in counts.values() for k in c})
     rows = [(d, dict(counts[d])) for d in days]
     most = max((sum(c.values()) for c in counts.values()), default=0)
-    return {"days": days, "keys": keys, "rows": rows, "max": most}
+    return {"days": days, "names": keys, "rows": rows, "max": most}
 
 
 def _disputes_per_day(session: Session, country: str | None) -> dict[str, Any]:

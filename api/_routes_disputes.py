@@ -87,6 +87,8 @@ def _dispute_form(form, ignore: tuple[str, ...] = ()) -> tuple[dict[str, str], l
     for name, most in _FIELDS.items():
         if name in fields and len(fields[name]) > most:
             raise Unprocessable(f"{name}: at most {most} characters")
+    if fields.get("country") == "":  # an HTML form sends the empty optional field
+        del fields["country"]
     country = fields.get("country")
     if country is not None and not (len(country) == 2 and country.isascii()
                                     and country.isalpha()):

@@ -75,3 +75,15 @@ def tamper_block(data_dir: Path, marker: str, country: str) -> None:
                 path.write_bytes(data.replace(b'"calls":900', b'"calls":100'))
                 return
     raise AssertionError("evidence block not found in the IPFS repository")
+
+
+def evidence_round(consortium, store, number: str) -> str:
+    """A finalized round of ``number`` where US, IN and BR each vote with an evidence
+    document in IPFS; the marker :func:`tamper_block` finds those documents by."""
+    marker = f"evidence-{number}-{os.urandom(6).hex()}"
+    cids = {cc: store.put_json({"country": cc, "marker": marker, "features": {"calls": 900}})
+            for cc in ("US", "IN", "BR")}
+    run_round(consortium, consortium.hasher.key(number), "US",
+              {"US": 9000, "IN": 8000, "BR": 7000}, approved_model(consortium, "evidence"),
+              cids=cids)
+    return marker
