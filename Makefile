@@ -66,13 +66,15 @@ lint: setup
 demo: compile
 	$(VENV)/bin/spamledger demo $(if $(KEEP),--keep,)
 
-bench: compile
+bench: compile browser
 	$(PY) -m bench
 
-# Screenshots of every console page, taken by the browser tests, into docs/console/.
+# Screenshots into docs/console/: the browser tests' stories, then every page on the demo's
+# data (the bench runs a demo and records first-paint figures in bench/CONSOLE.md).
 screenshots: compile browser
 	SPAMLEDGER_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console $(PY) -m pytest -q \
 		tests/api/test_console_browser.py
+	$(PY) -m bench.console_bench --screenshots docs/console
 
 clean:
 	rm -rf artifacts cache .spamledger demo-out

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
@@ -100,6 +101,18 @@ def check_csrf(expected: str | None, given: object) -> None:
     if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
         raise Forbidden("CSRF token does not match this session: reload the page and submit "
                         "the form again")
+
+
+def flash_sig(user: ConsoleUser, message: str) -> str:
+    """A short HMAC of ``message`` under the session's CSRF token."""
+    return hmac.new(user.csrf.encode(), message.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def flash(user: ConsoleUser, message: str, sig: str) -> str:
+    """``message`` when ``sig`` is this session's signature of it, else nothing."""
+    if message and sig and hmac.compare_digest(flash_sig(user, message), sig):
+        return message
+    return ""
 
 
 def new_token() -> str:

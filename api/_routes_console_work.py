@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api._console import CSRF_FIELD, check_csrf
+from api._console import CSRF_FIELD, ConsoleUser, check_csrf, flash, flash_sig
 from api._console_work import (
     approve,
     arbiter_view,
@@ -39,12 +39,18 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 DisputeId = Annotated[int, Path(ge=0, le=2**63 - 1)]
 Cid = Annotated[str, Path(min_length=10, max_length=128, pattern="^[A-Za-z0-9]+$")]
+Done = Annotated[str, Query(max_length=300)]
+Sig = Annotated[str, Query(max_length=64)]
 VIEWABLE = ("application/pdf", "image/png", "image/jpeg", "text/plain", "text/csv",
             "application/json")
 
 
-def _done(target: str, message: str) -> Response:
-    response = RedirectResponse(f"{target}?done={quote(message[:300])}", status_code=303)
+def _done(target: str, message: str, user: ConsoleUser) -> Response:
+    """Redirect to ``target`` showing ``message``, signed for this session (a link crafted
+    elsewhere cannot make a page show a message of its choosing)."""
+    message = message[:300]
+    response = RedirectResponse(f"{target}?done={quote(message)}&sig={flash_sig(user, message)}",
+                                status_code=303)
     response.headers.update(SECURITY_HEADERS)
     return response
 
@@ -56,7 +62,7 @@ def _done(target: str, message: str) -> Response:
 def business_page(request: Request, user: User,
                   number: Annotated[str, Query(max_length=64)] = "",
                   country: Annotated[str, Query(max_length=2)] = "",
-                  done: Annotated[str, Query(max_length=300)] = "") -> Response:
+                  done: Done = "", sig: Sig = "") -> Response:
     ctx = ctx_of(request)
     answer, error = None, ""
     with ctx.session_factory() as session:
@@ -70,7 +76,7 @@ def business_page(request: Request, user: User,
         mine = filings(session, user.who)
     s = ctx.settings
     return page(request, "business.html", user, answer=answer, error=error, number=number,
-                country=country, filings=mine, done=done, types=ALLOWED_TYPES,
+                country=country, filings=mine, done=flash(user, done, sig), types=ALLOWED_TYPES,
                 max_bytes=s.api_upload_max_bytes, max_files=s.api_upload_max_files)
 
 
@@ -95,16 +101,16 @@ async def business_file(request: Request, user: User) -> Response:
     filed = await run_in_threadpool(open_dispute, ctx, user.who, parsed, business, claimant,
                                     files)
     return _done(f"/console/business/disputes/{filed['dispute_id']}",
-                 f"dispute {filed['dispute_id']} opened in transaction {filed['tx_hash']}")
+                 f"dispute {filed['dispute_id']} opened in transaction {filed['tx_hash']}", user)
 
 
 @router.get("/business/disputes/{dispute_id}", response_class=HTMLResponse)
 def business_follow(request: Request, user: User, dispute_id: DisputeId,
-                    done: Annotated[str, Query(max_length=300)] = "") -> Response:
+                    done: Done = "", sig: Sig = "") -> Response:
     ctx = ctx_of(request)
     with ctx.session_factory() as session:
         view = business_dispute(session, user.who, dispute_id)
-        return page(request, "business_dispute.html", user, view=view, done=done,
+        return page(request, "business_dispute.html", user, view=view, done=flash(user, done, sig),
                     dispute_id=dispute_id)
 
 
@@ -113,11 +119,11 @@ def business_follow(request: Request, user: User, dispute_id: DisputeId,
 
 @router.get("/arbiter", response_class=HTMLResponse)
 def arbiter_page(request: Request, user: User,
-                 done: Annotated[str, Query(max_length=300)] = "") -> Response:
+                 done: Done = "", sig: Sig = "") -> Response:
     ctx = ctx_of(request)
     with ctx.session_factory() as session:
         view = arbiter_view(ctx, session, user.who)
-        return page(request, "arbiter.html", user, view=view, done=done)
+        return page(request, "arbiter.html", user, view=view, done=flash(user, done, sig))
 
 
 @router.post("/arbiter/disputes/{dispute_id}/vote")
@@ -128,7 +134,7 @@ async def arbiter_vote(request: Request, user: User, dispute_id: DisputeId) -> R
         raise Unprocessable("choice: uphold or reject")
     message = await run_in_threadpool(cast_vote, ctx_of(request), user.who, dispute_id,
                                       choice == "uphold")
-    return _done("/console/arbiter", f"dispute {dispute_id}: {message}")
+    return _done("/console/arbiter", f"dispute {dispute_id}: {message}", user)
 
 
 # ------------------------------------------------------------------------------ operator
@@ -136,11 +142,11 @@ async def arbiter_vote(request: Request, user: User, dispute_id: DisputeId) -> R
 
 @router.get("/operator", response_class=HTMLResponse)
 def operator_page(request: Request, user: User,
-                  done: Annotated[str, Query(max_length=300)] = "") -> Response:
+                  done: Done = "", sig: Sig = "") -> Response:
     ctx = ctx_of(request)
     with ctx.session_factory() as session:
         view = operator_view(ctx, session, user.who)
-    return page(request, "operator.html", user, view=view, done=done)
+    return page(request, "operator.html", user, view=view, done=flash(user, done, sig))
 
 
 @router.post("/operator/models/approve")
@@ -150,7 +156,7 @@ async def operator_approve(request: Request, user: User) -> Response:
     if not isinstance(owner, str) or not isinstance(model, str):
         raise Unprocessable("owner and model_hash are required")
     message = await run_in_threadpool(approve, ctx_of(request), user.who, owner, model)
-    return _done("/console/operator", message)
+    return _done("/console/operator", message, user)
 
 
 # ------------------------------------------------------------------------------ evidence

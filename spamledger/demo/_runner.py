@@ -100,11 +100,26 @@ def _console_line(state: DemoState, console: Console, url: str, running: bool) -
     """The demo's last line: where the web console is (or was) and its sign-in keys."""
     keys = state.data.get("console_keys")
     if running:
+        _save_story_numbers(state)
         console.print(f"Web console: [bold]{url}/console/[/] (sign-in keys per role in "
                       f"{keys})")
     else:
         console.print(f"Web console was at {url}/console/ while the demo ran; "
                       "`make demo KEEP=1` keeps it running.")
+
+
+def _save_story_numbers(state: DemoState) -> None:
+    """The API URL and the numbers the stories used (simulated), for tools driving a kept
+    demo's console (``bench/console_bench.py``)."""
+    import json
+
+    picks = {"audited": (state.data.get("regulator") or {}).get("number"),
+             "disputed": (state.data.get("business") or {}).get("number"),
+             "spam": (state.data.get("telco") or {}).get("spam_number"),
+             "courier": (state.data.get("telco") or {}).get("courier_number")}
+    picks["api_url"] = state.data.get("api_url")
+    path = Path(state.settings.data_dir) / "demo-numbers.json"
+    path.write_text(json.dumps({k: v for k, v in picks.items() if v}, indent=2))
 
 
 def _steps(scale: float, seed: int) -> list[tuple[str, Callable[[DemoState], None]]]:

@@ -186,3 +186,23 @@ def test_keys_name_a_well_formed_signer_keystore(engine):
 
     with session_scope(engine) as session, pytest.raises(BadRequest, match="keystore name"):
         create_key(session, role="telco", country="US", signer="../../etc/passwd")
+
+
+def test_reflected_text_is_escaped(client):
+    page = client.get("/console/sign-in", params={"why": "<script>alert(1)</script>"})
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_a_result_message_shows_only_with_this_sessions_signature(client, engine):
+    from api._console import flash_sig, load_user
+
+    sign_in(client, key_of(engine, "business", "US"))
+    forged = client.get("/console/business", params={"done": "dispute 9 upheld",
+                                                     "sig": "0" * 32})
+    assert forged.status_code == 200 and "dispute 9 upheld" not in forged.text
+    with session_scope(engine) as session:
+        user = load_user(session, client.cookies.get("slc_session"))
+    signed = client.get("/console/business", params={
+        "done": "dispute 9 upheld", "sig": flash_sig(user, "dispute 9 upheld")})
+    assert "dispute 9 upheld" in signed.text
