@@ -149,3 +149,25 @@ def test_operator_approves_another_countrys_model_signed_server_side(
                           data={"csrf": csrf, "owner": v["IN"].address,
                                 "model_hash": "0x" + model.hex()})
     assert refused.status_code == 403 and "no signer keystore" in refused.text
+
+
+def test_activity_charts_count_finalized_rounds_and_respect_the_country_scope(
+        chain_app, consortium, engine):
+    client, indexer, _store = chain_app
+    run_round(consortium, consortium.hasher.key(fresh_number()), "US",
+              {"US": 9000, "IN": 9000, "BR": 8000}, approved_model(consortium, "activity"))
+    indexer.sync()
+    sign_in(client, key_of(engine, "regulator"))
+    page = client.get("/console/activity").text
+    bars = re.findall(r"<title>(\d{4}-\d\d-\d\d) · spam: (\d+)</title>", page)
+    assert bars and sum(int(n) for _, n in bars) >= 1
+    consortium_page = client.get("/console/consortium").text
+    for cc in ("US", "IN", "BR", "GB", "FR"):
+        assert f"<td>{cc}</td>" in consortium_page
+    assert re.search(r'<th scope="row">quorum-bps</th><td>Consensus</td><td>\d+</td>',
+                     consortium_page)
+
+    client.cookies.clear()
+    sign_in(client, key_of(engine, "regulator", "GB"))
+    scoped = client.get("/console/activity").text
+    assert "Activity · GB" in scoped and "· spam:" not in scoped
