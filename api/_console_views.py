@@ -26,7 +26,7 @@ from api._context import Context
 from api._errors import ApiError
 from api._models import ChainEvent, Dispute, Epoch, GovernanceEvent, Model, Round, Validator, Vote
 from api._reputation import category_name, verdict_name
-from api._schemas import AuditOut, VerifyOut
+from api._schemas import AuditOut
 from spamledger._numbers import Number
 
 logger = logging.getLogger(__name__)
@@ -42,19 +42,26 @@ TRAIL_COLUMNS = ("section", "block_number", "block_time", "kind", "event", "summ
                  "ok", "detail")
 
 
-def audit(ctx: Context, session: Session, number: Number) -> dict[str, Any]:
-    """History, timeline and verification of ``number``; a chain or IPFS outage leaves the
-    history and an ``error`` instead of checks (never a check passed by default)."""
+def audit(ctx: Context, session: Session, number: Number,
+          with_checks: bool = True) -> dict[str, Any]:
+    """History and timeline of ``number`` from the index and, ``with_checks``, its
+    verification (see :func:`checks`)."""
     trail = history(session, ctx, number)
-    checks: VerifyOut | None = None
-    error = ""
-    try:
-        checks = verify(ctx, number, session)
-    except ApiError as exc:
-        error = exc.detail
-    return {"number": number.e164, "number_key": trail.number_key, "history": trail,
-            "timeline": timeline(trail), "verify": checks, "error": error,
+    view = {"number": number.e164, "number_key": trail.number_key, "history": trail,
+            "timeline": timeline(trail), "verify": None, "error": "",
             "generated_at": int(time.time())}
+    if with_checks:
+        view.update(checks(ctx, session, number))
+    return view
+
+
+def checks(ctx: Context, session: Session, number: Number) -> dict[str, Any]:
+    """``{"verify": VerifyOut, "error": ""}``; a chain or IPFS outage gives ``verify`` None
+    and the ``error`` instead (never a check passed by default)."""
+    try:
+        return {"verify": verify(ctx, number, session), "error": ""}
+    except ApiError as exc:
+        return {"verify": None, "error": exc.detail}
 
 
 def timeline(trail: AuditOut) -> list[dict[str, Any]]:
@@ -140,34 +147,44 @@ def trail_csv(view: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------- consortium
 
 
-def consortium(ctx: Context, session: Session) -> dict[str, Any]:
-    """Validators, arbiters, governance parameters (current value from the chain, block of
-    the last change from the index) and models."""
+def consortium(ctx: Context, session: Session,
+               with_parameters: bool = True) -> dict[str, Any]:
+    """Validators, arbiters, thresholds and models from the index and, ``with_parameters``,
+    the governance parameters (see :func:`parameters`)."""
     validators = session.scalars(select(Validator).order_by(Validator.country)).all()
-    gov = session.scalars(select(GovernanceEvent)
-                          .order_by(GovernanceEvent.block_number,
-                                    GovernanceEvent.log_index)).all()
     arbiters: dict[str, dict[str, Any]] = {}
-    changed: dict[tuple[str, str], int] = {}
     thresholds: dict[str, dict[str, Any]] = {}
-    for e in gov:
+    for e in _governance(session, ("ArbiterSet", "ArbiterRemoved", "ThresholdsChanged")):
         a = json.loads(e.args)
         if e.event == "ArbiterSet":
             arbiters[a["arbiter"]] = {"address": a["arbiter"], "country": _cc(a["country"]),
                                       "weight": a["weight"], "block_number": e.block_number}
         elif e.event == "ArbiterRemoved":
             arbiters.pop(a["arbiter"], None)
-        elif e.event == "ParameterChanged":
-            changed[(e.contract, str(a.get("name")))] = e.block_number
-        elif e.event == "ThresholdsChanged":
+        else:
             thresholds[_cc(a["country"])] = {"spam_bps": a["spamBps"],
                                              "suspicious_bps": a["suspiciousBps"],
                                              "block_number": e.block_number}
     models = session.scalars(select(Model).order_by(Model.block_number)).all()
     return {"validators": validators, "arbiters": sorted(arbiters.values(),
                                                          key=lambda r: r["country"]),
-            "parameters": _parameters(ctx, changed), "thresholds": thresholds,
-            "models": models}
+            "parameters": parameters(ctx, session) if with_parameters else None,
+            "thresholds": thresholds, "models": models}
+
+
+def _governance(session: Session, events: tuple[str, ...]) -> list[GovernanceEvent]:
+    return list(session.scalars(select(GovernanceEvent)
+                                .where(GovernanceEvent.event.in_(events))
+                                .order_by(GovernanceEvent.block_number,
+                                          GovernanceEvent.log_index)).all())
+
+
+def parameters(ctx: Context, session: Session) -> list[dict[str, Any]]:
+    """Each governance parameter: its value read from the chain now, and the block of its
+    last ``ParameterChanged`` in the index (None: unchanged since deployment)."""
+    changed = {(e.contract, str(json.loads(e.args).get("name"))): e.block_number
+               for e in _governance(session, ("ParameterChanged",))}
+    return _parameters(ctx, changed)
 
 
 def _parameters(ctx: Context, changed: dict[tuple[str, str], int]) -> list[dict[str, Any]]:

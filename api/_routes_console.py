@@ -33,7 +33,15 @@ from api._console import (
     sign_in,
     sign_out,
 )
-from api._console_views import activity, audit, consortium, trail_csv, trail_json
+from api._console_views import (
+    activity,
+    audit,
+    checks,
+    consortium,
+    parameters,
+    trail_csv,
+    trail_json,
+)
 from api._context import Context
 from api._errors import ApiError, Forbidden, NotFound, Unauthorized
 from api._reputation import parse_number, verdict_name
@@ -210,11 +218,25 @@ CountryQuery = Annotated[str, Query(max_length=2)]
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, user: User, number: NumberQuery = "",
-               country: CountryQuery = "") -> Response:
+               country: CountryQuery = "", inline: bool = False) -> Response:
+    """The timeline at once; the checks (seconds of chain and IPFS reads) follow as a
+    fragment the page's script fetches, or inline (``inline=1``, the no-script link)."""
     if not number:
         return page(request, "audit.html", user, view=None, number="", country=country)
-    view = _audit_view(request, user, number, country)
-    return page(request, "audit.html", user, view=view, number=number, country=country)
+    view = _audit_view(request, user, number, country, with_checks=inline)
+    return page(request, "audit.html", user, view=view, number=number, country=country,
+                inline=inline)
+
+
+@router.get("/audit/checks", response_class=HTMLResponse)
+def audit_checks(request: Request, user: User, number: NumberQuery,
+                 country: CountryQuery = "") -> Response:
+    """Every verification check of the number, as an HTML fragment of the audit page."""
+    ctx = ctx_of(request)
+    parsed = _parsed(user, number, country)
+    with ctx.session_factory() as session:
+        found = checks(ctx, session, parsed)
+    return page(request, "audit_checks.html", user, **found)
 
 
 @router.get("/audit/export.{fmt}")
@@ -230,21 +252,37 @@ def audit_export(request: Request, user: User, fmt: str, number: NumberQuery,
         **SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _audit_view(request: Request, user: ConsoleUser, number: str,
-                country: str) -> dict[str, Any]:
-    ctx = ctx_of(request)
+def _parsed(user: ConsoleUser, number: str, country: str) -> Any:
     parsed = parse_number(number, country.upper() or None)
     user.who.require_country(parsed.region)
+    return parsed
+
+
+def _audit_view(request: Request, user: ConsoleUser, number: str, country: str,
+                with_checks: bool = True) -> dict[str, Any]:
+    ctx = ctx_of(request)
+    parsed = _parsed(user, number, country)
     with ctx.session_factory() as session:
-        return audit(ctx, session, parsed)
+        return audit(ctx, session, parsed, with_checks=with_checks)
 
 
 @router.get("/consortium", response_class=HTMLResponse)
-def consortium_page(request: Request, user: User) -> Response:
+def consortium_page(request: Request, user: User, inline: bool = False) -> Response:
+    """The index's view at once; governance parameters read from the chain follow as a
+    fragment (or inline, ``inline=1``)."""
     ctx = ctx_of(request)
     with ctx.session_factory() as session:
-        view = consortium(ctx, session)
-        return page(request, "consortium.html", user, view=view)
+        view = consortium(ctx, session, with_parameters=inline)
+        return page(request, "consortium.html", user, view=view, inline=inline)
+
+
+@router.get("/consortium/parameters", response_class=HTMLResponse)
+def consortium_parameters(request: Request, user: User) -> Response:
+    """The governance parameters on-chain with the block of their last change (fragment)."""
+    ctx = ctx_of(request)
+    with ctx.session_factory() as session:
+        rows = parameters(ctx, session)
+    return page(request, "parameters.html", user, parameters=rows)
 
 
 @router.get("/activity", response_class=HTMLResponse)

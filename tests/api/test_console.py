@@ -62,8 +62,9 @@ def test_sign_in_form_without_its_token_is_refused(client, engine):
 def test_telco_key_cannot_open_regulator_pages(client, engine):
     sign_in(client, key_of(engine, "telco", "US"))
     for path in ("/console/audit", "/console/audit?number=%2B14155550123",
+                 "/console/audit/checks?number=%2B14155550123",
                  "/console/audit/export.json?number=%2B14155550123", "/console/consortium",
-                 "/console/activity", "/console/business"):
+                 "/console/consortium/parameters", "/console/activity", "/console/business"):
         response = client.get(path)
         assert response.status_code == 403, path
         assert "role &#39;telco&#39; may not open this page" in response.text
@@ -90,8 +91,8 @@ def test_country_scoped_regulator_cannot_audit_another_countrys_number(client, e
     response = client.get("/console/audit?number=%2B14155550123")
     assert response.status_code == 403
     assert "key is scoped to country GB, not US" in response.text
-    export = client.get("/console/audit/export.csv?number=%2B14155550123")
-    assert export.status_code == 403
+    for path in ("/console/audit/export.csv", "/console/audit/checks"):
+        assert client.get(path, params={"number": "+14155550123"}).status_code == 403
 
 
 def test_forms_without_csrf_token_are_refused_before_anything_happens(client, engine):

@@ -173,6 +173,19 @@ def reload_until(page, text: str, timeout: float = 30.0) -> None:
         page.reload()
 
 
+def checks_until(page, text: str, timeout: float = 60.0) -> None:
+    """Reload until the verification fragment, loaded after first paint, says ``text``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page.wait_for_selector("#verdict", timeout=timeout * 1000)
+        if text in page.inner_text("#verdict"):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never in the verdict: {page.inner_text('#verdict')}")
+        time.sleep(0.3)
+        page.reload()
+
+
 def test_regulator_audits_a_number_from_search_to_export_then_sees_tampering(
         stack, consortium, ipfs_node, open_page):
     number = fresh_number()
@@ -188,8 +201,7 @@ def test_regulator_audits_a_number_from_search_to_export_then_sees_tampering(
     sign_in(page, stack, stack.key("regulator"), "/console/audit")
     page.fill("#number", number)
     page.press("#number", "Enter")
-    page.wait_for_selector("table.checks")
-    reload_until(page, "All ")
+    checks_until(page, "All ")
     results = page.locator("table.checks .result").all_inner_texts()
     assert len(results) >= 10 and set(results) == {"Passed"}
     assert "VoteCast" in page.inner_text("table.timeline")
@@ -203,7 +215,7 @@ def test_regulator_audits_a_number_from_search_to_export_then_sees_tampering(
     assert Path(csv_download.value.path()).read_text().count("\ncheck,") == len(results)
 
     tamper_block(ipfs_node.settings.data_dir, marker, "US")
-    page.reload()
+    checks_until(page, "checks failed")
     failed = page.locator("table.checks tr.bad th").all_inner_texts()
     assert len(failed) == 1 and failed[0].startswith("evidence: vote")
     assert "Tampered" in page.inner_text("table.checks tr.bad")
@@ -285,7 +297,7 @@ def test_operator_approves_another_countrys_model(stack, consortium, open_page):
 def test_regulator_consortium_and_activity_pages(stack, open_page):
     page = open_page()
     sign_in(page, stack, stack.key("regulator"), "/console/consortium")
-    reload_until(page, "quorum-bps")
+    page.wait_for_selector("#parameters th:has-text('quorum-bps')")
     assert page.locator("h2", has_text="Validators").count() == 1
     check_page(page, stack, "consortium")
     page.goto(f"{stack.base}/console/activity")

@@ -51,15 +51,18 @@ def test_regulator_audit_shows_every_check_then_the_tampered_one_failing(
     sign_in(client, key_of(engine, "regulator"))
 
     page = client.get("/console/audit", params={"number": number})
-    assert page.status_code == 200
-    checks = _checks(page.text)
+    assert page.status_code == 200 and 'data-fragment="/console/audit/checks?number=' in page.text
+    for event in ("RoundOpened", "VoteCast", "RoundFinalized", "RecordFinalized"):
+        assert f"<td>{event}</td>" in page.text
+    fragment = client.get("/console/audit/checks", params={"number": number}).text
+    inline = client.get("/console/audit", params={"number": number, "inline": 1}).text
+    assert _checks(inline) == _checks(fragment)
+    checks = _checks(fragment)
     names = [n.split(":")[0] for n, _ in checks]
     assert names.count("signature") == 3 and names.count("evidence") == 3
     assert {"tally", "registry record", "served record = chain record"} <= set(names)
     assert {r for _, r in checks} == {"Passed"}
-    assert f"All {len(checks)} checks passed" in page.text
-    for event in ("RoundOpened", "VoteCast", "RoundFinalized", "RecordFinalized"):
-        assert f"<td>{event}</td>" in page.text
+    assert f"All {len(checks)} checks passed" in fragment
     exported = json.loads(client.get("/console/audit/export.json",
                                       params={"number": number}).text)
     assert exported["verified"] is True and len(exported["checks"]) == len(checks)
@@ -67,10 +70,10 @@ def test_regulator_audit_shows_every_check_then_the_tampered_one_failing(
                                            if r["event"] == "VoteCast")
 
     tamper_block(ipfs_node.settings.data_dir, marker, "US")
-    page = client.get("/console/audit", params={"number": number})
-    failed = [n for n, r in _checks(page.text) if r == "Failed"]
+    fragment = client.get("/console/audit/checks", params={"number": number}).text
+    failed = [n for n, r in _checks(fragment) if r == "Failed"]
     assert len(failed) == 1 and failed[0].startswith("evidence: vote")
-    assert "1 of" in page.text and "checks failed" in page.text
+    assert "1 of" in fragment and "checks failed" in fragment
     rows = list(csv.DictReader(io.StringIO(client.get("/console/audit/export.csv",
                                                       params={"number": number}).text)))
     bad = [r for r in rows if r["section"] == "check" and r["ok"] == "False"]
@@ -164,8 +167,11 @@ def test_activity_charts_count_finalized_rounds_and_respect_the_country_scope(
     consortium_page = client.get("/console/consortium").text
     for cc in ("US", "IN", "BR", "GB", "FR"):
         assert f"<td>{cc}</td>" in consortium_page
-    assert re.search(r'<th scope="row">quorum-bps</th><td>Consensus</td><td>\d+</td>',
-                     consortium_page)
+    assert 'data-fragment="/console/consortium/parameters"' in consortium_page
+    for page in (client.get("/console/consortium/parameters").text,
+                 client.get("/console/consortium", params={"inline": 1}).text):
+        assert re.search(r'<th scope="row">quorum-bps</th><td>Consensus</td><td>\d+</td>',
+                         page)
 
     client.cookies.clear()
     sign_in(client, key_of(engine, "regulator", "GB"))

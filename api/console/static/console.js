@@ -1,6 +1,20 @@
-// SpamLedger console: evidence drag-and-drop with limits checked before upload.
-// Everything works without this script; it only adds drop support and early feedback.
+// SpamLedger console: slow sections loaded after first paint, and evidence drag-and-drop
+// with limits checked before upload. Everything works without this script (each slow
+// section has a no-script link that renders it inline).
 "use strict";
+document.addEventListener("DOMContentLoaded", function () {
+  Array.prototype.forEach.call(document.querySelectorAll("[data-fragment]"), function (el) {
+    fetch(el.dataset.fragment, {credentials: "same-origin"}).then(function (response) {
+      return response.text().then(function (text) {
+        if (!response.ok) { throw new Error(response.status + " " + response.statusText); }
+        el.innerHTML = text;  // server-rendered, escaped HTML from this origin
+      });
+    }).catch(function (err) {
+      el.textContent = "Could not load this section: " + err.message + ". Reload the page.";
+    }).then(function () { el.setAttribute("aria-busy", "false"); });
+  });
+});
+
 document.addEventListener("DOMContentLoaded", function () {
   var input = document.getElementById("evidence");
   var zone = document.getElementById("drop");
