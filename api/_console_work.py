@@ -36,7 +36,6 @@ from api._models import (
 
 logger = logging.getLogger(__name__)
 
-MODEL_STATUS = ("none", "pending", "approved", "revoked")
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _accounts: dict[tuple[str, float], Any] = {}
@@ -214,7 +213,7 @@ def operator_view(ctx: Context, session: Session, who: Principal) -> dict[str, A
     address = signer_address(ctx, who)
     country = _validator_country(ctx, address) or (who.country if who.country != "*" else "")
     return {"address": address, "country": country,
-            "models": _models(ctx, session, address, country),
+            "models": _models(session, address, country),
             "in_use": _models_in_use(session),
             "rounds": list(session.scalars(select(Round).where(Round.status == "open",
                                                                Round.country == country)
@@ -235,29 +234,43 @@ def _validator_country(ctx: Context, address: str | None) -> str:
     return country_str(country) if weight else ""
 
 
-def _models(ctx: Context, session: Session, me: str | None, country: str) -> list[dict]:
-    """Every registered (owner, model): its on-chain status and approvals, and whether this
-    operator's country may still approve it."""
-    from node._consortium import country_bytes
-
-    chain = ctx.chain.get()
-    out = []
+def _models(session: Session, me: str | None, country: str) -> list[dict[str, Any]]:
+    """Every registered (owner, model) with its status, approving countries and whether this
+    operator's country may still approve it, from the indexed ModelRegistry events (the
+    contract itself refuses an approval it does not allow)."""
+    models: dict[tuple[str, str], dict[str, Any]] = {}
     for e in session.scalars(select(GovernanceEvent)
-                             .where(GovernanceEvent.event == "ModelRegistered")
-                             .order_by(GovernanceEvent.block_number)).all():
+                             .where(GovernanceEvent.event.in_(MODEL_EVENTS))
+                             .order_by(GovernanceEvent.block_number,
+                                       GovernanceEvent.log_index)).all():
         a = json.loads(e.args)
-        owner, model = a["owner"], bytes.fromhex(a["modelHash"][2:])
-        got = chain.call_named("ModelRegistry", "getModel", owner, model)
-        theirs = _country_text(a["country"])
-        approved_here = bool(country) and bool(chain.call(
-            "ModelRegistry", "hasCountryApproved", owner, model, country_bytes(country)))
-        status = MODEL_STATUS[int(got["status"])] if int(got["status"]) < 4 else "?"
-        out.append({"owner": owner, "model_hash": a["modelHash"], "country": theirs,
-                    "status": status, "approvals": int(got["approvals"]),
-                    "block_number": e.block_number, "approved_here": approved_here,
-                    "may_approve": bool(me) and bool(country) and theirs != country
-                    and not approved_here and status != "revoked"})
+        ident = (str(a.get("owner")), str(a.get("modelHash")))
+        if e.event == "ModelRegistered":
+            models[ident] = {"owner": ident[0], "model_hash": ident[1], "status": "pending",
+                             "country": _country_text(a["country"]), "approvals": 0,
+                             "approved_by": set(), "block_number": e.block_number}
+        elif ident in models:
+            _apply_model_event(models[ident], e.event, a)
+    out = []
+    for m in models.values():
+        m["approved_here"] = country in m.pop("approved_by")
+        m["may_approve"] = (bool(me) and bool(country) and m["country"] != country
+                            and not m["approved_here"] and m["status"] != "revoked")
+        out.append(m)
     return out
+
+
+MODEL_EVENTS = ("ModelRegistered", "ModelApprovalAdded", "ModelApproved", "ModelRevoked")
+
+
+def _apply_model_event(model: dict[str, Any], event: str, a: dict[str, Any]) -> None:
+    if event == "ModelApprovalAdded":
+        model["approvals"] = int(a["approvals"])
+        model["approved_by"].add(_country_text(a["country"]))
+    elif event == "ModelApproved":
+        model["status"] = "approved"
+    elif event == "ModelRevoked":
+        model["status"] = "revoked"
 
 
 def _country_text(raw: Any) -> str:

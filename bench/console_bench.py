@@ -88,6 +88,10 @@ def measure(url: str, keys: dict[str, str], numbers: dict[str, str], loads: int,
                     response = page.goto(url + path)
                     figures.append(page.evaluate(TIMING))
                 status = response.status if response else 0
+                # Sections fetched after first paint (audit checks, parameters) are in the
+                # accessibility check and the screenshot, not in the first-paint figures.
+                page.wait_for_function("() => !document.querySelector('[aria-busy=true]')",
+                                       timeout=180_000)
                 serious = _axe(page)
                 if shots is not None:
                     page.screenshot(path=str(shots / f"demo-{name}.png"), full_page=True)
@@ -137,8 +141,10 @@ def write(rows: list[dict[str, Any]], loads: int) -> None:
              "Measured by `bench/console_bench.py` in Debian's headless Chromium against a "
              "kept `spamledger demo` (one uvicorn API process, SQLite index, Anvil, js-ipfs) "
              f"on this 2-core machine shared with other work; {loads} loads per page, "
-             "signed in. The audit page verifies every check against the chain and IPFS "
-             "while it renders. Target: first paint < 300 ms.", "",
+             "signed in. The audit page's checks (every signature, tally, proof and evidence "
+             "CID read back from the chain and IPFS) and the consortium's on-chain "
+             "parameters load after first paint and are not in these figures. "
+             "Target: first paint < 300 ms.", "",
              "| page | role | status | response end ms (median / worst) | first paint ms "
              "(median / worst) | bytes | serious axe violations |",
              "|---|---|---|---|---|---|---|"]
