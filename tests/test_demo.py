@@ -23,6 +23,7 @@ def test_demo_runs_every_user_story_and_leaves_no_process(tmp_path):
     assert "All user stories passed." in proc.stdout
     assert "All demo processes stopped." in proc.stdout
     assert "Consortium learning" in proc.stdout
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("Web console was at http://")
     assert not (out / "demo-services.json").exists()
     assert _processes_mentioning(str(out)) == []
 
