@@ -1,0 +1,21 @@
+"""Errors of edge bundles (see the hierarchy in ``spamledger/edge/__init__.py``)."""
+
+from __future__ import annotations
+
+from spamledger._errors import SpamLedgerError
+
+
+class EdgeError(SpamLedgerError):
+    """Base of every edge bundle error."""
+
+
+class BundleFormatError(EdgeError):
+    """A file is no bundle, is truncated, or its parts disagree (sizes, order, root)."""
+
+
+class VerificationFailed(EdgeError):
+    """A bundle does not match what the chain attests (root, chain, contracts, records)."""
+
+
+class SourceError(EdgeError):
+    """The index a bundle is built from is not ready (pending epochs, no cursor, bad scope)."""
