@@ -29,6 +29,8 @@ from spamledger.edge._format import check_root, scope_bytes
 
 logger = logging.getLogger(__name__)
 
+COMMIT_GAS = 200_000
+
 
 @dataclass(frozen=True)
 class NumberCheck:
@@ -178,8 +180,10 @@ def commit(ledger, data: bytes) -> dict[str, Any]:
         raise VerificationFailed(str(exc)) from exc
     _check_target(ledger, header)
     scope = scope_bytes(header.scope)
+    # Gas is given: estimating at the head would run with block.number == the bundle's block
+    # (nodes estimate in the latest block), which the contract rightly refuses.
     ledger.transact("SnapshotRegistry", "commitBundle", scope, header.block, header.root,
-                    header.page_count)
+                    header.page_count, gas=COMMIT_GAS)
     who = ledger.account.address
     root, pages, at = ledger.call("SnapshotRegistry", "getBundle", scope, header.block, who)
     return {"scope": header.scope, "block": header.block, "committer": who,
