@@ -39,6 +39,8 @@ from spamledger.edge._errors import BundleFormatError
 
 logger = logging.getLogger(__name__)
 
+Buffer = bytes | memoryview | np.ndarray  # raw bytes of a bundle part (uint8 views too)
+
 MAGIC = b"SLEDGE\x00\x01"
 FULL, DELTA = 0, 1
 KEY_BYTES = 8
@@ -230,7 +232,7 @@ def verify_proof(root: bytes, leaf: bytes, proof: Sequence[bytes]) -> bool:
     return node == root
 
 
-def page_bytes(header: Header, keys: bytes | memoryview, records: bytes | memoryview,
+def page_bytes(header: Header, keys: Buffer, records: Buffer,
                page: int) -> bytes:
     """Leaf ``page`` of a bundle (0: the header with its root zeroed)."""
     if page == 0:
@@ -240,13 +242,12 @@ def page_bytes(header: Header, keys: bytes | memoryview, records: bytes | memory
     return bytes(keys[lo:hi]) + bytes(records[lo:hi])
 
 
-def leaves_of(header: Header, keys: bytes | memoryview,
-              records: bytes | memoryview) -> list[bytes]:
+def leaves_of(header: Header, keys: Buffer, records: Buffer) -> list[bytes]:
     return [leaf_hash(i, page_bytes(header, keys, records, i))
             for i in range(header.page_count)]
 
 
-def root_of(header: Header, keys: bytes | memoryview, records: bytes | memoryview) -> bytes:
+def root_of(header: Header, keys: Buffer, records: Buffer) -> bytes:
     return tree_levels(leaves_of(header, keys, records))[-1][0]
 
 
