@@ -54,9 +54,16 @@ def create_app(settings, engine: Engine | None = None, chain: Chain | None = Non
     _install_errors(app)
     app.add_middleware(Gate, ctx=app.state.ctx)
     _install_metrics(app)  # outermost: times rejections by the gate too
-    from api import _routes_audit, _routes_disputes, _routes_ops, _routes_reputation
+    from api import (
+        _routes_audit,
+        _routes_bundles,
+        _routes_disputes,
+        _routes_ops,
+        _routes_reputation,
+    )
 
-    for module in (_routes_ops, _routes_reputation, _routes_disputes, _routes_audit):
+    for module in (_routes_ops, _routes_reputation, _routes_bundles, _routes_disputes,
+                   _routes_audit):
         app.include_router(module.router)
     return app
 

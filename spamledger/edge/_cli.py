@@ -74,8 +74,8 @@ def _leaf(cmds: Any, name: str, help_text: str, action: Any,
 
 
 def _target(settings: Settings):
+    from api._bundles import Target
     from node import Deployment
-    from spamledger.edge._source import Target
 
     try:
         deployment = Deployment.load(settings.data_dir, settings.chain_id)
@@ -85,9 +85,9 @@ def _target(settings: Settings):
 
 
 def _build(settings: Settings, args: argparse.Namespace) -> int:
+    from api._bundles import build
     from api._db import database_url, make_engine
     from spamledger.edge._format import encode, write_atomic
-    from spamledger.edge._source import build
 
     engine = make_engine(database_url(settings))
     try:

@@ -1,4 +1,4 @@
-"""Bundle contents from the API's chain index: the answer the API gives for every number.
+"""Edge bundle contents from the chain index: the answer the API gives for every number.
 
 A number with a finalized SpamRegistry record answers from the record; a number only in
 committed epoch snapshots answers from its latest leaf (the rule of ``api._reputation``).
@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine, select
 
+from api._models import Epoch, EpochLeaf, IndexCursor, RegistryRecord, Round
 from spamledger.edge._errors import SourceError
 from spamledger.edge._format import (
     ALL,
@@ -31,6 +33,7 @@ from spamledger.edge._format import (
     encode,
     make_entries,
     sort_entries,
+    write_atomic,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,7 +67,6 @@ class Answers:
 def read_answers(engine: Engine) -> Answers:
     """Every number's answer at the index cursor, read in one consistent transaction."""
     from api._indexer import STREAM
-    from api._models import Epoch, EpochLeaf, IndexCursor, RegistryRecord, Round
 
     level = "REPEATABLE READ" if engine.dialect.name == "postgresql" else "SERIALIZABLE"
     with engine.connect().execution_options(isolation_level=level) as conn, conn.begin():
@@ -142,3 +144,50 @@ def _delta(rows: dict, scope: str, since: int) -> Entries:
     gone.records["verdict"] = TOMBSTONE
     return sort_entries(np.concatenate([live.keys, gone.keys]),
                         np.concatenate([live.records, gone.records]))
+
+
+def _file_scope(scope: str) -> str:
+    return "all" if scope == ALL else scope
+
+
+def cached_bundle(engine: Engine, target: Target, scope: str, directory: Path,
+                  since: int | None = None, keep: int = 3) -> tuple[Path, Header]:
+    """The bundle (or delta since ``since``) at the index cursor, built once per block and
+    kept under ``directory`` (written atomically; older files of the scope pruned to
+    ``keep``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    block = _cursor(engine)
+    if since is not None and since > block:
+        raise SourceError(f"since={since} is after the indexed block {block}")
+    path = directory / _name(scope, block, since)
+    if not path.exists():
+        header, entries = build(engine, target, scope, since)
+        path = directory / _name(scope, header.block, since)
+        write_atomic(path, encode(header, entries))
+        _prune(directory, scope, since is not None, keep)
+    with path.open("rb") as fh:
+        return path, Header.unpack(fh.read(128))
+
+
+def _name(scope: str, block: int, since: int | None) -> str:
+    if since is None:
+        return f"{_file_scope(scope)}-{block:012d}.bundle"
+    return f"{_file_scope(scope)}-{since:012d}-{block:012d}.delta"
+
+
+def _prune(directory: Path, scope: str, delta: bool, keep: int) -> None:
+    pattern = f"{_file_scope(scope)}-*." + ("delta" if delta else "bundle")
+    files = sorted(directory.glob(pattern), key=lambda p: p.name.split("-")[-1])
+    for old in files[:-keep * (20 if delta else 1)]:
+        old.unlink(missing_ok=True)
+
+
+def _cursor(engine: Engine) -> int:
+    from api._indexer import STREAM
+
+    with engine.connect() as conn:
+        block = conn.execute(select(IndexCursor.last_block)
+                             .where(IndexCursor.stream == STREAM)).scalar()
+    if block is None:
+        raise SourceError("the API index is empty: run `spamledger api index` first")
+    return int(block)
