@@ -54,11 +54,12 @@ _VECTOR_MIN = 512
 _CHUNK = 16384
 
 
-def _name(enum: type[Verdict] | type[Category], code: int) -> str:
-    try:
-        return enum(code).name.lower()
-    except ValueError:
-        return f"code_{code}"
+_VERDICTS = {v.value: v.name.lower() for v in Verdict}
+_CATEGORIES = {c.value: c.name.lower() for c in Category}
+
+
+def _name(names: dict[int, str], code: int) -> str:
+    return names.get(code) or f"code_{code}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +97,8 @@ def _answer(number: str, score: int, verdict: int, category: int, expires: int,
     code, epoch = verdict & 0x7F, bool(verdict & FROM_EPOCH)
     now = int(time.time()) if now is None else now
     expired = bool(expires) and expires <= now  # SpamRegistry's rule, to the second
-    return Answer(number, "unknown" if expired else _name(Verdict, code),
-                  _name(Category, category), None if epoch else _name(Verdict, code), score,
+    return Answer(number, "unknown" if expired else _name(_VERDICTS, code),
+                  _name(_CATEGORIES, category), None if epoch else _name(_VERDICTS, code), score,
                   expires or None, expired, "epoch" if epoch else "round")
 
 
@@ -222,11 +223,12 @@ class Bundle:
         e164 = self.e164(number, country)
         if e164 is None:
             return Answer(number, "unknown", "none")
-        prefix = int.from_bytes(
-            hmac.digest(self._secret, e164.encode("ascii"), "sha256")[:8], "big")
+        # A numpy scalar, not an int: searchsorted would otherwise convert the whole array.
+        prefix = np.uint64(int.from_bytes(
+            hmac.digest(self._secret, e164.encode("ascii"), "sha256")[:8], "big"))
         n = self.header.count
         i = int(self.keys.searchsorted(prefix)) if n else 0
-        if i >= n or int(self.keys[i]) != prefix:
+        if i >= n or self.keys[i] != prefix:
             return Answer(e164, "unknown", "none")
         score, verdict, category, expires = self.records[i].item()
         return _answer(e164, score, verdict, category, expires, None)

@@ -112,7 +112,8 @@ def make_app(holder: Holder, batch_max: int, poll_seconds: float = 0.5):
             await _lifespan(receive, send, holder, stop, poll_seconds)
             return
         status, body = await _route(scope, receive, holder, batch_max)
-        await send({"type": "http.response.start", "status": status, "headers": _JSON})
+        headers = [*_JSON, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     return app
