@@ -22,7 +22,7 @@ import numpy as np
 from sqlalchemy import Engine, select
 
 from api._models import Epoch, EpochLeaf, IndexCursor, RegistryRecord, Round
-from spamledger.edge._errors import SourceError
+from spamledger.edge._errors import NothingIndexed, SinceAhead, SourceError
 from spamledger.edge._format import (
     ALL,
     DELTA,
@@ -73,7 +73,7 @@ def read_answers(engine: Engine) -> Answers:
         cursor = conn.execute(select(IndexCursor.last_block)
                               .where(IndexCursor.stream == STREAM)).scalar()
         if cursor is None:
-            raise SourceError("the API index is empty: run `spamledger api index` first")
+            raise NothingIndexed("the API index is empty: run `spamledger api index` first")
         block = int(cursor)
         _refuse_pending(conn, Epoch, block)
         rows: dict[str, tuple[int, int, int, int, bool, str, int]] = {}
@@ -127,7 +127,7 @@ def build(engine: Engine, target: Target, scope: str = ALL,
     if since is None:
         return header, full
     if since > answers.block:
-        raise SourceError(f"--since {since} is after the indexed block {answers.block}")
+        raise SinceAhead(f"since={since} is after the indexed block {answers.block}")
     root = Header.unpack(encode(header, full)).root
     return (Header(DELTA, target.chain_id, answers.block, since, 0, scope,
                    target.spam_registry, target.snapshot_registry, root),
@@ -158,7 +158,7 @@ def cached_bundle(engine: Engine, target: Target, scope: str, directory: Path,
     directory.mkdir(parents=True, exist_ok=True)
     block = _cursor(engine)
     if since is not None and since > block:
-        raise SourceError(f"since={since} is after the indexed block {block}")
+        raise SinceAhead(f"since={since} is after the indexed block {block}")
     path = directory / _name(scope, block, since)
     if not path.exists():
         header, entries = build(engine, target, scope, since)
@@ -189,5 +189,5 @@ def _cursor(engine: Engine) -> int:
         block = conn.execute(select(IndexCursor.last_block)
                              .where(IndexCursor.stream == STREAM)).scalar()
     if block is None:
-        raise SourceError("the API index is empty: run `spamledger api index` first")
+        raise NothingIndexed("the API index is empty: run `spamledger api index` first")
     return int(block)

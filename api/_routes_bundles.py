@@ -19,8 +19,8 @@ from fastapi.responses import FileResponse
 from api._app import principal
 from api._auth import ANY_COUNTRY, Principal
 from api._context import Context
-from api._errors import Forbidden, Unprocessable, UpstreamUnavailable
-from spamledger.edge._errors import SourceError
+from api._errors import Forbidden, NotFound, Unprocessable, UpstreamUnavailable
+from spamledger.edge._errors import NothingIndexed, SinceAhead, SourceError
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["telcos"])
@@ -68,9 +68,11 @@ def _serve(request: Request, who: Principal, country: str, since: int | None) ->
     try:
         path, header = cached_bundle(ctx.engine, target, scope,
                                      ctx.settings.data_dir / "bundles", since)
-    except SourceError as exc:
-        if since is not None and "after the indexed block" in str(exc):
-            raise Unprocessable(str(exc)) from exc
+    except SinceAhead as exc:
+        raise Unprocessable(str(exc)) from exc
+    except NothingIndexed as exc:
+        raise NotFound(f"no bundle yet: {exc}") from exc
+    except SourceError as exc:  # epochs still loading: a moment's wait, not a client error
         raise UpstreamUnavailable(str(exc)) from exc
     etag = f'"{header.root.hex()}' + (f'.{since}"' if since is not None else '"')
     headers = {"etag": etag, "x-bundle-block": str(header.block),

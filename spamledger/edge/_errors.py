@@ -19,3 +19,11 @@ class VerificationFailed(EdgeError):
 
 class SourceError(EdgeError):
     """The index a bundle is built from is not ready (pending epochs, no cursor, bad scope)."""
+
+
+class NothingIndexed(SourceError):
+    """The index has not reached any block yet: there is no bundle to build."""
+
+
+class SinceAhead(SourceError):
+    """A delta was asked since a block the index has not reached."""
