@@ -84,7 +84,7 @@ class Holder:
                 head = Header.unpack(path.read_bytes()[:128])
                 if head.since != self.bundle.block:
                     continue
-                merged = apply_delta(self.bundle._data, path.read_bytes())
+                merged = apply_delta(self.bundle.data, path.read_bytes())
             except (EdgeError, OSError) as exc:
                 logger.error("delta %s refused: %s", path, exc)
                 self.refused[str(path)] = str(exc)

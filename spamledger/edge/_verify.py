@@ -75,7 +75,7 @@ def verify(ledger, bundle: Bundle, committer: str | None = None,
            numbers: Sequence[str] = (), country: str | None = None) -> Report:
     """Check ``bundle`` as the module docstring says; raises :class:`VerificationFailed`."""
     try:
-        header = check_root(bundle._data)
+        header = check_root(bundle.data)
     except Exception as exc:
         raise VerificationFailed(str(exc)) from exc
     _check_target(ledger, header)
@@ -133,7 +133,7 @@ def check_number(ledger, bundle: Bundle, committer: str, number: str,
     if e164 is None:
         raise VerificationFailed(f"{number!r} is not a valid phone number")
     answer = bundle.lookup(e164)
-    key = bundle._hasher.key(e164)
+    key = bundle.key(e164)
     record = read_record(ledger, key, block=bundle.block)
     chain = {"score": record.score, "verdict": int(record.verdict),
              "category": int(record.category), "expires_at": record.expires_at,
