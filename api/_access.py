@@ -24,6 +24,10 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("GET", "/v1/reputation/{number}"): (("telco", "business"), "none: any number"),
     ("POST", "/v1/reputation/batch"): (("telco",), "none: any number"),
     ("POST", "/v1/reports"): (("telco",), "the reported number's own country"),
+    ("GET", "/v1/bundles/{country}"): (("telco",), "that country's bundle; `all` needs an "
+                                                   "every-country key"),
+    ("GET", "/v1/bundles/{country}/delta"): (("telco",), "that country's deltas; `all` needs "
+                                                         "an every-country key"),
     ("POST", "/v1/disputes"): (("business",), "the disputed number's own country"),
     ("GET", "/v1/disputes/{dispute_id}"): (("business",), "only disputes the key filed"),
     ("GET", "/v1/audit/numbers/{number}"): (("regulator",), "the number's own country"),

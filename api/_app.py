@@ -56,6 +56,7 @@ def create_app(settings, engine: Engine | None = None, chain: Chain | None = Non
     _install_metrics(app)  # outermost: times rejections by the gate too
     from api import (
         _routes_audit,
+        _routes_bundles,
         _routes_console,
         _routes_console_work,
         _routes_disputes,
@@ -63,8 +64,8 @@ def create_app(settings, engine: Engine | None = None, chain: Chain | None = Non
         _routes_reputation,
     )
 
-    for module in (_routes_ops, _routes_reputation, _routes_disputes, _routes_audit,
-                   _routes_console, _routes_console_work):
+    for module in (_routes_ops, _routes_reputation, _routes_bundles, _routes_disputes,
+                   _routes_audit, _routes_console, _routes_console_work):
         app.include_router(module.router)
     _install_console_assets(app)
     return app

@@ -138,6 +138,7 @@ def _steps(scale: float, seed: int) -> list[tuple[str, Callable[[DemoState], Non
         ("telco: look up a spam number and a legitimate courier", _telco),
         ("business: dispute a verdict with evidence; arbiters decide", _business),
         ("regulator: audit a number and verify every check", _regulator),
+        ("telco edge: bundle the ledger, attest and verify it, compare every number", _edge),
     ]
 
 
@@ -215,3 +216,9 @@ def _regulator(state: DemoState) -> None:
     from spamledger.demo._stories import regulator_story
 
     state.data["regulator"] = regulator_story(state)
+
+
+def _edge(state: DemoState) -> None:
+    from spamledger.demo._edge import edge_story
+
+    state.data["edge"] = edge_story(state)
