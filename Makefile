@@ -14,7 +14,8 @@ NPM10 := $(NODE22_BIN)/node $(CURDIR)/tools/node22/node_modules/npm/bin/npm-cli.
 export PATH := $(NODE22_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup test test-fast test-python test-solidity compile demo lint typecheck bench clean java
+.PHONY: setup browser test test-fast test-python test-solidity compile demo lint typecheck bench \
+	clean screenshots java
 
 setup: $(VENV)/.installed node_modules/.installed java
 
@@ -44,10 +45,19 @@ $(VENV)/.installed: pyproject.toml
 compile: setup
 	npx hardhat compile --quiet
 
+# The console's browser tests drive Debian's Chromium through the `playwright` package (no
+# browser download): installed here when missing (CI and developers run as root).
+CHROMIUM := /usr/bin/chromium
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
 test-solidity: compile
 	npx hardhat test solidity
 
-test-python: compile
+test-python: compile browser
 	$(PY) -m pytest
 
 test: test-solidity test-python
@@ -62,8 +72,15 @@ lint: setup
 demo: compile
 	$(VENV)/bin/spamledger demo $(if $(KEEP),--keep,)
 
-bench: compile
+bench: compile browser
 	$(PY) -m bench
+
+# Screenshots into docs/console/: the browser tests' stories, then every page on the demo's
+# data (the bench runs a demo and records first-paint figures in bench/CONSOLE.md).
+screenshots: compile browser
+	SPAMLEDGER_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console $(PY) -m pytest -q \
+		tests/api/test_console_browser.py
+	$(PY) -m bench.console_bench --screenshots docs/console
 
 clean:
 	rm -rf artifacts cache .spamledger demo-out

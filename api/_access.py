@@ -24,6 +24,10 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("GET", "/v1/reputation/{number}"): (("telco", "business"), "none: any number"),
     ("POST", "/v1/reputation/batch"): (("telco",), "none: any number"),
     ("POST", "/v1/reports"): (("telco",), "the reported number's own country"),
+    ("GET", "/v1/bundles/{country}"): (("telco",), "that country's bundle; `all` needs an "
+                                                   "every-country key"),
+    ("GET", "/v1/bundles/{country}/delta"): (("telco",), "that country's deltas; `all` needs "
+                                                         "an every-country key"),
     ("POST", "/v1/disputes"): (("business",), "the disputed number's own country"),
     ("GET", "/v1/disputes/{dispute_id}"): (("business",), "only disputes the key filed"),
     ("GET", "/v1/audit/numbers/{number}"): (("regulator",), "the number's own country"),
@@ -31,6 +35,22 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("GET", "/v1/audit/export"): (("regulator",),
                                   "events of numbers whose rounds are in that country, and "
                                   "that country's epoch commits"),
+}
+
+# The web console's pages (``/console/...``): path prefix -> (roles, what the page is).
+# Same keys, roles and country scopes as the API; checked for every console request.
+CONSOLE_PAGES: dict[str, tuple[tuple[str, ...], str]] = {
+    "/console/audit": (("regulator",), "number audit: timeline, every check, CSV/JSON export "
+                                       "(the key's countries)"),
+    "/console/consortium": (("regulator",), "validators, arbiters, parameters, models"),
+    "/console/activity": (("regulator",), "rounds, votes, disputes and epochs over time "
+                                          "(the key's countries)"),
+    "/console/business": (("business",), "look up numbers, file and follow its own disputes"),
+    "/console/arbiter": (("telco", "regulator"), "disputes this key's signer may vote on; "
+                                                 "votes signed server-side"),
+    "/console/operator": (("telco",), "model approvals signed server-side, rounds, epochs "
+                                      "(the key's country)"),
+    "/console/evidence": (("telco", "regulator"), "evidence files, CID-verified"),
 }
 
 _PATTERNS = [(method, re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"), path)
@@ -51,6 +71,25 @@ def roles_for(method: str, path: str) -> tuple[str, ...] | None:
     """Roles allowed on a request (admin implied); None for paths outside the matrix."""
     route = route_of(method, path)
     return MATRIX[route][0] if route else None
+
+
+def console_roles(path: str) -> tuple[str, ...] | None:
+    """Roles allowed on a console page (admin implied); None for pages every signed-in key
+    may open (home, sign-out)."""
+    for prefix, (roles, _what) in CONSOLE_PAGES.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return roles
+    return None
+
+
+def console_markdown() -> str:
+    """The README's console page matrix: one row per page, one column per role."""
+    rows = ["| page | " + " | ".join(ROLES) + " | what it shows |",
+            "|---|" + "---|" * len(ROLES) + "---|"]
+    for path, (roles, what) in CONSOLE_PAGES.items():
+        cells = " | ".join("yes" if r == "admin" or r in roles else "—" for r in ROLES)
+        rows.append(f"| `{path}` | {cells} | {what} |")
+    return "\n".join(rows)
 
 
 def matrix_markdown() -> str:

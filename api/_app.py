@@ -14,7 +14,7 @@ import time
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -54,11 +54,30 @@ def create_app(settings, engine: Engine | None = None, chain: Chain | None = Non
     _install_errors(app)
     app.add_middleware(Gate, ctx=app.state.ctx)
     _install_metrics(app)  # outermost: times rejections by the gate too
-    from api import _routes_audit, _routes_disputes, _routes_ops, _routes_reputation
+    from api import (
+        _routes_audit,
+        _routes_bundles,
+        _routes_console,
+        _routes_console_work,
+        _routes_disputes,
+        _routes_ops,
+        _routes_reputation,
+    )
 
-    for module in (_routes_ops, _routes_reputation, _routes_disputes, _routes_audit):
+    for module in (_routes_ops, _routes_reputation, _routes_bundles, _routes_disputes,
+                   _routes_audit, _routes_console, _routes_console_work):
         app.include_router(module.router)
+    _install_console_assets(app)
     return app
+
+
+def _install_console_assets(app: FastAPI) -> None:
+    """The console's stylesheet and script, served from the package itself (no CDN)."""
+    from fastapi.staticfiles import StaticFiles
+
+    from api._routes_console import ASSETS
+
+    app.mount("/console/static", StaticFiles(directory=ASSETS / "static"), name="console-static")
 
 
 def ctx(request: Request) -> Context:
@@ -76,7 +95,11 @@ async def principal(request: Request, key: str | None = Depends(_key_header)) ->
 
 def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        if request.url.path.startswith("/console"):
+            from api._routes_console import console_error
+
+            return console_error(request, exc)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
         if exc.status >= 500:
             logger.error("%s: %s", exc.code, exc.detail)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 ROLES = ("telco", "business", "regulator", "admin")
 KEY_PREFIX = "slk_"
 ANY_COUNTRY = "*"
+_SIGNER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class Principal:
     role: str
     country: str
     name: str
+    signer: str = ""  # keystore the console signs with for this key ("" = none)
 
     def require(self, *roles: str) -> None:
         """Raise :class:`Forbidden` unless the caller has one of ``roles`` (admin always may)."""
@@ -60,16 +63,25 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(session: Session, *, role: str, country: str, name: str = "") -> str:
-    """Store a new key's hash and return the key itself (shown once)."""
+def create_key(session: Session, *, role: str, country: str, name: str = "",
+               signer: str = "") -> str:
+    """Store a new key's hash and return the key itself (shown once).
+
+    :param signer: keystore name under ``data_dir/keystore`` the console signs arbiter votes
+        and model approvals with for this key ("" = the key cannot sign).
+    """
     if role not in ROLES:
         raise BadRequest(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     country = country.upper()
     if country != ANY_COUNTRY and not is_country_code(country):
         raise BadRequest(f"country must be an ISO 3166 alpha-2 code or '*', not {country!r}")
+    if signer and not _SIGNER.match(signer):
+        raise BadRequest(f"signer must be a keystore name (letters, digits, '-', '_', '.', at "
+                         f"most 64), not {signer[:70]!r}")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiKey(key_hash=hash_key(key), prefix=key[:12], name=name[:100], role=role,
-                       country=country, revoked=False, created_at=time.time()))
+                       country=country, revoked=False, created_at=time.time(),
+                          signer=signer))
     session.flush()
     logger.info("created API key %s… role=%s country=%s", key[:12], role, country)
     return key
@@ -94,5 +106,5 @@ def authenticate(session: Session, key: str | None) -> Principal:
         raise Unauthorized("unknown API key")
     if row.revoked:
         raise Unauthorized("API key revoked")
-    return Principal(row.id, row.role, row.country, row.name)
+    return Principal(row.id, row.role, row.country, row.name, row.signer or "")
 

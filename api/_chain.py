@@ -89,12 +89,17 @@ class Chain:
         return self.call_named(REGISTRY, REGISTRY_GET, bytes.fromhex(number_key[2:]))
 
     def transact(self, contract: str, fn: str, *args: Any) -> Any:
-        import node
-
         if self.relayer is None:
             raise UpstreamUnavailable("no relayer account configured (relayer_keystore)")
+        return self.transact_as(self.relayer, contract, fn, *args)
+
+    def transact_as(self, account: Any, contract: str, fn: str, *args: Any) -> Any:
+        """Send ``contract.fn(*args)`` signed by ``account``; a revert is a 409 naming the
+        contract's custom error."""
+        import node
+
         try:
-            return self.ledger.transact(contract, fn, *args, account=self.relayer)
+            return self.ledger.transact(contract, fn, *args, account=account)
         except node.ContractRevert as exc:
             raise Conflict(f"{contract}.{fn} rejected on-chain: {exc.error_name}") from exc
         except node.NodeError as exc:

@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                           "admin"))
     create.add_argument("--country", required=True, help="ISO alpha-2 scope, or '*' for all")
     create.add_argument("--name", default="", help="who the key is for")
+    create.add_argument("--signer", default="", metavar="KEYSTORE",
+                        help="keystore name the web console signs arbiter votes and model "
+                             "approvals with for this key (default: none)")
     create.set_defaults(func=_keys_create)
     revoke = keys.add_parser("revoke", help="revoke a key by its printed prefix")
     add_setting_flags(revoke, ["api"])
@@ -100,7 +103,8 @@ def _keys_create(settings, args) -> int:
     from api._db import session_scope
 
     with _engine_scope(settings) as engine, session_scope(engine) as session:
-        key = create_key(session, role=args.role, country=args.country, name=args.name)
+        key = create_key(session, role=args.role, country=args.country, name=args.name,
+                         signer=args.signer)
     print(key)
     return 0
 

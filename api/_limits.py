@@ -47,7 +47,7 @@ KEY_CACHE_SECONDS = 1.0
 # Multipart framing and form fields on top of the evidence files themselves.
 UPLOAD_OVERHEAD_BYTES = 256 * 1024
 PRINCIPAL_SCOPE_KEY = "spamledger.principal"
-UPLOAD_PATH = "/v1/disputes"
+UPLOAD_PATHS = ("/v1/disputes", "/console/business/disputes")
 
 
 
@@ -221,7 +221,7 @@ class Gate:
             return receive
         s = self.ctx.settings
         ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-        if scope["path"] == UPLOAD_PATH:
+        if scope["path"] in UPLOAD_PATHS:
             limit = s.api_upload_max_bytes * s.api_upload_max_files + UPLOAD_OVERHEAD_BYTES
             setting = "api_upload_max_bytes x api_upload_max_files"
         else:

@@ -270,6 +270,20 @@ class ApiKey(Base):
     country: Mapped[str] = mapped_column(String(8), nullable=False)  # "*" = every country
     revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    # Keystore name (under data_dir/keystore) the console signs with for this key; "" = none.
+    signer: Mapped[str] = mapped_column(String(64), nullable=False, default="",
+                                        server_default="")
+
+
+class ConsoleSession(Base):
+    """A signed-in console session: the SHA-256 of its cookie token, its CSRF token, expiry."""
+
+    __tablename__ = "console_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    csrf: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    expires_at: Mapped[float] = mapped_column(Float, nullable=False)
 
 
 class Report(Base):

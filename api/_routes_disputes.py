@@ -66,11 +66,14 @@ async def file_dispute(request: Request,
     return await run_in_threadpool(open_dispute, ctx, who, parsed, business, claimant, files)
 
 
-def _dispute_form(form) -> tuple[dict[str, str], list[UploadFile]]:
-    """The text fields (checked like the schema says) and the evidence files."""
+def _dispute_form(form, ignore: tuple[str, ...] = ()) -> tuple[dict[str, str], list[UploadFile]]:
+    """The text fields (checked like the schema says) and the evidence files; fields named in
+    ``ignore`` (the console's CSRF token) were checked by the caller."""
     fields: dict[str, str] = {}
     uploads: list[UploadFile] = []
     for name, value in form.multi_items():
+        if name in ignore:
+            continue
         if name == "evidence" and isinstance(value, UploadFile):
             uploads.append(value)
         elif name in _FIELDS and isinstance(value, str) and name not in fields:
@@ -84,6 +87,8 @@ def _dispute_form(form) -> tuple[dict[str, str], list[UploadFile]]:
     for name, most in _FIELDS.items():
         if name in fields and len(fields[name]) > most:
             raise Unprocessable(f"{name}: at most {most} characters")
+    if fields.get("country") == "":  # an HTML form sends the empty optional field
+        del fields["country"]
     country = fields.get("country")
     if country is not None and not (len(country) == 2 and country.isascii()
                                     and country.isalpha()):

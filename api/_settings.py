@@ -44,4 +44,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("relayer_keystore", str, "",
             "keystore file of the relayer account the API opens disputes with "
             "(default: data_dir/keystore/relayer.json)", group="api"),
+    Setting("console_session_seconds", int, 3600,
+            "seconds a web console session lasts after sign-in (then the key is asked again)",
+            group="api"),
+    Setting("console_cookie_secure", bool, False,
+            "mark the console's session cookie Secure (set it when the console is served over "
+            "HTTPS; loopback HTTP needs it off)", group="api"),
 )

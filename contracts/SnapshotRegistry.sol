@@ -15,6 +15,10 @@ import {LedgerTypes} from "./lib/LedgerTypes.sol";
 /// @dev Leaf (OpenZeppelin StandardMerkleTree style, double-hashed against second preimages):
 ///      keccak256(bytes.concat(keccak256(abi.encode(bytes32 numberKey, uint16 score,
 ///      uint8 verdict, uint8 category)))); inner nodes hash the sorted pair (MerkleProof.verify).
+///      Edge bundles (the compact files telcos map into their switches, `spamledger edge`) are
+///      committed here too: a validator attests the bundle root of its country (or of every
+///      country, scope 0x0000) as of a past block. Bundle leaves are pages of the file:
+///      keccak256(bytes.concat(keccak256(abi.encodePacked(uint64 index, bytes page)))).
 contract SnapshotRegistry is Governed {
     /// @notice One committed epoch. Root and model hash take a slot each; the rest packs in one.
     struct Epoch {
@@ -32,6 +36,18 @@ contract SnapshotRegistry is Governed {
     /// @notice Highest epoch committed per country (0 when none).
     mapping(bytes2 => uint64) public latestEpoch;
 
+    /// @notice One attested edge bundle root; packs in two slots.
+    struct BundleRoot {
+        bytes32 root;
+        uint64 pageCount;
+        uint40 committedAt;
+    }
+
+    /// @notice Scope of a bundle that holds every country.
+    bytes2 public constant ALL_COUNTRIES = 0x0000;
+
+    mapping(bytes2 => mapping(uint64 => mapping(address => BundleRoot))) private _bundles;
+
     event EpochCommitted(
         bytes2 indexed country,
         uint64 indexed epoch,
@@ -42,7 +58,18 @@ contract SnapshotRegistry is Governed {
         address indexed committer
     );
 
+    /// @notice A validator attested the root of an edge bundle of `scope` as of block `atBlock`.
+    event BundleCommitted(
+        bytes2 indexed scope,
+        uint64 indexed atBlock,
+        address indexed committer,
+        bytes32 root,
+        uint64 pageCount
+    );
+
     error InvalidCountry(bytes2 country);
+    error BundleBlockNotPast(uint64 atBlock, uint256 currentBlock);
+    error BundleAlreadyCommitted(bytes2 scope, uint64 atBlock, address committer);
     error WrongCountry(address validator, bytes2 validatorCountry, bytes2 country);
     error EpochAlreadyCommitted(bytes2 country, uint64 epoch);
     error InvalidEpoch(uint64 epoch);
@@ -122,5 +149,54 @@ contract SnapshotRegistry is Governed {
     /// @notice The snapshot CID of a committed epoch ("" when none).
     function snapshotCidOf(bytes2 country, uint64 epoch) external view returns (string memory) {
         return _cids[country][epoch];
+    }
+
+    /// @notice Attest the root of an edge bundle of `scope` as of the past block `atBlock`.
+    /// @dev Once per (scope, block, committer): a second attester never overwrites the first,
+    ///      so one validator cannot squat a block with a wrong root. Readers choose whose
+    ///      attestation they trust (any active validator, or a named one).
+    /// @param scope The caller's own country, or ALL_COUNTRIES (0x0000) for every country.
+    /// @param atBlock Block whose ledger state the bundle holds; must be before this block.
+    /// @param root Merkle root over the bundle's header and pages.
+    /// @param pageCount Leaves under the root (header included), for readers' sanity checks.
+    function commitBundle(bytes2 scope, uint64 atBlock, bytes32 root, uint64 pageCount) external {
+        (bytes2 own, uint32 weight) = validatorSet.activeValidator(msg.sender);
+        if (weight == 0) revert NotValidator(msg.sender);
+        if (scope != ALL_COUNTRIES) {
+            if (!LedgerTypes.isCountry(scope)) revert InvalidCountry(scope);
+            if (own != scope) revert WrongCountry(msg.sender, own, scope);
+        }
+        if (atBlock >= block.number) revert BundleBlockNotPast(atBlock, block.number);
+        if (root == bytes32(0)) revert EmptyRoot();
+        if (pageCount == 0) revert EmptySnapshot();
+        if (_bundles[scope][atBlock][msg.sender].root != bytes32(0)) {
+            revert BundleAlreadyCommitted(scope, atBlock, msg.sender);
+        }
+        _bundles[scope][atBlock][msg.sender] = BundleRoot(root, pageCount, uint40(block.timestamp));
+        emit BundleCommitted(scope, atBlock, msg.sender, root, pageCount);
+    }
+
+    /// @notice The bundle root `committer` attested for (scope, atBlock) (root 0 when none).
+    function getBundle(bytes2 scope, uint64 atBlock, address committer) external view returns (BundleRoot memory) {
+        return _bundles[scope][atBlock][committer];
+    }
+
+    /// @notice True when `page` is leaf `index` of the bundle `committer` attested.
+    function verifyBundlePage(
+        bytes2 scope,
+        uint64 atBlock,
+        address committer,
+        uint64 index,
+        bytes calldata page,
+        bytes32[] calldata proof
+    ) external view returns (bool) {
+        bytes32 root = _bundles[scope][atBlock][committer].root;
+        if (root == bytes32(0)) return false;
+        return MerkleProof.verifyCalldata(proof, root, bundleLeaf(index, page));
+    }
+
+    /// @notice The leaf hash of bundle page `index` (index 0 is the header).
+    function bundleLeaf(uint64 index, bytes calldata page) public pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encodePacked(index, page))));
     }
 }

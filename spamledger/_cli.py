@@ -27,6 +27,7 @@ _GROUP_MODULES = (
     "node._dispute_cli",
     "oracle._cli",
     "api._cli",
+    "spamledger.edge._cli",
     "spamledger._demo",
 )
 

@@ -75,6 +75,13 @@ def roles_markdown() -> str:
     return matrix_markdown()
 
 
+def console_markdown() -> str:
+    """The web console's pages and the roles that may open them."""
+    from api._access import console_markdown as table
+
+    return table()
+
+
 def settings_markdown() -> str:
     from spamledger._settings import settings_markdown as table
 
@@ -85,6 +92,7 @@ SECTIONS: dict[str, Callable[[], str]] = {
     "cli": cli_markdown,
     "api": api_markdown,
     "roles": roles_markdown,
+    "console": console_markdown,
     "settings": settings_markdown,
 }
 

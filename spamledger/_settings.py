@@ -124,7 +124,7 @@ def _package_settings() -> Iterable[Setting]:
     Each ``_settings.py`` is loaded from its file without running its package's
     ``__init__`` (which may import web3 or scikit-learn): every CLI call reads this table.
     """
-    for package in ("oracle", "oracle.service", "node", "node.ipfs", "api"):
+    for package in ("oracle", "oracle.service", "node", "node.ipfs", "api", "spamledger.edge"):
         module = _settings_module(package)
         if module is not None:
             yield from getattr(module, "SETTINGS", ())

@@ -13,16 +13,18 @@ from node._process import pid_alive
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2700)  # trains eight models (alone, then with peers) at scale 0.8
 def test_demo_runs_every_user_story_and_leaves_no_process(tmp_path):
     out = tmp_path / "demo"
     proc = subprocess.run(
         [sys.executable, "-m", "spamledger._cli", "demo", "--out", str(out)],
-        capture_output=True, text=True, timeout=1500,
+        capture_output=True, text=True, timeout=2600,
         env={**os.environ, "COLUMNS": "120"})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "All user stories passed." in proc.stdout
     assert "All demo processes stopped." in proc.stdout
     assert "Consortium learning" in proc.stdout
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("Web console was at http://")
     assert not (out / "demo-services.json").exists()
     assert _processes_mentioning(str(out)) == []
 

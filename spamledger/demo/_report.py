@@ -71,6 +71,8 @@ def _stories(state: Any) -> tuple[list[str], bool]:
     upheld = business["state"]["status"] == "upheld"
     unlocked = business["record"].verdict == Verdict.NOT_SPAM
     audit_ok = bool(regulator["verify"]["ok"])
+    edge = state.data["edge"]
+    edge_ok = not edge["api_mismatches"] and not edge["chain_mismatches"] and edge["found"] > 0
     checks = regulator["verify"]["checks"]
     lines = [
         f"telco    {telco['spam_number']}: {telco['spam']['verdict']} "
@@ -86,8 +88,13 @@ def _stories(state: Any) -> tuple[list[str], bool]:
         f"{'✔' if upheld and unlocked else '✘'}",
         f"regulator audit of {regulator['number']}: {sum(c['ok'] for c in checks)}/{len(checks)} "
         f"checks pass {'✔' if audit_ok else '✘'}",
+        f"edge     bundle at block {edge['block']}: {edge['entries']:,} numbers, "
+        f"{edge['bytes']:,} bytes, attested by {edge['committers'][0]}; of "
+        f"{edge['numbers']:,} demo numbers ({edge['found']:,} in it) "
+        f"{len(edge['api_mismatches'])} differ from the API, "
+        f"{len(edge['chain_mismatches'])} from the chain {'✔' if edge_ok else '✘'}",
     ]
-    return lines, spam_ok and courier_ok and upheld and unlocked and audit_ok
+    return lines, spam_ok and courier_ok and upheld and unlocked and audit_ok and edge_ok
 
 
 def print_report(console: Console, state: Any) -> bool:

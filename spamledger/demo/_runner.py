@@ -83,14 +83,44 @@ def _finish(state: DemoState, keep: bool, console: Console) -> None:
     rigs = state.data.get("rigs")
     if rigs:
         _operators.close_rigs(rigs)
-    if keep and state.data.get("api_url"):
+    url = state.data.get("api_url")
+    if keep and url:
         console.print(
-            f"\nKept running: API {state.data['api_url']} (docs at /docs), chain "
+            f"\nKept running: API {url} (docs at /docs), chain "
             f"{state.settings.rpc_url}, IPFS {state.settings.ipfs_api}.\nStop them with: "
             f"[bold].venv/bin/spamledger demo --out {state.settings.data_dir} --stop[/]")
+        _console_line(state, console, url, running=True)
         return
     state.services.stop()
     console.print("All demo processes stopped.")
+    if url:
+        _console_line(state, console, url, running=False)
+
+
+def _console_line(state: DemoState, console: Console, url: str, running: bool) -> None:
+    """The demo's last line: where the web console is (or was) and its sign-in keys."""
+    keys = state.data.get("console_keys")
+    if running:
+        _save_story_numbers(state)
+        console.print(f"Web console: [bold]{url}/console/[/] (sign-in keys per role in "
+                      f"{keys})")
+    else:
+        console.print(f"Web console was at {url}/console/ while the demo ran; "
+                      "`make demo KEEP=1` keeps it running.")
+
+
+def _save_story_numbers(state: DemoState) -> None:
+    """The API URL and the numbers the stories used (simulated), for tools driving a kept
+    demo's console (``bench/console_bench.py``)."""
+    import json
+
+    picks = {"audited": (state.data.get("regulator") or {}).get("number"),
+             "disputed": (state.data.get("business") or {}).get("number"),
+             "spam": (state.data.get("telco") or {}).get("spam_number"),
+             "courier": (state.data.get("telco") or {}).get("courier_number")}
+    picks["api_url"] = state.data.get("api_url")
+    path = Path(state.settings.data_dir) / "demo-numbers.json"
+    path.write_text(json.dumps({k: v for k, v in picks.items() if v}, indent=2))
 
 
 def _steps(scale: float, seed: int) -> list[tuple[str, Callable[[DemoState], None]]]:
@@ -108,6 +138,7 @@ def _steps(scale: float, seed: int) -> list[tuple[str, Callable[[DemoState], Non
         ("telco: look up a spam number and a legitimate courier", _telco),
         ("business: dispute a verdict with evidence; arbiters decide", _business),
         ("regulator: audit a number and verify every check", _regulator),
+        ("telco edge: bundle the ledger, attest and verify it, compare every number", _edge),
     ]
 
 
@@ -155,13 +186,14 @@ def _push(state: DemoState) -> None:
 
 
 def _api(state: DemoState) -> None:
-    from spamledger.demo._keys import create_api_keys
+    from spamledger.demo._keys import create_api_keys, create_console_keys
 
     s = state.settings
     # The secret reaches the API process through its environment, never its command line;
     # the relayer's keystore and password file are found under the data dir.
     env = {"SPAMLEDGER_CONSORTIUM_SECRET": s.consortium_secret}
     state.data["api_keys"] = create_api_keys(s)
+    state.data["console_keys"] = create_console_keys(s)
     state.data["api_url"] = state.services.start_api(env)
     users = _users.ApiUsers(state.data["api_url"], state.data["api_keys"])
     state.data["users"] = users
@@ -184,3 +216,9 @@ def _regulator(state: DemoState) -> None:
     from spamledger.demo._stories import regulator_story
 
     state.data["regulator"] = regulator_story(state)
+
+
+def _edge(state: DemoState) -> None:
+    from spamledger.demo._edge import edge_story
+
+    state.data["edge"] = edge_story(state)

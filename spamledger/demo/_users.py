@@ -36,6 +36,17 @@ class ApiUsers:
         resp.raise_for_status()
         return dict(resp.json())
 
+    def lookup_batch(self, numbers: list[str], size: int = 5000) -> list[dict[str, Any]]:
+        """A telco's batch lookups, ``size`` numbers a request."""
+        out: list[dict[str, Any]] = []
+        with self._client("telco") as client:
+            for i in range(0, len(numbers), size):
+                resp = client.post("/v1/reputation/batch",
+                                   json={"numbers": numbers[i:i + size]})
+                resp.raise_for_status()
+                out.extend(resp.json()["results"])
+        return out
+
     def dispute(self, number: str, business: str, filename: str, content: bytes) -> dict[str, Any]:
         """A business files a dispute with an evidence file."""
         files = {"evidence": (filename, content, "application/pdf")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from web3.logs import DISCARD
@@ -62,3 +63,27 @@ def uphold(consortium, dispute_id: int) -> None:
     for arbiter in consortium.arbiters.values():
         consortium.ledger.transact("Dispute", "vote", dispute_id, True, account=arbiter)
     consortium.ledger.transact("Dispute", "resolve", dispute_id)
+
+
+def tamper_block(data_dir: Path, marker: str, country: str) -> None:
+    """Alter the stored block holding one evidence document inside the js-ipfs repository."""
+    needle = f'"country":"{country}"'.encode()
+    for path in Path(data_dir).rglob("*"):
+        if path.is_file() and path.stat().st_size < 65536:
+            data = path.read_bytes()
+            if marker.encode() in data and needle in data:
+                path.write_bytes(data.replace(b'"calls":900', b'"calls":100'))
+                return
+    raise AssertionError("evidence block not found in the IPFS repository")
+
+
+def evidence_round(consortium, store, number: str) -> str:
+    """A finalized round of ``number`` where US, IN and BR each vote with an evidence
+    document in IPFS; the marker :func:`tamper_block` finds those documents by."""
+    marker = f"evidence-{number}-{os.urandom(6).hex()}"
+    cids = {cc: store.put_json({"country": cc, "marker": marker, "features": {"calls": 900}})
+            for cc in ("US", "IN", "BR")}
+    run_round(consortium, consortium.hasher.key(number), "US",
+              {"US": 9000, "IN": 8000, "BR": 7000}, approved_model(consortium, "evidence"),
+              cids=cids)
+    return marker

@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 from tests.api.conftest import new_key
-from tests.api.scenario import approved_model, run_round, uphold
+from tests.api.scenario import approved_model, run_round, tamper_block, uphold
 
 _numbers = itertools.count(random.randrange(1000, 8000, 100))
 
@@ -106,24 +106,12 @@ def test_regulator_verify_three_countries_true_then_false_after_tampering(
     assert names.count("signature") == 3 and names.count("evidence") == 3
     assert "tally" in names and "registry record" in names
 
-    _tamper_block(ipfs_node.settings.data_dir, marker, "US")
+    tamper_block(ipfs_node.settings.data_dir, marker, "US")
     tampered = client.get(f"/v1/audit/numbers/{number}/verify", headers=regulator).json()
     assert tampered["ok"] is False
     failed = [c for c in tampered["checks"] if not c["ok"]]
     assert [c["name"].split(":")[0] for c in failed] == ["evidence"]
     assert "Tampered" in failed[0]["detail"]
-
-
-def _tamper_block(data_dir: Path, marker: str, country: str) -> None:
-    """Alter the stored block holding one evidence document inside the js-ipfs repository."""
-    needle = f'"country":"{country}"'.encode()
-    for path in Path(data_dir).rglob("*"):
-        if path.is_file() and path.stat().st_size < 65536:
-            data = path.read_bytes()
-            if marker.encode() in data and needle in data:
-                path.write_bytes(data.replace(b'"calls":900', b'"calls":100'))
-                return
-    raise AssertionError("evidence block not found in the IPFS repository")
 
 
 def test_number_only_in_an_epoch_snapshot_answers_with_a_proof_that_verifies_on_chain(

@@ -54,7 +54,7 @@ def test_a_label_needs_two_thirds_of_the_peers(trained: Path, features) -> None:
 def test_training_with_peers_records_them_in_the_model_card(sim: dict[str, Path],
                                                             trained: Path) -> None:
     peer = load_portable(trained, owner="GB")
-    feats, labels, window, _ = oracle.training_data(sim["calls"], sim["reports"],
+    _feats, labels, window, _ = oracle.training_data(sim["calls"], sim["reports"],
                                                      until=SCORE_UNTIL, peers=[peer],
                                                      snapshots=1)
     assert window["peers"] == [{"owner": "GB", "portable_sha256": peer.digest}]
