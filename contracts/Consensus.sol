@@ -72,7 +72,7 @@ contract Consensus is Governed, EIP712 {
         uint64 deadline;
     }
 
-    /// @notice The current round of a key. One storage slot.
+    /// @notice The current round of a key, as `currentRound` returns it.
     struct Round {
         uint64 id;
         uint40 openedAt;
@@ -84,8 +84,7 @@ contract Consensus is Governed, EIP712 {
         uint32 eligibleWeight; // total active weight at opening: the quorum's denominator
     }
 
-    /// @notice Running sums of the current round. One storage slot, rewritten (never cleared)
-    ///         at opening so votes update a warm non-zero slot.
+    /// @notice Running sums of a round, as `tallyOf` returns them.
     struct Tally {
         uint32 participatingWeight; // counted votes, abstentions included
         uint32 scoringWeight; // non-abstaining votes
@@ -113,21 +112,60 @@ contract Consensus is Governed, EIP712 {
     uint16 public minVerdictShareBps = 2500;
     /// @notice Seconds a round accepts votes.
     uint40 public roundDuration = 1 days;
+    // Round pool bookkeeping, packed beside the parameters above (one slot, read anyway):
+    // entries on the free stack and entries ever created.
+    uint32 private _freeCount;
+    uint32 private _poolSize;
     /// @notice Thresholds for countries without their own.
     Thresholds public defaultThresholds = Thresholds(7000, 4000, true);
 
-    mapping(bytes32 => Round) private _rounds;
-    mapping(bytes32 => Tally) private _tallies;
+    /// @dev A key's round header: one slot, written at opening and at closing, only read by
+    ///      votes. While the round is open `aux` names its pool entry and the live vote count
+    ///      and majority country are in that entry; once closed, `aux` keeps the round's
+    ///      participating weight and `voteCount`/`majorityCountry` its final figures.
+    struct RoundSlot {
+        uint48 id;
+        uint40 openedAt;
+        uint40 deadline;
+        uint8 status;
+        bytes2 country;
+        bytes2 majorityCountry;
+        uint16 voteCount;
+        uint32 eligibleWeight;
+        uint32 aux;
+    }
+
+    /// @dev Running sums of an open round, in its pool entry. One slot.
+    struct Live {
+        uint32 participatingWeight;
+        uint32 scoringWeight;
+        uint32 flaggingWeight;
+        uint32 contestWeight;
+        uint64 weightedScoreSum;
+        uint16 voteCount;
+        bytes2 majorityCountry;
+        uint8 bits; // LIVE_OPEN always (never zero); LIVE_* once a scratch slot holds this round
+    }
+
+    mapping(bytes32 => RoundSlot) private _rounds;
     mapping(bytes2 => Thresholds) private _thresholds;
-    // Seat bitmap per (numberKey, round): bit `seat` set once that validator counted or contested.
-    mapping(bytes32 => uint256) private _seats;
-    // Per key, current round: eight 28-bit category weights (256 x MAX_WEIGHT < 2^28) and the
-    // round id's low 32 bits on top, so the slot is never zero between rounds.
-    mapping(bytes32 => uint256) private _categories;
-    // Per key, current round: up to five (country, 32-bit flagging weight) pairs, 48 bits each,
-    // bit 255 set; a sixth flagging country goes to _flagOverflow.
-    mapping(bytes32 => uint256) private _flags;
+    // The round pool. An open round holds one entry (four slots); closing it puts the entry on
+    // the free stack and the next opening takes it back. Its slots are therefore rewritten
+    // nonzero-to-nonzero (5,000 gas) instead of created (22,100 gas) for every round, and a
+    // scratch slot left over from an earlier round reads as zero until this round's first write
+    // (its LIVE_* bit), so opening a round resets only the Live slot.
+    mapping(uint256 => Live) private _live;
+    // Entry's eight 28-bit category weights (256 x MAX_WEIGHT < 2^28) in bits 0..223 and the
+    // seat bits of seats 0..31 in bits 224..255: a consortium of up to 32 validators touches
+    // one slot for its seat and its category.
+    mapping(uint256 => uint256) private _catSeats;
+    // Entry's seat bits of seats 32..255 (bit = seat).
+    mapping(uint256 => uint256) private _seatsHigh;
+    // Entry's up to five (country, 32-bit flagging weight) pairs, 48 bits each; a sixth flagging
+    // country goes to _flagOverflow, keyed by (numberKey, round) so it is never stale.
+    mapping(uint256 => uint256) private _flags;
     mapping(bytes32 => mapping(bytes2 => uint64)) private _flagOverflow;
+    mapping(uint256 => uint256) private _freeEntries;
 
     event RoundOpened(
         bytes32 indexed numberKey, uint64 indexed round, bytes2 country, address indexed opener, uint40 deadline
@@ -215,19 +253,19 @@ contract Consensus is Governed, EIP712 {
     function openRound(bytes32 numberKey, bytes2 country) external returns (uint64 round) {
         if (!validatorSet.isValidator(msg.sender)) revert NotValidator(msg.sender);
         if (!LedgerTypes.isCountry(country)) revert InvalidCountry(country);
-        Round storage r = _rounds[numberKey];
+        RoundSlot storage r = _rounds[numberKey];
         if (r.status == ROUND_OPEN) revert RoundAlreadyOpen(numberKey, r.id);
         SpamRegistry.Record memory rec = registry.get(numberKey);
         if (rec.lockedUntil > block.timestamp) revert RoundRecordLocked(numberKey);
         if (rec.disputeStatus == LedgerTypes.DISPUTE_OPEN) revert RoundDisputePending(numberKey);
-        round = r.id + 1;
+        round = uint64(r.id) + 1; // 2^48 rounds of one key would take more gas than exists
         uint40 deadline = uint40(block.timestamp) + roundDuration;
         uint32 eligible = uint32(validatorSet.totalActiveWeight());
-        _rounds[numberKey] =
-            Round(round, uint40(block.timestamp), deadline, ROUND_OPEN, country, bytes2(0), 0, eligible);
-        _tallies[numberKey] = Tally(0, 0, 0, 0, 0, round);
-        _categories[numberKey] = uint256(uint32(round)) << 224;
-        _flags[numberKey] = uint256(1) << 255;
+        uint32 entry = _takeEntry();
+        _rounds[numberKey] = RoundSlot(
+            uint48(round), uint40(block.timestamp), deadline, ROUND_OPEN, country, bytes2(0), 0, eligible, entry
+        );
+        _live[entry] = Live(0, 0, 0, 0, 0, 0, bytes2(0), LIVE_OPEN);
         emit RoundOpened(numberKey, round, country, msg.sender, deadline);
         emit RoundEligibleWeight(numberKey, round, eligible);
     }
@@ -236,7 +274,8 @@ contract Consensus is Governed, EIP712 {
     /// @param vote The ScoreVote the validator signed.
     /// @param signature 65-byte ECDSA signature over `hashVote(vote)`.
     function castVote(ScoreVote calldata vote, bytes calldata signature) external {
-        _cast(vote, signature, false);
+        Voter memory cache;
+        _cast(vote, signature, false, cache);
     }
 
     /// @notice Count a bundle of signed votes in one transaction. A malformed vote or signature
@@ -251,8 +290,11 @@ contract Consensus is Governed, EIP712 {
         if (n > MAX_BUNDLE) revert BundleTooLarge(n, MAX_BUNDLE);
         if (n != signatures.length) revert LengthMismatch(n, signatures.length);
         uint256 counted;
+        // A bundle is usually one validator's votes: its standing and model approval are read
+        // once (nothing in this transaction can change them between two votes).
+        Voter memory cache;
         for (uint256 i; i < n; ++i) {
-            if (_cast(votes[i], signatures[i], true)) ++counted;
+            if (_cast(votes[i], signatures[i], true, cache)) ++counted;
         }
         emit BundleCounted(msg.sender, uint16(counted), uint16(n - counted));
     }
@@ -261,9 +303,9 @@ contract Consensus is Governed, EIP712 {
     ///         deadline; it expires instead when it reached no consensus (see the contract notes).
     /// @dev Anyone may call.
     function finalize(bytes32 numberKey) external {
-        Round storage r = _rounds[numberKey];
+        RoundSlot memory r = _rounds[numberKey];
         if (r.status != ROUND_OPEN) revert NoOpenRound(numberKey);
-        Tally memory t = _tallies[numberKey];
+        Live memory t = _live[r.aux];
         uint256 total = r.eligibleWeight;
         uint256 shown = uint256(t.participatingWeight) + t.contestWeight;
         bool pastDeadline = block.timestamp > r.deadline;
@@ -282,13 +324,12 @@ contract Consensus is Governed, EIP712 {
         } else {
             reason = _noConsensus(r, t);
         }
+        _close(numberKey, r, t, reason == 0 ? ROUND_FINALIZED : ROUND_EXPIRED);
         if (reason != 0) {
-            r.status = ROUND_EXPIRED;
-            emit RoundExpired(numberKey, r.id, t.participatingWeight, r.voteCount);
+            emit RoundExpired(numberKey, r.id, t.participatingWeight, t.voteCount);
             emit RoundNoConsensus(numberKey, r.id, reason);
             return;
         }
-        r.status = ROUND_FINALIZED;
         _finalize(numberKey, r, t);
     }
 
@@ -352,34 +393,62 @@ contract Consensus is Governed, EIP712 {
     }
 
     /// @notice The current (latest) round of `numberKey`.
-    function currentRound(bytes32 numberKey) external view returns (Round memory) {
-        return _rounds[numberKey];
+    function currentRound(bytes32 numberKey) external view returns (Round memory out) {
+        RoundSlot memory r = _rounds[numberKey];
+        out = Round(r.id, r.openedAt, r.deadline, r.status, r.country, r.majorityCountry, r.voteCount, r.eligibleWeight);
+        if (r.status == ROUND_OPEN) {
+            Live memory l = _live[r.aux];
+            (out.majorityCountry, out.voteCount) = (l.majorityCountry, l.voteCount);
+        }
     }
 
-    /// @notice The running tally of the current round of `numberKey`.
-    function tallyOf(bytes32 numberKey) external view returns (Tally memory) {
-        return _tallies[numberKey];
+    /// @notice The running tally of the current round of `numberKey`. Once the round closed
+    ///         only `participatingWeight` and `round` are kept (the other sums are in its
+    ///         `VoteCast`/`VoteContested` events and in `RoundFinalized`/`RoundExpired`).
+    function tallyOf(bytes32 numberKey) external view returns (Tally memory t) {
+        RoundSlot memory r = _rounds[numberKey];
+        t.round = r.id;
+        if (r.status == ROUND_OPEN) {
+            Live memory l = _live[r.aux];
+            (t.participatingWeight, t.scoringWeight, t.flaggingWeight) =
+                (l.participatingWeight, l.scoringWeight, l.flaggingWeight);
+            (t.contestWeight, t.weightedScoreSum) = (l.contestWeight, l.weightedScoreSum);
+        } else if (r.status != ROUND_NONE) {
+            t.participatingWeight = r.aux;
+        }
     }
 
     /// @notice Summed weight per category (index = category code) of the scoring votes of the
-    ///         key's current round (all zero for any other round: they are in the events).
+    ///         key's open round (all zero for any other round: they are in the events).
     function categoryWeights(bytes32 numberKey, uint64 round) external view returns (uint64[8] memory out) {
-        uint256 c = _categories[numberKey];
-        if (round == 0 || uint32(c >> 224) != uint32(round) || _rounds[numberKey].id != round) return out;
+        RoundSlot memory r = _rounds[numberKey];
+        if (round == 0 || r.id != round || r.status != ROUND_OPEN) return out;
+        if (_live[r.aux].bits & LIVE_CATS == 0) return out;
+        uint256 c = _catSeats[r.aux];
         for (uint256 i; i < LedgerTypes.CATEGORY_COUNT; ++i) out[i] = uint64((c >> (28 * i)) & CAT_MASK);
     }
 
-    /// @notice Summed flagging weight of voters from `country` in the key's current round.
+    /// @notice Summed flagging weight of voters from `country` in the key's open round (0 when
+    ///         no round is open).
     function flaggingWeightOf(bytes32 numberKey, bytes2 country) external view returns (uint64) {
-        return _flagWeight(numberKey, _roundKey(numberKey, _rounds[numberKey].id), country);
+        RoundSlot memory r = _rounds[numberKey];
+        if (r.status != ROUND_OPEN) return 0;
+        uint256 f = _live[r.aux].bits & LIVE_FLAGS != 0 ? _flags[r.aux] : 0;
+        return _flagWeight(f, numberKey, r.id, country);
     }
 
     /// @notice True when `validator` has been counted (or has contested) in round `round` of
-    ///         `numberKey` (its seat bit; a seat is reused only after the validator's removal).
+    ///         `numberKey` while that round is open (its seat bit; a seat is reused only after
+    ///         the validator's removal). Seats of closed rounds are not kept: false for them
+    ///         (the round's `VoteCast`/`VoteContested` events say who voted).
     function hasVoted(bytes32 numberKey, uint64 round, address validator) external view returns (bool) {
-        if (_listed(validator) == false) return false;
-        (,,, uint8 seat) = validatorSet.voterOf(validator);
-        return _seats[_roundKey(numberKey, round)] & (uint256(1) << seat) != 0;
+        RoundSlot memory r = _rounds[numberKey];
+        if (r.status != ROUND_OPEN || r.id != round) return false;
+        (bytes2 country,,, uint8 seat) = validatorSet.voterOf(validator);
+        if (country == bytes2(0)) return false;
+        Live memory l = _live[r.aux];
+        if (seat < LOW_SEATS) return l.bits & LIVE_CATS != 0 && _catSeats[r.aux] & (uint256(1) << (224 + seat)) != 0;
+        return l.bits & LIVE_SEATS_HIGH != 0 && _seatsHigh[r.aux] & (uint256(1) << seat) != 0;
     }
 
     /// @notice The thresholds applied to numbers of `country` (its own or the default).
@@ -401,58 +470,108 @@ contract Consensus is Governed, EIP712 {
 
     uint256 private constant CAT_MASK = (1 << 28) - 1;
     uint256 private constant FLAG_SLOTS = 5;
+    uint256 private constant LOW_SEATS = 32; // seats kept in the category slot's top bits
+    uint8 private constant LIVE_OPEN = 1;
+    uint8 private constant LIVE_CATS = 2; // _catSeats holds this round's categories and low seats
+    uint8 private constant LIVE_SEATS_HIGH = 4; // _seatsHigh holds this round's seats >= 32
+    uint8 private constant LIVE_FLAGS = 8; // _flags holds this round's flagging weights
+
+    /// @dev A signer's standing and its last model check, cached for the rest of a bundle.
+    struct Voter {
+        address signer;
+        bytes2 country;
+        uint32 weight;
+        uint40 since;
+        uint8 seat;
+        bytes32 model;
+        bool modelChecked;
+        bool modelApproved;
+    }
 
     /// @dev Counts one vote. In a bundle (`skip`), state-dependent refusals are skipped and
     ///      reported; alone they revert. Returns true when the vote was counted or contested.
-    function _cast(ScoreVote calldata vote, bytes calldata signature, bool skip) private returns (bool) {
+    function _cast(ScoreVote calldata vote, bytes calldata signature, bool skip, Voter memory c)
+        private
+        returns (bool)
+    {
         _checkFields(vote);
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(hashVote(vote), signature);
         if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
-        Round storage r = _rounds[vote.numberKey];
+        RoundSlot memory r = _rounds[vote.numberKey];
         uint8 closed = _roundClosed(vote, r, skip);
         if (closed != 0) return _skip(vote, signer, closed);
-        return _countSigned(vote, signer, r, skip);
+        return _countSigned(vote, signer, r, skip, c);
     }
 
-    function _countSigned(ScoreVote calldata vote, address signer, Round storage r, bool skip) private returns (bool) {
-        (bytes2 country, uint32 weight, uint40 since, uint8 seat) = validatorSet.voterOf(signer);
-        if (weight == 0) {
+    function _countSigned(ScoreVote calldata vote, address signer, RoundSlot memory r, bool skip, Voter memory c)
+        private
+        returns (bool)
+    {
+        _loadVoter(c, signer);
+        if (c.weight == 0) {
             // A suspended validator's vote is skipped; a never-admitted signer (a forged or
             // foreign-domain signature) reverts the bundle like any malformed vote.
-            if (skip && country != bytes2(0)) return _skip(vote, signer, SKIP_NOT_ELIGIBLE);
+            if (skip && c.country != bytes2(0)) return _skip(vote, signer, SKIP_NOT_ELIGIBLE);
             revert NotValidator(signer);
         }
-        if (since > r.openedAt) {
+        if (c.since > r.openedAt) {
             if (skip) return _skip(vote, signer, SKIP_NOT_ELIGIBLE);
             revert NotEligibleInRound(vote.numberKey, vote.round, signer);
         }
         // Abstaining validators score nothing, so they need not name an approved model.
-        if (!vote.abstain && !modelRegistry.isApproved(signer, vote.modelHash)) revert ModelNotApproved(vote.modelHash);
-        bytes32 rk = _roundKey(vote.numberKey, vote.round);
-        if (!_takeSeat(rk, seat)) {
+        if (!vote.abstain && !_approved(c, vote.modelHash)) revert ModelNotApproved(vote.modelHash);
+        uint256 entry = r.aux;
+        Live memory l = _live[entry];
+        if (!_takeSeat(entry, l, c.seat)) {
             if (skip) return _skip(vote, signer, SKIP_ALREADY_COUNTED);
             revert AlreadyVoted(vote.numberKey, vote.round, signer);
         }
         if (vote.country != r.country) {
-            _tallies[vote.numberKey].contestWeight += weight;
-            emit VoteContested(vote.numberKey, vote.round, signer, vote.country, weight);
+            l.contestWeight += c.weight;
+            _live[entry] = l;
+            emit VoteContested(vote.numberKey, vote.round, signer, vote.country, c.weight);
             return true;
         }
-        _count(vote, r, rk, country, weight);
-        _emitVote(vote, signer, country, weight);
+        _count(vote, r, entry, l, c.country, c.weight);
+        _live[entry] = l;
+        _emitVote(vote, signer, c.country, c.weight);
         return true;
     }
 
-    function _takeSeat(bytes32 rk, uint8 seat) private returns (bool) {
-        uint256 seats = _seats[rk];
-        uint256 bit = uint256(1) << seat;
-        if (seats & bit != 0) return false;
-        _seats[rk] = seats | bit;
+    function _loadVoter(Voter memory c, address signer) private view {
+        if (c.signer == signer) return;
+        (c.country, c.weight, c.since, c.seat) = validatorSet.voterOf(signer);
+        (c.signer, c.modelChecked) = (signer, false);
+    }
+
+    function _approved(Voter memory c, bytes32 modelHash) private view returns (bool) {
+        if (!c.modelChecked || c.model != modelHash) {
+            (c.model, c.modelChecked) = (modelHash, true);
+            c.modelApproved = modelRegistry.isApproved(c.signer, modelHash);
+        }
+        return c.modelApproved;
+    }
+
+    /// @dev Sets the seat bit in the entry; false when it was set already in this round.
+    function _takeSeat(uint256 entry, Live memory l, uint8 seat) private returns (bool) {
+        if (seat < LOW_SEATS) {
+            uint256 cs = l.bits & LIVE_CATS != 0 ? _catSeats[entry] : 0;
+            uint256 bit = uint256(1) << (224 + seat);
+            if (cs & bit != 0) return false;
+            _catSeats[entry] = cs | bit;
+            l.bits |= LIVE_CATS;
+            return true;
+        }
+        uint256 hs = l.bits & LIVE_SEATS_HIGH != 0 ? _seatsHigh[entry] : 0;
+        uint256 high = uint256(1) << seat;
+        if (hs & high != 0) return false;
+        _seatsHigh[entry] = hs | high;
+        l.bits |= LIVE_SEATS_HIGH;
         return true;
     }
 
     /// @dev 0 when the vote's round is open, else the skip reason (or a revert when alone).
-    function _roundClosed(ScoreVote calldata vote, Round storage r, bool skip) private view returns (uint8) {
+    function _roundClosed(ScoreVote calldata vote, RoundSlot memory r, bool skip) private view returns (uint8) {
         if (r.status != ROUND_OPEN) {
             if (skip) return SKIP_ROUND_CLOSED;
             revert NoOpenRound(vote.numberKey);
@@ -483,27 +602,41 @@ contract Consensus is Governed, EIP712 {
         if (len > LedgerTypes.MAX_CID_LENGTH) revert InvalidCid(len);
     }
 
-    function _count(ScoreVote calldata vote, Round storage r, bytes32 rk, bytes2 country, uint32 weight) private {
-        Tally storage t = _tallies[vote.numberKey];
-        t.participatingWeight += weight;
-        r.voteCount += 1;
+    function _count(
+        ScoreVote calldata vote,
+        RoundSlot memory r,
+        uint256 entry,
+        Live memory l,
+        bytes2 country,
+        uint32 weight
+    ) private {
+        l.participatingWeight += weight;
+        l.voteCount += 1;
         if (vote.abstain) return;
-        t.scoringWeight += weight;
-        t.weightedScoreSum += uint64(weight) * vote.score;
-        _categories[vote.numberKey] += uint256(weight) << (28 * uint256(vote.category));
+        l.scoringWeight += weight;
+        l.weightedScoreSum += uint64(weight) * vote.score;
+        uint256 cs = l.bits & LIVE_CATS != 0 ? _catSeats[entry] : 0;
+        _catSeats[entry] = cs + (uint256(weight) << (28 * uint256(vote.category)));
+        l.bits |= LIVE_CATS;
         (, uint16 suspiciousBps) = thresholdsOf(r.country);
         if (vote.score < suspiciousBps) return;
-        t.flaggingWeight += weight;
-        uint64 w = _addFlag(vote.numberKey, rk, country, weight);
-        bytes2 leader = r.majorityCountry;
-        if (country != leader && (leader == bytes2(0) || w > _flagWeight(vote.numberKey, rk, leader))) {
-            r.majorityCountry = country;
+        l.flaggingWeight += weight;
+        uint256 f = l.bits & LIVE_FLAGS != 0 ? _flags[entry] : 0;
+        l.bits |= LIVE_FLAGS;
+        uint64 w;
+        (f, w) = _addFlag(entry, f, vote.numberKey, vote.round, country, weight);
+        bytes2 leader = l.majorityCountry;
+        if (country != leader && (leader == bytes2(0) || w > _flagWeight(f, vote.numberKey, vote.round, leader))) {
+            l.majorityCountry = country;
         }
     }
 
-    /// @dev Adds flagging weight to `country`'s packed entry (or the overflow map); returns the sum.
-    function _addFlag(bytes32 numberKey, bytes32 rk, bytes2 country, uint32 weight) private returns (uint64) {
-        uint256 f = _flags[numberKey];
+    /// @dev Adds flagging weight to `country`'s packed entry (or the overflow map); returns the
+    ///      packed word as stored and the country's new sum.
+    function _addFlag(uint256 entry, uint256 f, bytes32 numberKey, uint64 round, bytes2 country, uint32 weight)
+        private
+        returns (uint256, uint64)
+    {
         for (uint256 i; i < FLAG_SLOTS; ++i) {
             uint256 shift = 48 * i;
             bytes2 c = bytes2(uint16(f >> (shift + 32)));
@@ -511,24 +644,24 @@ contract Consensus is Governed, EIP712 {
                 uint256 w = ((f >> shift) & 0xffffffff) + weight;
                 f &= ~(uint256(0xffffffffffff) << shift);
                 f |= ((uint256(uint16(country)) << 32) | w) << shift;
-                _flags[numberKey] = f;
-                return uint64(w);
+                _flags[entry] = f;
+                return (f, uint64(w));
             }
         }
+        bytes32 rk = _roundKey(numberKey, round);
         uint64 sum = _flagOverflow[rk][country] + weight;
         _flagOverflow[rk][country] = sum;
-        return sum;
+        return (f, sum);
     }
 
-    function _flagWeight(bytes32 numberKey, bytes32 rk, bytes2 country) private view returns (uint64) {
-        uint256 f = _flags[numberKey];
+    function _flagWeight(uint256 f, bytes32 numberKey, uint64 round, bytes2 country) private view returns (uint64) {
         for (uint256 i; i < FLAG_SLOTS; ++i) {
             uint256 shift = 48 * i;
             bytes2 c = bytes2(uint16(f >> (shift + 32)));
             if (c == country) return uint64((f >> shift) & 0xffffffff);
             if (c == bytes2(0)) return 0;
         }
-        return _flagOverflow[rk][country];
+        return _flagOverflow[_roundKey(numberKey, round)][country];
     }
 
     function _emitVote(ScoreVote calldata vote, address signer, bytes2 country, uint32 weight) private {
@@ -539,7 +672,7 @@ contract Consensus is Governed, EIP712 {
     }
 
     /// @dev 0 when the round's votes carry a verdict, else the NO_CONSENSUS_* reason.
-    function _noConsensus(Round storage r, Tally memory t) private view returns (uint8) {
+    function _noConsensus(RoundSlot memory r, Live memory t) private view returns (uint8) {
         if (t.contestWeight != 0 && t.contestWeight >= t.participatingWeight) return NO_CONSENSUS_COUNTRY_CONTESTED;
         if (t.scoringWeight == 0) return NO_CONSENSUS_NO_SCORES;
         uint8 verdict = verdictFor(r.country, uint16(t.weightedScoreSum / t.scoringWeight));
@@ -548,13 +681,38 @@ contract Consensus is Governed, EIP712 {
         return 0;
     }
 
-    function _finalize(bytes32 numberKey, Round storage r, Tally memory t) private {
+    /// @dev Closes the round: its header keeps the final figures and its pool entry goes back
+    ///      on the free stack (the entry's slots stay as they are until a later round reuses them).
+    function _close(bytes32 numberKey, RoundSlot memory r, Live memory t, uint8 status) private {
+        _rounds[numberKey] = RoundSlot(
+            r.id, r.openedAt, r.deadline, status, r.country, t.majorityCountry, t.voteCount, r.eligibleWeight,
+            t.participatingWeight
+        );
+        uint32 free = _freeCount;
+        _freeEntries[free] = r.aux;
+        _freeCount = free + 1;
+    }
+
+    /// @dev A pool entry for a new round: the last one freed, or a new one.
+    function _takeEntry() private returns (uint32 entry) {
+        uint32 free = _freeCount;
+        if (free != 0) {
+            entry = uint32(_freeEntries[free - 1]);
+            _freeCount = free - 1;
+        } else {
+            entry = _poolSize + 1;
+            _poolSize = entry;
+        }
+    }
+
+    function _finalize(bytes32 numberKey, RoundSlot memory r, Live memory t) private {
         uint16 score = uint16(t.weightedScoreSum / t.scoringWeight);
         uint8 verdict = verdictFor(r.country, score);
         uint8 category;
-        if (verdict != LedgerTypes.VERDICT_NOT_SPAM) category = _topCategory(_categories[numberKey]);
-        registry.recordFinal(numberKey, r.id, score, verdict, category, r.majorityCountry);
-        emit RoundFinalized(numberKey, r.id, score, verdict, category, t.participatingWeight, r.voteCount);
+        // Scoring weight > 0, so a scoring vote wrote this round's categories (LIVE_CATS).
+        if (verdict != LedgerTypes.VERDICT_NOT_SPAM) category = _topCategory(_catSeats[r.aux]);
+        registry.recordFinal(numberKey, r.id, score, verdict, category, t.majorityCountry);
+        emit RoundFinalized(numberKey, r.id, score, verdict, category, t.participatingWeight, t.voteCount);
     }
 
     function _topCategory(uint256 packed) private pure returns (uint8 best) {
@@ -563,10 +721,6 @@ contract Consensus is Governed, EIP712 {
             uint256 x = (packed >> (28 * uint256(c))) & CAT_MASK;
             if (x > bestWeight) (best, bestWeight) = (c, x);
         }
-    }
-
-    function _listed(address validator) private view returns (bool) {
-        return validatorSet.getValidator(validator).country != bytes2(0);
     }
 
     function _structHash(ScoreVote calldata vote) private pure returns (bytes32) {

@@ -28,9 +28,11 @@ contract ConsensusTest is LedgerFixture {
         assertEq(r.expiresAt, block.timestamp + 90 days, "expiry");
         assertEq(registry.verdictOf(KEY), 3, "effective verdict");
         assertEq(consensus.currentRound(KEY).status, 2, "round finalized");
+        // A closed round keeps its participation; the other sums are in its events.
         Consensus.Tally memory t = consensus.tallyOf(KEY);
         assertEq(t.participatingWeight, 10000, "participating");
-        assertEq(t.scoringWeight, 9500, "scoring");
+        assertEq(t.round, round, "tally of that round");
+        assertEq(consensus.currentRound(KEY).voteCount, 5, "final vote count kept");
     }
 
     function test_vote_cast_event_carries_everything_needed_to_recompute() public {
