@@ -495,8 +495,7 @@ contract Consensus is Governed, EIP712 {
         returns (bool)
     {
         _checkFields(vote);
-        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(hashVote(vote), signature);
-        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
+        address signer = _recover(hashVote(vote), signature);
         RoundSlot memory r = _rounds[vote.numberKey];
         uint8 closed = _roundClosed(vote, r, skip);
         if (closed != 0) return _skip(vote, signer, closed);
@@ -536,6 +535,17 @@ contract Consensus is Governed, EIP712 {
         _live[entry] = l;
         _emitVote(vote, signer, c.country, c.weight);
         return true;
+    }
+
+    /// @dev The signer of `digest`: 65-byte (r, s, v) signatures only, read straight from
+    ///      calldata; OpenZeppelin's tryRecover refuses high-s (malleable) and invalid ones.
+    function _recover(bytes32 digest, bytes calldata signature) private pure returns (address signer) {
+        if (signature.length != 65) revert InvalidSignature();
+        ECDSA.RecoverError err;
+        (signer, err,) = ECDSA.tryRecover(
+            digest, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64])
+        );
+        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
     }
 
     function _loadVoter(Voter memory c, address signer) private view {
