@@ -486,6 +486,8 @@ contract Consensus is Governed, EIP712 {
         bytes32 model;
         bool modelChecked;
         bool modelApproved;
+        bytes2 thresholdsOf; // country whose suspiciousBps is cached below (0: none yet)
+        uint16 suspiciousBps;
     }
 
     /// @dev Counts one vote. In a bundle (`skip`), state-dependent refusals are skipped and
@@ -521,17 +523,23 @@ contract Consensus is Governed, EIP712 {
         if (!vote.abstain && !_approved(c, vote.modelHash)) revert ModelNotApproved(vote.modelHash);
         uint256 entry = r.aux;
         Live memory l = _live[entry];
-        if (!_takeSeat(entry, l, c.seat)) {
+        // The category slot (seats 0..31 on top) is read at most once and written once per vote.
+        bool low = c.seat < LOW_SEATS;
+        uint256 cs = (low || !vote.abstain) && l.bits & LIVE_CATS != 0 ? _catSeats[entry] : 0;
+        if (!_takeSeat(entry, l, c.seat, cs)) {
             if (skip) return _skip(vote, signer, SKIP_ALREADY_COUNTED);
             revert AlreadyVoted(vote.numberKey, vote.round, signer);
         }
+        if (low) cs |= uint256(1) << (224 + c.seat);
         if (vote.country != r.country) {
             l.contestWeight += c.weight;
+            if (low) _storeCats(entry, l, cs);
             _live[entry] = l;
             emit VoteContested(vote.numberKey, vote.round, signer, vote.country, c.weight);
             return true;
         }
-        _count(vote, r, entry, l, c.country, c.weight);
+        cs = _count(vote, r, entry, l, c, cs);
+        if (low || !vote.abstain) _storeCats(entry, l, cs);
         _live[entry] = l;
         _emitVote(vote, signer, c.country, c.weight);
         return true;
@@ -562,16 +570,10 @@ contract Consensus is Governed, EIP712 {
         return c.modelApproved;
     }
 
-    /// @dev Sets the seat bit in the entry; false when it was set already in this round.
-    function _takeSeat(uint256 entry, Live memory l, uint8 seat) private returns (bool) {
-        if (seat < LOW_SEATS) {
-            uint256 cs = l.bits & LIVE_CATS != 0 ? _catSeats[entry] : 0;
-            uint256 bit = uint256(1) << (224 + seat);
-            if (cs & bit != 0) return false;
-            _catSeats[entry] = cs | bit;
-            l.bits |= LIVE_CATS;
-            return true;
-        }
+    /// @dev False when the seat was taken already in this round. A high seat's bit is written
+    ///      here; a low seat's bit goes into `cs` (this round's category slot), written by the caller.
+    function _takeSeat(uint256 entry, Live memory l, uint8 seat, uint256 cs) private returns (bool) {
+        if (seat < LOW_SEATS) return cs & (uint256(1) << (224 + seat)) == 0;
         uint256 hs = l.bits & LIVE_SEATS_HIGH != 0 ? _seatsHigh[entry] : 0;
         uint256 high = uint256(1) << seat;
         if (hs & high != 0) return false;
@@ -612,33 +614,44 @@ contract Consensus is Governed, EIP712 {
         if (len > LedgerTypes.MAX_CID_LENGTH) revert InvalidCid(len);
     }
 
+    function _storeCats(uint256 entry, Live memory l, uint256 cs) private {
+        _catSeats[entry] = cs;
+        l.bits |= LIVE_CATS;
+    }
+
+    /// @dev Adds a counted vote to the sums; returns `cs` with its category weight added.
     function _count(
         ScoreVote calldata vote,
         RoundSlot memory r,
         uint256 entry,
         Live memory l,
-        bytes2 country,
-        uint32 weight
-    ) private {
+        Voter memory c,
+        uint256 cs
+    ) private returns (uint256) {
+        uint32 weight = c.weight;
         l.participatingWeight += weight;
         l.voteCount += 1;
-        if (vote.abstain) return;
+        if (vote.abstain) return cs;
         l.scoringWeight += weight;
         l.weightedScoreSum += uint64(weight) * vote.score;
-        uint256 cs = l.bits & LIVE_CATS != 0 ? _catSeats[entry] : 0;
-        _catSeats[entry] = cs + (uint256(weight) << (28 * uint256(vote.category)));
-        l.bits |= LIVE_CATS;
-        (, uint16 suspiciousBps) = thresholdsOf(r.country);
-        if (vote.score < suspiciousBps) return;
+        cs += uint256(weight) << (28 * uint256(vote.category));
+        // Thresholds cannot change inside a transaction: read once per country in a bundle.
+        if (c.thresholdsOf != r.country) {
+            c.thresholdsOf = r.country;
+            (, c.suspiciousBps) = thresholdsOf(r.country);
+        }
+        if (vote.score < c.suspiciousBps) return cs;
         l.flaggingWeight += weight;
         uint256 f = l.bits & LIVE_FLAGS != 0 ? _flags[entry] : 0;
         l.bits |= LIVE_FLAGS;
         uint64 w;
+        bytes2 country = c.country;
         (f, w) = _addFlag(entry, f, vote.numberKey, vote.round, country, weight);
         bytes2 leader = l.majorityCountry;
         if (country != leader && (leader == bytes2(0) || w > _flagWeight(f, vote.numberKey, vote.round, leader))) {
             l.majorityCountry = country;
         }
+        return cs;
     }
 
     /// @dev Adds flagging weight to `country`'s packed entry (or the overflow map); returns the
