@@ -112,10 +112,10 @@ contract Consensus is Governed, EIP712 {
     uint16 public minVerdictShareBps = 2500;
     /// @notice Seconds a round accepts votes.
     uint40 public roundDuration = 1 days;
-    // Round pool bookkeeping, packed beside the parameters above (one slot, read anyway):
-    // entries on the free stack and entries ever created.
-    uint32 private _freeCount;
-    uint32 private _poolSize;
+    // Round pool bookkeeping, packed beside the parameters above (one slot, read anyway): the
+    // first free entry (0: none; each free entry's Live slot names the next) and entries created.
+    uint24 private _freeHead;
+    uint24 private _poolSize;
     /// @notice Thresholds for countries without their own.
     Thresholds public defaultThresholds = Thresholds(7000, 4000, true);
 
@@ -145,6 +145,7 @@ contract Consensus is Governed, EIP712 {
         uint16 voteCount;
         bytes2 majorityCountry;
         uint8 bits; // LIVE_OPEN always (never zero); LIVE_* once a scratch slot holds this round
+        uint24 nextFree; // while the entry is free: the next free entry (0: none)
     }
 
     mapping(bytes32 => RoundSlot) private _rounds;
@@ -165,7 +166,6 @@ contract Consensus is Governed, EIP712 {
     // country goes to _flagOverflow, keyed by (numberKey, round) so it is never stale.
     mapping(uint256 => uint256) private _flags;
     mapping(bytes32 => mapping(bytes2 => uint64)) private _flagOverflow;
-    mapping(uint256 => uint256) private _freeEntries;
 
     event RoundOpened(
         bytes32 indexed numberKey, uint64 indexed round, bytes2 country, address indexed opener, uint40 deadline
@@ -261,11 +261,11 @@ contract Consensus is Governed, EIP712 {
         round = uint64(r.id) + 1; // 2^48 rounds of one key would take more gas than exists
         uint40 deadline = uint40(block.timestamp) + roundDuration;
         uint32 eligible = uint32(validatorSet.totalActiveWeight());
-        uint32 entry = _takeEntry();
+        uint24 entry = _takeEntry();
         _rounds[numberKey] = RoundSlot(
             uint48(round), uint40(block.timestamp), deadline, ROUND_OPEN, country, bytes2(0), 0, eligible, entry
         );
-        _live[entry] = Live(0, 0, 0, 0, 0, 0, bytes2(0), LIVE_OPEN);
+        _live[entry] = Live(0, 0, 0, 0, 0, 0, bytes2(0), LIVE_OPEN, 0);
         emit RoundOpened(numberKey, round, country, msg.sender, deadline);
         emit RoundEligibleWeight(numberKey, round, eligible);
     }
@@ -629,24 +629,30 @@ contract Consensus is Governed, EIP712 {
         uint256 cs
     ) private returns (uint256) {
         uint32 weight = c.weight;
-        l.participatingWeight += weight;
-        l.voteCount += 1;
-        if (vote.abstain) return cs;
-        l.scoringWeight += weight;
-        l.weightedScoreSum += uint64(weight) * vote.score;
-        cs += uint256(weight) << (28 * uint256(vote.category));
+        // No sum can overflow: at most MAX_VALIDATORS (256) seats of MAX_WEIGHT (10^6) count
+        // once each, so weights stay < 2^28, score sums < 2^42 and the vote count <= 256.
+        unchecked {
+            l.participatingWeight += weight;
+            l.voteCount += 1;
+            if (vote.abstain) return cs;
+            l.scoringWeight += weight;
+            l.weightedScoreSum += uint64(weight) * vote.score;
+            cs += uint256(weight) << (28 * uint256(vote.category));
+        }
         // Thresholds cannot change inside a transaction: read once per country in a bundle.
         if (c.thresholdsOf != r.country) {
             c.thresholdsOf = r.country;
             (, c.suspiciousBps) = thresholdsOf(r.country);
         }
         if (vote.score < c.suspiciousBps) return cs;
-        l.flaggingWeight += weight;
+        unchecked {
+            l.flaggingWeight += weight;
+        }
         uint256 f = l.bits & LIVE_FLAGS != 0 ? _flags[entry] : 0;
         l.bits |= LIVE_FLAGS;
         uint64 w;
         bytes2 country = c.country;
-        (f, w) = _addFlag(entry, f, vote.numberKey, vote.round, country, weight);
+        (f, w) = _addFlag(entry, f, vote, country, weight);
         bytes2 leader = l.majorityCountry;
         if (country != leader && (leader == bytes2(0) || w > _flagWeight(f, vote.numberKey, vote.round, leader))) {
             l.majorityCountry = country;
@@ -654,11 +660,11 @@ contract Consensus is Governed, EIP712 {
         return cs;
     }
 
-    /// @dev Adds flagging weight to `country`'s packed entry (or the overflow map); returns the
-    ///      packed word as stored and the country's new sum.
-    function _addFlag(uint256 entry, uint256 f, bytes32 numberKey, uint64 round, bytes2 country, uint32 weight)
+    /// @dev Adds flagging weight to `country`'s packed entry in `f` (or the overflow map) and
+    ///      stores it; returns the packed word and the country's new sum.
+    function _addFlag(uint256 entry, uint256 f, ScoreVote calldata vote, bytes2 country, uint32 weight)
         private
-        returns (uint256, uint64)
+        returns (uint256, uint64 sum)
     {
         for (uint256 i; i < FLAG_SLOTS; ++i) {
             uint256 shift = 48 * i;
@@ -671,8 +677,8 @@ contract Consensus is Governed, EIP712 {
                 return (f, uint64(w));
             }
         }
-        bytes32 rk = _roundKey(numberKey, round);
-        uint64 sum = _flagOverflow[rk][country] + weight;
+        bytes32 rk = _roundKey(vote.numberKey, vote.round);
+        sum = _flagOverflow[rk][country] + weight;
         _flagOverflow[rk][country] = sum;
         return (f, sum);
     }
@@ -704,26 +710,26 @@ contract Consensus is Governed, EIP712 {
         return 0;
     }
 
-    /// @dev Closes the round: its header keeps the final figures and its pool entry goes back
-    ///      on the free stack (the entry's slots stay as they are until a later round reuses them).
+    /// @dev Closes the round: its header keeps the final figures and its pool entry goes to the
+    ///      head of the free list (the entry's slots stay as they are until a later round reuses them).
     function _close(bytes32 numberKey, RoundSlot memory r, Live memory t, uint8 status) private {
         _rounds[numberKey] = RoundSlot(
             r.id, r.openedAt, r.deadline, status, r.country, t.majorityCountry, t.voteCount, r.eligibleWeight,
             t.participatingWeight
         );
-        uint32 free = _freeCount;
-        _freeEntries[free] = r.aux;
-        _freeCount = free + 1;
+        uint24 entry = uint24(r.aux);
+        _live[entry].nextFree = _freeHead;
+        _freeHead = entry;
     }
 
-    /// @dev A pool entry for a new round: the last one freed, or a new one.
-    function _takeEntry() private returns (uint32 entry) {
-        uint32 free = _freeCount;
-        if (free != 0) {
-            entry = uint32(_freeEntries[free - 1]);
-            _freeCount = free - 1;
+    /// @dev A pool entry for a new round: the last one freed, or a new one. Entries are only
+    ///      created while more rounds are open at once than ever before (2^24 - 1 at most).
+    function _takeEntry() private returns (uint24 entry) {
+        entry = _freeHead;
+        if (entry != 0) {
+            _freeHead = _live[entry].nextFree;
         } else {
-            entry = _poolSize + 1;
+            entry = _poolSize + 1; // checked: reverts past 2^24 - 1 open rounds
             _poolSize = entry;
         }
     }
