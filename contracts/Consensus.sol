@@ -32,6 +32,9 @@ import {LedgerTypes} from "./lib/LedgerTypes.sol";
 ///      is at least the counted weight, no vote scored, or the weight on the verdict's side
 ///      (flagging for SPAM/SUSPICIOUS, non-flagging for NOT_SPAM) is below minVerdictShareBps
 ///      of the eligible weight: abstentions never hand a verdict to a minority.
+///      Storage: a key keeps one header slot; an open round's sums, seats, categories and flags
+///      live in a pool entry that closing hands to the next round opened (see the storage notes
+///      below and contracts/README.md), so only the open round's seats and sums are readable.
 contract Consensus is Governed, EIP712 {
     /// @notice EIP-712 type hash of ScoreVote (see the type string below).
     bytes32 public constant SCORE_VOTE_TYPEHASH = keccak256(
