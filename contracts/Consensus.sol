@@ -153,8 +153,8 @@ contract Consensus is Governed, EIP712 {
 
     mapping(bytes32 => RoundSlot) private _rounds;
     mapping(bytes2 => Thresholds) private _thresholds;
-    // The round pool. An open round holds one entry (four slots); closing it puts the entry on
-    // the free stack and the next opening takes it back. Its slots are therefore rewritten
+    // The round pool. An open round holds one entry (four slots); closing it puts the entry at
+    // the head of the free list and the next opening takes it back. Its slots are therefore rewritten
     // nonzero-to-nonzero (5,000 gas) instead of created (22,100 gas) for every round, and a
     // scratch slot left over from an earlier round reads as zero until this round's first write
     // (its LIVE_* bit), so opening a round resets only the Live slot.
@@ -261,7 +261,9 @@ contract Consensus is Governed, EIP712 {
         SpamRegistry.Record memory rec = registry.get(numberKey);
         if (rec.lockedUntil > block.timestamp) revert RoundRecordLocked(numberKey);
         if (rec.disputeStatus == LedgerTypes.DISPUTE_OPEN) revert RoundDisputePending(numberKey);
-        round = uint64(r.id) + 1; // 2^48 rounds of one key would take more gas than exists
+        round = uint64(r.id) + 1;
+        // Unreachable (2^48 rounds of one key), checked so the header's uint48 never wraps.
+        if (round > type(uint48).max) revert InvalidParameter("round", round);
         uint40 deadline = uint40(block.timestamp) + roundDuration;
         uint32 eligible = uint32(validatorSet.totalActiveWeight());
         uint24 entry = _takeEntry();
