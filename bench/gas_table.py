@@ -285,6 +285,10 @@ def open_dispute_id(ledger: Ledger) -> int:
 # #12's measurement of the demo at scale 0.8 (the same 418 rounds).
 DEMO_NOTE = """## Gas per finalized number in the demo scenario
 
+Measured on the v2 contracts, before the round pool. It was not re-measured after: the demo
+did not get past its training step within 30 minutes on the shared machine (load about 22 on
+two cores).
+
 | | v1 (issue #12, `make demo`, scale 0.8) | v2 (`make demo`, scale 0.8) |
 |---|---:|---:|
 | rounds opened | 418 | 418 |
