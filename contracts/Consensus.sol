@@ -32,6 +32,9 @@ import {LedgerTypes} from "./lib/LedgerTypes.sol";
 ///      is at least the counted weight, no vote scored, or the weight on the verdict's side
 ///      (flagging for SPAM/SUSPICIOUS, non-flagging for NOT_SPAM) is below minVerdictShareBps
 ///      of the eligible weight: abstentions never hand a verdict to a minority.
+///      Storage: a key keeps one header slot; an open round's sums, seats, categories and flags
+///      live in a pool entry that closing hands to the next round opened (see the storage notes
+///      below and contracts/README.md), so only the open round's seats and sums are readable.
 contract Consensus is Governed, EIP712 {
     /// @notice EIP-712 type hash of ScoreVote (see the type string below).
     bytes32 public constant SCORE_VOTE_TYPEHASH = keccak256(
@@ -72,7 +75,7 @@ contract Consensus is Governed, EIP712 {
         uint64 deadline;
     }
 
-    /// @notice The current round of a key. One storage slot.
+    /// @notice The current round of a key, as `currentRound` returns it.
     struct Round {
         uint64 id;
         uint40 openedAt;
@@ -84,8 +87,7 @@ contract Consensus is Governed, EIP712 {
         uint32 eligibleWeight; // total active weight at opening: the quorum's denominator
     }
 
-    /// @notice Running sums of the current round. One storage slot, rewritten (never cleared)
-    ///         at opening so votes update a warm non-zero slot.
+    /// @notice Running sums of a round, as `tallyOf` returns them.
     struct Tally {
         uint32 participatingWeight; // counted votes, abstentions included
         uint32 scoringWeight; // non-abstaining votes
@@ -113,20 +115,59 @@ contract Consensus is Governed, EIP712 {
     uint16 public minVerdictShareBps = 2500;
     /// @notice Seconds a round accepts votes.
     uint40 public roundDuration = 1 days;
+    // Round pool bookkeeping, packed beside the parameters above (one slot, read anyway): the
+    // first free entry (0: none; each free entry's Live slot names the next) and entries created.
+    uint24 private _freeHead;
+    uint24 private _poolSize;
     /// @notice Thresholds for countries without their own.
     Thresholds public defaultThresholds = Thresholds(7000, 4000, true);
 
-    mapping(bytes32 => Round) private _rounds;
-    mapping(bytes32 => Tally) private _tallies;
+    /// @dev A key's round header: one slot, written at opening and at closing, only read by
+    ///      votes. While the round is open `aux` names its pool entry and the live vote count
+    ///      and majority country are in that entry; once closed, `aux` keeps the round's
+    ///      participating weight and `voteCount`/`majorityCountry` its final figures.
+    struct RoundSlot {
+        uint48 id;
+        uint40 openedAt;
+        uint40 deadline;
+        uint8 status;
+        bytes2 country;
+        bytes2 majorityCountry;
+        uint16 voteCount;
+        uint32 eligibleWeight;
+        uint32 aux;
+    }
+
+    /// @dev Running sums of an open round, in its pool entry. One slot.
+    struct Live {
+        uint32 participatingWeight;
+        uint32 scoringWeight;
+        uint32 flaggingWeight;
+        uint32 contestWeight;
+        uint64 weightedScoreSum;
+        uint16 voteCount;
+        bytes2 majorityCountry;
+        uint8 bits; // LIVE_OPEN always (never zero); LIVE_* once a scratch slot holds this round
+        uint24 nextFree; // while the entry is free: the next free entry (0: none)
+    }
+
+    mapping(bytes32 => RoundSlot) private _rounds;
     mapping(bytes2 => Thresholds) private _thresholds;
-    // Seat bitmap per (numberKey, round): bit `seat` set once that validator counted or contested.
-    mapping(bytes32 => uint256) private _seats;
-    // Per key, current round: eight 28-bit category weights (256 x MAX_WEIGHT < 2^28) and the
-    // round id's low 32 bits on top, so the slot is never zero between rounds.
-    mapping(bytes32 => uint256) private _categories;
-    // Per key, current round: up to five (country, 32-bit flagging weight) pairs, 48 bits each,
-    // bit 255 set; a sixth flagging country goes to _flagOverflow.
-    mapping(bytes32 => uint256) private _flags;
+    // The round pool. An open round holds one entry (four slots); closing it puts the entry at
+    // the head of the free list and the next opening takes it back. Its slots are therefore rewritten
+    // nonzero-to-nonzero (5,000 gas) instead of created (22,100 gas) for every round, and a
+    // scratch slot left over from an earlier round reads as zero until this round's first write
+    // (its LIVE_* bit), so opening a round resets only the Live slot.
+    mapping(uint256 => Live) private _live;
+    // Entry's eight 28-bit category weights (256 x MAX_WEIGHT < 2^28) in bits 0..223 and the
+    // seat bits of seats 0..31 in bits 224..255: a consortium of up to 32 validators touches
+    // one slot for its seat and its category.
+    mapping(uint256 => uint256) private _catSeats;
+    // Entry's seat bits of seats 32..255 (bit = seat).
+    mapping(uint256 => uint256) private _seatsHigh;
+    // Entry's up to five (country, 32-bit flagging weight) pairs, 48 bits each; a sixth flagging
+    // country goes to _flagOverflow, keyed by (numberKey, round) so it is never stale.
+    mapping(uint256 => uint256) private _flags;
     mapping(bytes32 => mapping(bytes2 => uint64)) private _flagOverflow;
 
     event RoundOpened(
@@ -215,19 +256,21 @@ contract Consensus is Governed, EIP712 {
     function openRound(bytes32 numberKey, bytes2 country) external returns (uint64 round) {
         if (!validatorSet.isValidator(msg.sender)) revert NotValidator(msg.sender);
         if (!LedgerTypes.isCountry(country)) revert InvalidCountry(country);
-        Round storage r = _rounds[numberKey];
+        RoundSlot storage r = _rounds[numberKey];
         if (r.status == ROUND_OPEN) revert RoundAlreadyOpen(numberKey, r.id);
         SpamRegistry.Record memory rec = registry.get(numberKey);
         if (rec.lockedUntil > block.timestamp) revert RoundRecordLocked(numberKey);
         if (rec.disputeStatus == LedgerTypes.DISPUTE_OPEN) revert RoundDisputePending(numberKey);
-        round = r.id + 1;
+        round = uint64(r.id) + 1;
+        // Unreachable (2^48 rounds of one key), checked so the header's uint48 never wraps.
+        if (round > type(uint48).max) revert InvalidParameter("round", round);
         uint40 deadline = uint40(block.timestamp) + roundDuration;
         uint32 eligible = uint32(validatorSet.totalActiveWeight());
-        _rounds[numberKey] =
-            Round(round, uint40(block.timestamp), deadline, ROUND_OPEN, country, bytes2(0), 0, eligible);
-        _tallies[numberKey] = Tally(0, 0, 0, 0, 0, round);
-        _categories[numberKey] = uint256(uint32(round)) << 224;
-        _flags[numberKey] = uint256(1) << 255;
+        uint24 entry = _takeEntry();
+        _rounds[numberKey] = RoundSlot(
+            uint48(round), uint40(block.timestamp), deadline, ROUND_OPEN, country, bytes2(0), 0, eligible, entry
+        );
+        _live[entry] = Live(0, 0, 0, 0, 0, 0, bytes2(0), LIVE_OPEN, 0);
         emit RoundOpened(numberKey, round, country, msg.sender, deadline);
         emit RoundEligibleWeight(numberKey, round, eligible);
     }
@@ -236,7 +279,8 @@ contract Consensus is Governed, EIP712 {
     /// @param vote The ScoreVote the validator signed.
     /// @param signature 65-byte ECDSA signature over `hashVote(vote)`.
     function castVote(ScoreVote calldata vote, bytes calldata signature) external {
-        _cast(vote, signature, false);
+        Voter memory cache;
+        _cast(vote, signature, false, cache);
     }
 
     /// @notice Count a bundle of signed votes in one transaction. A malformed vote or signature
@@ -251,8 +295,11 @@ contract Consensus is Governed, EIP712 {
         if (n > MAX_BUNDLE) revert BundleTooLarge(n, MAX_BUNDLE);
         if (n != signatures.length) revert LengthMismatch(n, signatures.length);
         uint256 counted;
+        // A bundle is usually one validator's votes: its standing and model approval are read
+        // once (nothing in this transaction can change them between two votes).
+        Voter memory cache;
         for (uint256 i; i < n; ++i) {
-            if (_cast(votes[i], signatures[i], true)) ++counted;
+            if (_cast(votes[i], signatures[i], true, cache)) ++counted;
         }
         emit BundleCounted(msg.sender, uint16(counted), uint16(n - counted));
     }
@@ -261,9 +308,9 @@ contract Consensus is Governed, EIP712 {
     ///         deadline; it expires instead when it reached no consensus (see the contract notes).
     /// @dev Anyone may call.
     function finalize(bytes32 numberKey) external {
-        Round storage r = _rounds[numberKey];
+        RoundSlot memory r = _rounds[numberKey];
         if (r.status != ROUND_OPEN) revert NoOpenRound(numberKey);
-        Tally memory t = _tallies[numberKey];
+        Live memory t = _live[r.aux];
         uint256 total = r.eligibleWeight;
         uint256 shown = uint256(t.participatingWeight) + t.contestWeight;
         bool pastDeadline = block.timestamp > r.deadline;
@@ -282,13 +329,12 @@ contract Consensus is Governed, EIP712 {
         } else {
             reason = _noConsensus(r, t);
         }
+        _close(numberKey, r, t, reason == 0 ? ROUND_FINALIZED : ROUND_EXPIRED);
         if (reason != 0) {
-            r.status = ROUND_EXPIRED;
-            emit RoundExpired(numberKey, r.id, t.participatingWeight, r.voteCount);
+            emit RoundExpired(numberKey, r.id, t.participatingWeight, t.voteCount);
             emit RoundNoConsensus(numberKey, r.id, reason);
             return;
         }
-        r.status = ROUND_FINALIZED;
         _finalize(numberKey, r, t);
     }
 
@@ -352,34 +398,62 @@ contract Consensus is Governed, EIP712 {
     }
 
     /// @notice The current (latest) round of `numberKey`.
-    function currentRound(bytes32 numberKey) external view returns (Round memory) {
-        return _rounds[numberKey];
+    function currentRound(bytes32 numberKey) external view returns (Round memory out) {
+        RoundSlot memory r = _rounds[numberKey];
+        out = Round(r.id, r.openedAt, r.deadline, r.status, r.country, r.majorityCountry, r.voteCount, r.eligibleWeight);
+        if (r.status == ROUND_OPEN) {
+            Live memory l = _live[r.aux];
+            (out.majorityCountry, out.voteCount) = (l.majorityCountry, l.voteCount);
+        }
     }
 
-    /// @notice The running tally of the current round of `numberKey`.
-    function tallyOf(bytes32 numberKey) external view returns (Tally memory) {
-        return _tallies[numberKey];
+    /// @notice The running tally of the current round of `numberKey`. Once the round closed
+    ///         only `participatingWeight` and `round` are kept (the other sums are in its
+    ///         `VoteCast`/`VoteContested` events and in `RoundFinalized`/`RoundExpired`).
+    function tallyOf(bytes32 numberKey) external view returns (Tally memory t) {
+        RoundSlot memory r = _rounds[numberKey];
+        t.round = r.id;
+        if (r.status == ROUND_OPEN) {
+            Live memory l = _live[r.aux];
+            (t.participatingWeight, t.scoringWeight, t.flaggingWeight) =
+                (l.participatingWeight, l.scoringWeight, l.flaggingWeight);
+            (t.contestWeight, t.weightedScoreSum) = (l.contestWeight, l.weightedScoreSum);
+        } else if (r.status != ROUND_NONE) {
+            t.participatingWeight = r.aux;
+        }
     }
 
     /// @notice Summed weight per category (index = category code) of the scoring votes of the
-    ///         key's current round (all zero for any other round: they are in the events).
+    ///         key's open round (all zero for any other round: they are in the events).
     function categoryWeights(bytes32 numberKey, uint64 round) external view returns (uint64[8] memory out) {
-        uint256 c = _categories[numberKey];
-        if (round == 0 || uint32(c >> 224) != uint32(round) || _rounds[numberKey].id != round) return out;
+        RoundSlot memory r = _rounds[numberKey];
+        if (round == 0 || r.id != round || r.status != ROUND_OPEN) return out;
+        if (_live[r.aux].bits & LIVE_CATS == 0) return out;
+        uint256 c = _catSeats[r.aux];
         for (uint256 i; i < LedgerTypes.CATEGORY_COUNT; ++i) out[i] = uint64((c >> (28 * i)) & CAT_MASK);
     }
 
-    /// @notice Summed flagging weight of voters from `country` in the key's current round.
+    /// @notice Summed flagging weight of voters from `country` in the key's open round (0 when
+    ///         no round is open).
     function flaggingWeightOf(bytes32 numberKey, bytes2 country) external view returns (uint64) {
-        return _flagWeight(numberKey, _roundKey(numberKey, _rounds[numberKey].id), country);
+        RoundSlot memory r = _rounds[numberKey];
+        if (r.status != ROUND_OPEN) return 0;
+        uint256 f = _live[r.aux].bits & LIVE_FLAGS != 0 ? _flags[r.aux] : 0;
+        return _flagWeight(f, numberKey, r.id, country);
     }
 
     /// @notice True when `validator` has been counted (or has contested) in round `round` of
-    ///         `numberKey` (its seat bit; a seat is reused only after the validator's removal).
+    ///         `numberKey` while that round is open (its seat bit; a seat is reused only after
+    ///         the validator's removal). Seats of closed rounds are not kept: false for them
+    ///         (the round's `VoteCast`/`VoteContested` events say who voted).
     function hasVoted(bytes32 numberKey, uint64 round, address validator) external view returns (bool) {
-        if (_listed(validator) == false) return false;
-        (,,, uint8 seat) = validatorSet.voterOf(validator);
-        return _seats[_roundKey(numberKey, round)] & (uint256(1) << seat) != 0;
+        RoundSlot memory r = _rounds[numberKey];
+        if (r.status != ROUND_OPEN || r.id != round) return false;
+        (bytes2 country,,, uint8 seat) = validatorSet.voterOf(validator);
+        if (country == bytes2(0)) return false;
+        Live memory l = _live[r.aux];
+        if (seat < LOW_SEATS) return l.bits & LIVE_CATS != 0 && _catSeats[r.aux] & (uint256(1) << (224 + seat)) != 0;
+        return l.bits & LIVE_SEATS_HIGH != 0 && _seatsHigh[r.aux] & (uint256(1) << seat) != 0;
     }
 
     /// @notice The thresholds applied to numbers of `country` (its own or the default).
@@ -401,58 +475,120 @@ contract Consensus is Governed, EIP712 {
 
     uint256 private constant CAT_MASK = (1 << 28) - 1;
     uint256 private constant FLAG_SLOTS = 5;
+    uint256 private constant LOW_SEATS = 32; // seats kept in the category slot's top bits
+    uint8 private constant LIVE_OPEN = 1;
+    uint8 private constant LIVE_CATS = 2; // _catSeats holds this round's categories and low seats
+    uint8 private constant LIVE_SEATS_HIGH = 4; // _seatsHigh holds this round's seats >= 32
+    uint8 private constant LIVE_FLAGS = 8; // _flags holds this round's flagging weights
+
+    /// @dev A signer's standing and its last model check, cached for the rest of a bundle.
+    struct Voter {
+        address signer;
+        bytes2 country;
+        uint32 weight;
+        uint40 since;
+        uint8 seat;
+        bytes32 model;
+        bool modelChecked;
+        bool modelApproved;
+        bytes2 thresholdsOf; // country whose suspiciousBps is cached below (0: none yet)
+        uint16 suspiciousBps;
+    }
 
     /// @dev Counts one vote. In a bundle (`skip`), state-dependent refusals are skipped and
     ///      reported; alone they revert. Returns true when the vote was counted or contested.
-    function _cast(ScoreVote calldata vote, bytes calldata signature, bool skip) private returns (bool) {
+    function _cast(ScoreVote calldata vote, bytes calldata signature, bool skip, Voter memory c)
+        private
+        returns (bool)
+    {
         _checkFields(vote);
-        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(hashVote(vote), signature);
-        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
-        Round storage r = _rounds[vote.numberKey];
+        address signer = _recover(hashVote(vote), signature);
+        RoundSlot memory r = _rounds[vote.numberKey];
         uint8 closed = _roundClosed(vote, r, skip);
         if (closed != 0) return _skip(vote, signer, closed);
-        return _countSigned(vote, signer, r, skip);
+        return _countSigned(vote, signer, r, skip, c);
     }
 
-    function _countSigned(ScoreVote calldata vote, address signer, Round storage r, bool skip) private returns (bool) {
-        (bytes2 country, uint32 weight, uint40 since, uint8 seat) = validatorSet.voterOf(signer);
-        if (weight == 0) {
+    function _countSigned(ScoreVote calldata vote, address signer, RoundSlot memory r, bool skip, Voter memory c)
+        private
+        returns (bool)
+    {
+        _loadVoter(c, signer);
+        if (c.weight == 0) {
             // A suspended validator's vote is skipped; a never-admitted signer (a forged or
             // foreign-domain signature) reverts the bundle like any malformed vote.
-            if (skip && country != bytes2(0)) return _skip(vote, signer, SKIP_NOT_ELIGIBLE);
+            if (skip && c.country != bytes2(0)) return _skip(vote, signer, SKIP_NOT_ELIGIBLE);
             revert NotValidator(signer);
         }
-        if (since > r.openedAt) {
+        if (c.since > r.openedAt) {
             if (skip) return _skip(vote, signer, SKIP_NOT_ELIGIBLE);
             revert NotEligibleInRound(vote.numberKey, vote.round, signer);
         }
         // Abstaining validators score nothing, so they need not name an approved model.
-        if (!vote.abstain && !modelRegistry.isApproved(signer, vote.modelHash)) revert ModelNotApproved(vote.modelHash);
-        bytes32 rk = _roundKey(vote.numberKey, vote.round);
-        if (!_takeSeat(rk, seat)) {
+        if (!vote.abstain && !_approved(c, vote.modelHash)) revert ModelNotApproved(vote.modelHash);
+        uint256 entry = r.aux;
+        Live memory l = _live[entry];
+        // The category slot (seats 0..31 on top) is read at most once and written once per vote.
+        bool low = c.seat < LOW_SEATS;
+        uint256 cs = (low || !vote.abstain) && l.bits & LIVE_CATS != 0 ? _catSeats[entry] : 0;
+        if (!_takeSeat(entry, l, c.seat, cs)) {
             if (skip) return _skip(vote, signer, SKIP_ALREADY_COUNTED);
             revert AlreadyVoted(vote.numberKey, vote.round, signer);
         }
+        if (low) cs |= uint256(1) << (224 + c.seat);
         if (vote.country != r.country) {
-            _tallies[vote.numberKey].contestWeight += weight;
-            emit VoteContested(vote.numberKey, vote.round, signer, vote.country, weight);
+            l.contestWeight += c.weight;
+            if (low) _storeCats(entry, l, cs);
+            _live[entry] = l;
+            emit VoteContested(vote.numberKey, vote.round, signer, vote.country, c.weight);
             return true;
         }
-        _count(vote, r, rk, country, weight);
-        _emitVote(vote, signer, country, weight);
+        cs = _count(vote, r, entry, l, c, cs);
+        if (low || !vote.abstain) _storeCats(entry, l, cs);
+        _live[entry] = l;
+        _emitVote(vote, signer, c.country, c.weight);
         return true;
     }
 
-    function _takeSeat(bytes32 rk, uint8 seat) private returns (bool) {
-        uint256 seats = _seats[rk];
-        uint256 bit = uint256(1) << seat;
-        if (seats & bit != 0) return false;
-        _seats[rk] = seats | bit;
+    /// @dev The signer of `digest`: 65-byte (r, s, v) signatures only, read straight from
+    ///      calldata; OpenZeppelin's tryRecover refuses high-s (malleable) and invalid ones.
+    function _recover(bytes32 digest, bytes calldata signature) private pure returns (address signer) {
+        if (signature.length != 65) revert InvalidSignature();
+        ECDSA.RecoverError err;
+        (signer, err,) = ECDSA.tryRecover(
+            digest, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64])
+        );
+        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
+    }
+
+    function _loadVoter(Voter memory c, address signer) private view {
+        if (c.signer == signer) return;
+        (c.country, c.weight, c.since, c.seat) = validatorSet.voterOf(signer);
+        (c.signer, c.modelChecked) = (signer, false);
+    }
+
+    function _approved(Voter memory c, bytes32 modelHash) private view returns (bool) {
+        if (!c.modelChecked || c.model != modelHash) {
+            (c.model, c.modelChecked) = (modelHash, true);
+            c.modelApproved = modelRegistry.isApproved(c.signer, modelHash);
+        }
+        return c.modelApproved;
+    }
+
+    /// @dev False when the seat was taken already in this round. A high seat's bit is written
+    ///      here; a low seat's bit goes into `cs` (this round's category slot), written by the caller.
+    function _takeSeat(uint256 entry, Live memory l, uint8 seat, uint256 cs) private returns (bool) {
+        if (seat < LOW_SEATS) return cs & (uint256(1) << (224 + seat)) == 0;
+        uint256 hs = l.bits & LIVE_SEATS_HIGH != 0 ? _seatsHigh[entry] : 0;
+        uint256 high = uint256(1) << seat;
+        if (hs & high != 0) return false;
+        _seatsHigh[entry] = hs | high;
+        l.bits |= LIVE_SEATS_HIGH;
         return true;
     }
 
     /// @dev 0 when the vote's round is open, else the skip reason (or a revert when alone).
-    function _roundClosed(ScoreVote calldata vote, Round storage r, bool skip) private view returns (uint8) {
+    function _roundClosed(ScoreVote calldata vote, RoundSlot memory r, bool skip) private view returns (uint8) {
         if (r.status != ROUND_OPEN) {
             if (skip) return SKIP_ROUND_CLOSED;
             revert NoOpenRound(vote.numberKey);
@@ -483,27 +619,58 @@ contract Consensus is Governed, EIP712 {
         if (len > LedgerTypes.MAX_CID_LENGTH) revert InvalidCid(len);
     }
 
-    function _count(ScoreVote calldata vote, Round storage r, bytes32 rk, bytes2 country, uint32 weight) private {
-        Tally storage t = _tallies[vote.numberKey];
-        t.participatingWeight += weight;
-        r.voteCount += 1;
-        if (vote.abstain) return;
-        t.scoringWeight += weight;
-        t.weightedScoreSum += uint64(weight) * vote.score;
-        _categories[vote.numberKey] += uint256(weight) << (28 * uint256(vote.category));
-        (, uint16 suspiciousBps) = thresholdsOf(r.country);
-        if (vote.score < suspiciousBps) return;
-        t.flaggingWeight += weight;
-        uint64 w = _addFlag(vote.numberKey, rk, country, weight);
-        bytes2 leader = r.majorityCountry;
-        if (country != leader && (leader == bytes2(0) || w > _flagWeight(vote.numberKey, rk, leader))) {
-            r.majorityCountry = country;
-        }
+    function _storeCats(uint256 entry, Live memory l, uint256 cs) private {
+        _catSeats[entry] = cs;
+        l.bits |= LIVE_CATS;
     }
 
-    /// @dev Adds flagging weight to `country`'s packed entry (or the overflow map); returns the sum.
-    function _addFlag(bytes32 numberKey, bytes32 rk, bytes2 country, uint32 weight) private returns (uint64) {
-        uint256 f = _flags[numberKey];
+    /// @dev Adds a counted vote to the sums; returns `cs` with its category weight added.
+    function _count(
+        ScoreVote calldata vote,
+        RoundSlot memory r,
+        uint256 entry,
+        Live memory l,
+        Voter memory c,
+        uint256 cs
+    ) private returns (uint256) {
+        uint32 weight = c.weight;
+        // No sum can overflow: at most MAX_VALIDATORS (256) seats of MAX_WEIGHT (10^6) count
+        // once each, so weights stay < 2^28, score sums < 2^42 and the vote count <= 256.
+        unchecked {
+            l.participatingWeight += weight;
+            l.voteCount += 1;
+            if (vote.abstain) return cs;
+            l.scoringWeight += weight;
+            l.weightedScoreSum += uint64(weight) * vote.score;
+            cs += uint256(weight) << (28 * uint256(vote.category));
+        }
+        // Thresholds cannot change inside a transaction: read once per country in a bundle.
+        if (c.thresholdsOf != r.country) {
+            c.thresholdsOf = r.country;
+            (, c.suspiciousBps) = thresholdsOf(r.country);
+        }
+        if (vote.score < c.suspiciousBps) return cs;
+        unchecked {
+            l.flaggingWeight += weight;
+        }
+        uint256 f = l.bits & LIVE_FLAGS != 0 ? _flags[entry] : 0;
+        l.bits |= LIVE_FLAGS;
+        uint64 w;
+        bytes2 country = c.country;
+        (f, w) = _addFlag(entry, f, vote, country, weight);
+        bytes2 leader = l.majorityCountry;
+        if (country != leader && (leader == bytes2(0) || w > _flagWeight(f, vote.numberKey, vote.round, leader))) {
+            l.majorityCountry = country;
+        }
+        return cs;
+    }
+
+    /// @dev Adds flagging weight to `country`'s packed entry in `f` (or the overflow map) and
+    ///      stores it; returns the packed word and the country's new sum.
+    function _addFlag(uint256 entry, uint256 f, ScoreVote calldata vote, bytes2 country, uint32 weight)
+        private
+        returns (uint256, uint64 sum)
+    {
         for (uint256 i; i < FLAG_SLOTS; ++i) {
             uint256 shift = 48 * i;
             bytes2 c = bytes2(uint16(f >> (shift + 32)));
@@ -511,24 +678,24 @@ contract Consensus is Governed, EIP712 {
                 uint256 w = ((f >> shift) & 0xffffffff) + weight;
                 f &= ~(uint256(0xffffffffffff) << shift);
                 f |= ((uint256(uint16(country)) << 32) | w) << shift;
-                _flags[numberKey] = f;
-                return uint64(w);
+                _flags[entry] = f;
+                return (f, uint64(w));
             }
         }
-        uint64 sum = _flagOverflow[rk][country] + weight;
+        bytes32 rk = _roundKey(vote.numberKey, vote.round);
+        sum = _flagOverflow[rk][country] + weight;
         _flagOverflow[rk][country] = sum;
-        return sum;
+        return (f, sum);
     }
 
-    function _flagWeight(bytes32 numberKey, bytes32 rk, bytes2 country) private view returns (uint64) {
-        uint256 f = _flags[numberKey];
+    function _flagWeight(uint256 f, bytes32 numberKey, uint64 round, bytes2 country) private view returns (uint64) {
         for (uint256 i; i < FLAG_SLOTS; ++i) {
             uint256 shift = 48 * i;
             bytes2 c = bytes2(uint16(f >> (shift + 32)));
             if (c == country) return uint64((f >> shift) & 0xffffffff);
             if (c == bytes2(0)) return 0;
         }
-        return _flagOverflow[rk][country];
+        return _flagOverflow[_roundKey(numberKey, round)][country];
     }
 
     function _emitVote(ScoreVote calldata vote, address signer, bytes2 country, uint32 weight) private {
@@ -539,7 +706,7 @@ contract Consensus is Governed, EIP712 {
     }
 
     /// @dev 0 when the round's votes carry a verdict, else the NO_CONSENSUS_* reason.
-    function _noConsensus(Round storage r, Tally memory t) private view returns (uint8) {
+    function _noConsensus(RoundSlot memory r, Live memory t) private view returns (uint8) {
         if (t.contestWeight != 0 && t.contestWeight >= t.participatingWeight) return NO_CONSENSUS_COUNTRY_CONTESTED;
         if (t.scoringWeight == 0) return NO_CONSENSUS_NO_SCORES;
         uint8 verdict = verdictFor(r.country, uint16(t.weightedScoreSum / t.scoringWeight));
@@ -548,13 +715,38 @@ contract Consensus is Governed, EIP712 {
         return 0;
     }
 
-    function _finalize(bytes32 numberKey, Round storage r, Tally memory t) private {
+    /// @dev Closes the round: its header keeps the final figures and its pool entry goes to the
+    ///      head of the free list (the entry's slots stay as they are until a later round reuses them).
+    function _close(bytes32 numberKey, RoundSlot memory r, Live memory t, uint8 status) private {
+        _rounds[numberKey] = RoundSlot(
+            r.id, r.openedAt, r.deadline, status, r.country, t.majorityCountry, t.voteCount, r.eligibleWeight,
+            t.participatingWeight
+        );
+        uint24 entry = uint24(r.aux);
+        _live[entry].nextFree = _freeHead;
+        _freeHead = entry;
+    }
+
+    /// @dev A pool entry for a new round: the last one freed, or a new one. Entries are only
+    ///      created while more rounds are open at once than ever before (2^24 - 1 at most).
+    function _takeEntry() private returns (uint24 entry) {
+        entry = _freeHead;
+        if (entry != 0) {
+            _freeHead = _live[entry].nextFree;
+        } else {
+            entry = _poolSize + 1; // checked: reverts past 2^24 - 1 open rounds
+            _poolSize = entry;
+        }
+    }
+
+    function _finalize(bytes32 numberKey, RoundSlot memory r, Live memory t) private {
         uint16 score = uint16(t.weightedScoreSum / t.scoringWeight);
         uint8 verdict = verdictFor(r.country, score);
         uint8 category;
-        if (verdict != LedgerTypes.VERDICT_NOT_SPAM) category = _topCategory(_categories[numberKey]);
-        registry.recordFinal(numberKey, r.id, score, verdict, category, r.majorityCountry);
-        emit RoundFinalized(numberKey, r.id, score, verdict, category, t.participatingWeight, r.voteCount);
+        // Scoring weight > 0, so a scoring vote wrote this round's categories (LIVE_CATS).
+        if (verdict != LedgerTypes.VERDICT_NOT_SPAM) category = _topCategory(_catSeats[r.aux]);
+        registry.recordFinal(numberKey, r.id, score, verdict, category, t.majorityCountry);
+        emit RoundFinalized(numberKey, r.id, score, verdict, category, t.participatingWeight, t.voteCount);
     }
 
     function _topCategory(uint256 packed) private pure returns (uint8 best) {
@@ -563,10 +755,6 @@ contract Consensus is Governed, EIP712 {
             uint256 x = (packed >> (28 * uint256(c))) & CAT_MASK;
             if (x > bestWeight) (best, bestWeight) = (c, x);
         }
-    }
-
-    function _listed(address validator) private view returns (bool) {
-        return validatorSet.getValidator(validator).country != bytes2(0);
     }
 
     function _structHash(ScoreVote calldata vote) private pure returns (bytes32) {

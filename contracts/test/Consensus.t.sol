@@ -28,9 +28,11 @@ contract ConsensusTest is LedgerFixture {
         assertEq(r.expiresAt, block.timestamp + 90 days, "expiry");
         assertEq(registry.verdictOf(KEY), 3, "effective verdict");
         assertEq(consensus.currentRound(KEY).status, 2, "round finalized");
+        // A closed round keeps its participation; the other sums are in its events.
         Consensus.Tally memory t = consensus.tallyOf(KEY);
         assertEq(t.participatingWeight, 10000, "participating");
-        assertEq(t.scoringWeight, 9500, "scoring");
+        assertEq(t.round, round, "tally of that round");
+        assertEq(consensus.currentRound(KEY).voteCount, 5, "final vote count kept");
     }
 
     function test_vote_cast_event_carries_everything_needed_to_recompute() public {
@@ -147,6 +149,32 @@ contract ConsensusTest is LedgerFixture {
         Consensus.ScoreVote memory v = _vote(KEY, round, 9000, 3, false);
         vm.expectRevert(Consensus.InvalidSignature.selector);
         consensus.castVote(v, hex"1234");
+    }
+
+    /// The (r, n - s, v ^ 1) twin of a valid signature recovers the same signer; it is refused.
+    function test_malleable_twin_signature_is_rejected() public {
+        uint64 round = _open(KEY, "US");
+        Consensus.ScoreVote memory v = _vote(KEY, round, 9000, 3, false);
+        (uint8 sv, bytes32 r, bytes32 sg) = vm.sign(vKeys[0], _digest(v, block.chainid, address(consensus)));
+        uint256 n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
+        bytes memory twin = abi.encodePacked(r, bytes32(n - uint256(sg)), sv == 27 ? uint8(28) : uint8(27));
+        assertEq(ecrecover(_digest(v, block.chainid, address(consensus)), sv == 27 ? 28 : 27, r, bytes32(n - uint256(sg))), vAddrs[0], "the twin recovers the signer");
+        vm.expectRevert(Consensus.InvalidSignature.selector);
+        consensus.castVote(v, twin);
+        consensus.castVote(v, abi.encodePacked(r, sg, sv));
+        assertTrue(consensus.hasVoted(KEY, round, vAddrs[0]), "the original counts");
+    }
+
+    /// Fuzz: a signature of any length but 65 bytes is refused, even with a valid prefix.
+    function testFuzz_signature_of_another_length_is_rejected(uint8 extra, bool shorter) public {
+        uint64 round = _open(KEY, "US");
+        Consensus.ScoreVote memory v = _vote(KEY, round, 9000, 3, false);
+        bytes memory sig = _sign(vKeys[0], v);
+        uint256 len = shorter ? uint256(extra) % 65 : 66 + uint256(extra);
+        bytes memory odd = new bytes(len);
+        for (uint256 i; i < len && i < 65; ++i) odd[i] = sig[i];
+        vm.expectRevert(Consensus.InvalidSignature.selector);
+        consensus.castVote(v, odd);
     }
 
     function test_vote_past_its_own_deadline_is_rejected() public {

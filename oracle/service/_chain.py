@@ -82,8 +82,21 @@ class Chain:
                          eligible_weight=int(r[7]))
 
     def has_voted(self, key: bytes, round_id: int, validator: str | None = None) -> bool:
-        return bool(self.call("Consensus", "hasVoted", key, round_id,
-                              validator or self.address))
+        """True when ``validator`` (default: this operator) was counted or contested in round
+        ``round_id`` of ``key``. Consensus keeps the seats of a key's open round only; for a
+        closed round the answer comes from the round's ``VoteCast``/``VoteContested`` events."""
+        who = validator or self.address
+        if self.call("Consensus", "hasVoted", key, round_id, who):
+            return True
+        current = self.current_round(key)
+        if current.status == ROUND_OPEN and current.id == round_id:
+            return False  # read after the seat check: a round closing in between goes below
+        if round_id <= 0 or round_id > current.id:
+            return False
+        start = self.ledger.deployment.first_block()
+        return any(self.events("Consensus", name, start, self.block_number(), numberKey=key,
+                               round=round_id, validator=who)
+                   for name in ("VoteCast", "VoteContested"))
 
     def quorum_reached(self, key: bytes) -> bool:
         """The contract's own early-finalization test, read from its state: counted plus

@@ -61,6 +61,14 @@ def test_cross_border_scammer_finalizes_as_spam_with_weighted_score(
         check_no_raw_numbers(doc)
         assert doc["model"] == "0x" + vote["args"]["modelHash"].hex()
 
+    # The round is closed: Consensus keeps no seats for it, so has_voted reads its events.
+    round_id = rigs["US"].chain.current_round(key).id
+    us = rigs["US"].account.address
+    assert not consortium.ledger.call("Consensus", "hasVoted", key, round_id, us)
+    assert all(rigs[c].chain.has_voted(key, round_id) for c in scores)
+    assert not rigs["GB"].chain.has_voted(key, round_id)
+    assert not rigs["US"].chain.has_voted(key, round_id + 1)
+
 
 def test_operator_without_data_abstains_and_round_uses_scoring_votes_only(
         consortium, make_operator):
