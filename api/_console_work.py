@@ -13,18 +13,21 @@ import json
 import logging
 import re
 import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api._auth import Principal
+from api._auth import ANY_COUNTRY, Principal
 from api._context import Context
 from api._disputes import dispute_out
 from api._errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable
 from api._models import (
     ArbiterVote,
+    ChainEvent,
     Dispute,
     DisputeFiling,
     Epoch,
@@ -208,18 +211,84 @@ def cast_vote(ctx: Context, who: Principal, dispute_id: int, uphold: bool) -> st
 
 
 def operator_view(ctx: Context, session: Session, who: Principal) -> dict[str, Any]:
-    """Models awaiting this country's approval, the model each country votes with, open
-    rounds and epoch history of the operator's country."""
+    """Models awaiting this country's approval, the model each country votes with, the open
+    rounds this operator's validator still has to vote on and those it has voted on, and
+    the epoch history. Rounds and epochs stay within the key's country scope."""
     address = signer_address(ctx, who)
-    country = _validator_country(ctx, address) or (who.country if who.country != "*" else "")
-    return {"address": address, "country": country,
+    validator_country = _validator_country(ctx, address)
+    scope = who.country if who.country != ANY_COUNTRY else None
+    country = validator_country or scope or ""
+    return {"address": address, "country": country, "scope": scope,
+            "validator": bool(validator_country),
             "models": _models(session, address, country),
             "in_use": _models_in_use(session),
-            "rounds": list(session.scalars(select(Round).where(Round.status == "open",
-                                                               Round.country == country)
-                                           .order_by(Round.deadline).limit(200)).all()),
-            "epochs": list(session.scalars(select(Epoch).where(Epoch.country == country)
+            "duties": round_duties(session, address, scope),
+            "epochs": list(session.scalars(select(Epoch).where(Epoch.country == (scope or country))
                                            .order_by(Epoch.epoch.desc()).limit(50)).all())}
+
+
+ROUNDS_SHOWN = 200
+
+
+def round_duties(session: Session, validator: str | None,
+                 country: str | None) -> dict[str, Any]:
+    """Open rounds (of ``country``; None: every country) split by whether ``validator``
+    has voted in them: ``pending`` (no vote yet, soonest deadline first, ``late`` once the
+    deadline passed) and ``voted`` (with its vote: counted, or contesting the round's
+    country). Without a validator every open round is ``pending`` and ``known`` is False."""
+    now = max(int(time.time()), _newest_block_time(session))
+    open_rounds = select(Round).where(Round.status == "open")
+    if country:
+        open_rounds = open_rounds.where(Round.country == country)
+    if not validator:
+        rows = session.scalars(open_rounds.order_by(Round.deadline, Round.number_key)
+                               .limit(ROUNDS_SHOWN)).all()
+        return {"known": False, "now": now, "voted": [], "pending_total": len(rows),
+                "pending": [{"round": r, "late": r.deadline < now} for r in rows]}
+    mine = (select(Vote.id).where(Vote.number_key == Round.number_key,
+                                  Vote.round_id == Round.round_id,
+                                  func.lower(Vote.validator) == validator.lower()).exists())
+    pending = session.scalars(open_rounds.where(~mine).order_by(Round.deadline, Round.number_key)
+                              .limit(ROUNDS_SHOWN)).all()
+    contested = _contested(session, validator, pending)
+    voted_rows = session.execute(
+        select(Round, Vote).join(Vote, (Vote.number_key == Round.number_key)
+                                 & (Vote.round_id == Round.round_id))
+        .where(Round.status == "open", func.lower(Vote.validator) == validator.lower(),
+               *([Round.country == country] if country else []))
+        .order_by(Round.deadline, Round.number_key).limit(ROUNDS_SHOWN)).all()
+    voted = [{"round": r, "vote": v, "contested": ""} for r, v in voted_rows]
+    voted += [{"round": r, "vote": None, "contested": contested[(r.number_key, r.round_id)]}
+              for r in pending if (r.number_key, r.round_id) in contested]
+    still = [r for r in pending if (r.number_key, r.round_id) not in contested]
+    total = session.scalar(select(func.count()).select_from(
+        open_rounds.where(~mine).subquery())) or 0
+    return {"known": True, "now": now, "voted": voted,
+            "pending_total": int(total) - len(contested),
+            "pending": [{"round": r, "late": r.deadline < now} for r in still]}
+
+
+def _contested(session: Session, validator: str,
+               rounds: Sequence[Round]) -> dict[tuple[str, int], str]:
+    """Rounds among ``rounds`` where ``validator``'s vote signed another country: it took
+    its seat (the validator has voted) but is in ``VoteContested``, not in the votes."""
+    keys = {r.number_key for r in rounds}
+    if not keys:
+        return {}
+    found: dict[tuple[str, int], str] = {}
+    for e in session.scalars(select(ChainEvent).where(ChainEvent.event == "VoteContested",
+                                                      ChainEvent.number_key.in_(keys))).all():
+        a = json.loads(e.args)
+        if str(a.get("validator", "")).lower() == validator.lower():
+            found[(e.number_key or "", int(a.get("round", -1)))] = _country_text(
+                a.get("signedCountry", ""))
+    return found
+
+
+def _newest_block_time(session: Session) -> int:
+    found = session.scalar(select(ChainEvent.block_time)
+                           .order_by(ChainEvent.block_number.desc()).limit(1))
+    return int(found or 0)
 
 
 def _validator_country(ctx: Context, address: str | None) -> str:
