@@ -14,11 +14,10 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from api._auth import ANY_COUNTRY, Principal
@@ -234,55 +233,65 @@ def round_duties(session: Session, validator: str | None,
                  country: str | None) -> dict[str, Any]:
     """Open rounds (of ``country``; None: every country) split by whether ``validator``
     has voted in them: ``pending`` (no vote yet, soonest deadline first, ``late`` once the
-    deadline passed) and ``voted`` (with its vote: counted, or contesting the round's
-    country). Without a validator every open round is ``pending`` and ``known`` is False."""
+    deadline passed; ``pending_total`` of them in all) and ``voted`` (with its vote:
+    counted, or contesting the round's country). Without a validator every open round is
+    ``pending`` and ``known`` is False."""
     now = max(int(time.time()), _newest_block_time(session))
     open_rounds = select(Round).where(Round.status == "open")
     if country:
         open_rounds = open_rounds.where(Round.country == country)
-    if not validator:
-        rows = session.scalars(open_rounds.order_by(Round.deadline, Round.number_key)
-                               .limit(ROUNDS_SHOWN)).all()
-        return {"known": False, "now": now, "voted": [], "pending_total": len(rows),
-                "pending": [{"round": r, "late": r.deadline < now} for r in rows]}
-    mine = (select(Vote.id).where(Vote.number_key == Round.number_key,
+    voted: list[dict[str, Any]] = []
+    if validator:
+        open_rounds = open_rounds.where(~_voted_by(validator))
+        contested = _contested(session, validator, country)
+        if contested:
+            open_rounds = open_rounds.where(~or_(*(
+                (Round.number_key == r.number_key) & (Round.round_id == r.round_id)
+                for r, _cc in contested)))
+        voted = _voted_rounds(session, validator, country) + [
+            {"round": r, "vote": None, "contested": cc} for r, cc in contested]
+    pending = session.scalars(open_rounds.order_by(Round.deadline, Round.number_key)
+                              .limit(ROUNDS_SHOWN)).all()
+    total = int(session.scalar(select(func.count()).select_from(open_rounds.subquery())) or 0)
+    return {"known": bool(validator), "now": now, "voted": voted, "pending_total": total,
+            "pending": [{"round": r, "late": r.deadline < now} for r in pending]}
+
+
+def _voted_by(validator: str) -> Any:
+    """SQL: ``validator`` has a counted vote in the round (addresses in any letter case)."""
+    return (select(Vote.id).where(Vote.number_key == Round.number_key,
                                   Vote.round_id == Round.round_id,
                                   func.lower(Vote.validator) == validator.lower()).exists())
-    pending = session.scalars(open_rounds.where(~mine).order_by(Round.deadline, Round.number_key)
-                              .limit(ROUNDS_SHOWN)).all()
-    contested = _contested(session, validator, pending)
-    voted_rows = session.execute(
-        select(Round, Vote).join(Vote, (Vote.number_key == Round.number_key)
-                                 & (Vote.round_id == Round.round_id))
-        .where(Round.status == "open", func.lower(Vote.validator) == validator.lower(),
-               *([Round.country == country] if country else []))
-        .order_by(Round.deadline, Round.number_key).limit(ROUNDS_SHOWN)).all()
-    voted = [{"round": r, "vote": v, "contested": ""} for r, v in voted_rows]
-    voted += [{"round": r, "vote": None, "contested": contested[(r.number_key, r.round_id)]}
-              for r in pending if (r.number_key, r.round_id) in contested]
-    still = [r for r in pending if (r.number_key, r.round_id) not in contested]
-    total = session.scalar(select(func.count()).select_from(
-        open_rounds.where(~mine).subquery())) or 0
-    return {"known": True, "now": now, "voted": voted,
-            "pending_total": int(total) - len(contested),
-            "pending": [{"round": r, "late": r.deadline < now} for r in still]}
+
+
+def _voted_rounds(session: Session, validator: str, country: str | None) -> list[dict[str, Any]]:
+    """Open rounds with ``validator``'s counted vote, soonest deadline first."""
+    query = (select(Round, Vote).join(Vote, (Vote.number_key == Round.number_key)
+                                      & (Vote.round_id == Round.round_id))
+             .where(Round.status == "open", func.lower(Vote.validator) == validator.lower()))
+    if country:
+        query = query.where(Round.country == country)
+    return [{"round": r, "vote": v, "contested": ""} for r, v in session.execute(
+        query.order_by(Round.deadline, Round.number_key).limit(ROUNDS_SHOWN)).all()]
 
 
 def _contested(session: Session, validator: str,
-               rounds: Sequence[Round]) -> dict[tuple[str, int], str]:
-    """Rounds among ``rounds`` where ``validator``'s vote signed another country: it took
-    its seat (the validator has voted) but is in ``VoteContested``, not in the votes."""
-    keys = {r.number_key for r in rounds}
-    if not keys:
-        return {}
-    found: dict[tuple[str, int], str] = {}
-    for e in session.scalars(select(ChainEvent).where(ChainEvent.event == "VoteContested",
-                                                      ChainEvent.number_key.in_(keys))).all():
+               country: str | None) -> list[tuple[Round, str]]:
+    """Open rounds (of ``country``) where ``validator``'s vote signed another country, with
+    that country: the vote took its seat (the validator has voted) but is logged as
+    ``VoteContested``, not counted among the votes. Such votes are rare."""
+    query = (select(Round, ChainEvent)
+             .join(ChainEvent, ChainEvent.number_key == Round.number_key)
+             .where(ChainEvent.event == "VoteContested", Round.status == "open"))
+    if country:
+        query = query.where(Round.country == country)
+    found: dict[tuple[str, int], tuple[Round, str]] = {}
+    for r, e in session.execute(query).all():
         a = json.loads(e.args)
-        if str(a.get("validator", "")).lower() == validator.lower():
-            found[(e.number_key or "", int(a.get("round", -1)))] = _country_text(
-                a.get("signedCountry", ""))
-    return found
+        if (str(a.get("validator", "")).lower() == validator.lower()
+                and int(a.get("round", -1)) == r.round_id):
+            found[(r.number_key, r.round_id)] = (r, _country_text(a.get("signedCountry", "")))
+    return list(found.values())
 
 
 def _newest_block_time(session: Session) -> int:

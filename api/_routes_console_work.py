@@ -165,7 +165,7 @@ def operator_drift(request: Request, user: User, inline: bool = False) -> Respon
     The model cards come from IPFS: they follow as a fragment after first paint (or
     inline, ``inline=1``, the no-script link)."""
     ctx = ctx_of(request)
-    countries = [user.who.country] if user.who.country != ANY_COUNTRY else None
+    countries = _scope(user)
     if not inline:
         return page(request, "drift.html", user, rows=None, countries=countries)
     with ctx.session_factory() as session:
@@ -177,10 +177,15 @@ def operator_drift(request: Request, user: User, inline: bool = False) -> Respon
 def operator_drift_charts(request: Request, user: User) -> Response:
     """The drift charts of :func:`operator_drift`, as an HTML fragment."""
     ctx = ctx_of(request)
-    countries = [user.who.country] if user.who.country != ANY_COUNTRY else None
+    countries = _scope(user)
     with ctx.session_factory() as session:
         rows = drift(ctx, session, countries)
     return page(request, "drift_charts.html", user, rows=rows, countries=countries)
+
+
+def _scope(user: ConsoleUser) -> list[str] | None:
+    """The key's country as a list (None: every country)."""
+    return [user.who.country] if user.who.country != ANY_COUNTRY else None
 
 
 @router.post("/operator/models/approve")

@@ -179,3 +179,16 @@ def test_drift_notes_old_unloaded_and_unregistered_snapshots(client, engine):
     alone = client.get("/console/operator/drift/charts").text
     assert 'id="drift-DE-h"' in alone and 'id="drift-US-h"' not in alone
     assert "no epoch snapshot committed yet: nothing scored to compare" in alone
+
+
+def test_beyond_the_rounds_shown_the_page_still_counts_every_pending_vote(client, engine,
+                                                                         settings, monkeypatch):
+    import api._console_work
+
+    keys = _seed_rounds(engine)
+    monkeypatch.setattr(api._console_work, "ROUNDS_SHOWN", 1)
+    write_keystore(settings.data_dir, "op-us", ME)
+    sign_in(client, key_of(engine, "telco", "US", signer="op-us"))
+    page = client.get("/console/operator").text
+    assert _rows(page, "pending") == [keys["late"]]
+    assert 'id="pending-count">2<' in page and "(the 1 with the soonest deadlines shown)" in page
