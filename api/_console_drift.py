@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api._console_work import fetch_evidence
 from api._context import Context
 from api._errors import ApiError
 from api._models import ChainEvent, Epoch, EpochLeaf, Model
@@ -156,14 +157,11 @@ def model_card(ctx: Context, cid: str) -> tuple[dict[str, Any] | None, str]:
     with _cards_lock:
         if cid in _cards:
             return _cards[cid], ""
-    from node import ipfs
-
     try:
-        data = ctx.evidence.get().get(cid)
-    except (ApiError, ipfs.EvidenceError) as exc:
-        why = exc.detail if isinstance(exc, ApiError) else str(exc)
-        logger.info("model card %s unreachable: %s", cid, why)
-        return None, f"model card {cid} unreachable: {why}"
+        data = fetch_evidence(ctx, cid)
+    except ApiError as exc:
+        logger.info("model card %s unreadable: %s", cid, exc.detail)
+        return None, f"model card {cid} unreachable: {exc.detail}"
     try:
         card = json.loads(data)
     except ValueError:

@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 from api._auth import ANY_COUNTRY, Principal
 from api._context import Context
 from api._disputes import dispute_out
-from api._errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable
+from api._errors import (
+    ApiError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unprocessable,
+    UpstreamUnavailable,
+)
 from api._models import (
     ArbiterVote,
     ChainEvent,
@@ -175,13 +182,28 @@ def _record_votes(session: Session, key: str, round_id: int) -> list[Vote]:
                                 .order_by(Vote.log_index)).all())
 
 
+def fetch_evidence(ctx: Context, cid: str) -> bytes:
+    """The bytes of ``cid`` through the verifying store, store failures as API errors: a
+    malformed CID is :class:`Unprocessable`; an unreachable node, content that does not hash
+    to its CID or an erased block is :class:`UpstreamUnavailable` (503)."""
+    from node import ipfs
+
+    try:
+        return ctx.evidence.get().get(cid)
+    except ValueError as exc:  # ipfs.InvalidCid, or a CID the multibase decoder refuses
+        raise Unprocessable(f"{cid[:80]!r} is not a content identifier: {exc}") from exc
+    except ipfs.EvidenceError as exc:
+        raise UpstreamUnavailable(f"evidence {cid[:80]}: {type(exc).__name__}: {exc}") from exc
+
+
 def evidence_listing(ctx: Context, cid: str) -> dict[str, Any]:
     """A dispute's evidence manifest, fetched and CID-verified: its files, or the error."""
     try:
-        data = ctx.evidence.get().get(cid)
-        doc = json.loads(data)
+        data = fetch_evidence(ctx, cid)
     except ApiError as exc:
         return {"cid": cid, "ok": False, "error": exc.detail, "files": []}
+    try:
+        doc = json.loads(data)
     except ValueError:
         return {"cid": cid, "ok": True, "error": "", "files": []}
     files = doc.get("files", []) if isinstance(doc, dict) else []

@@ -27,6 +27,7 @@ from api._console_work import (
     arbiter_view,
     business_dispute,
     cast_vote,
+    fetch_evidence,
     filings,
     operator_view,
 )
@@ -207,8 +208,7 @@ def evidence(request: Request, user: User, cid: Cid,
              name: Annotated[str, Query(max_length=200)] = "") -> Response:
     """Evidence bytes fetched through the verifying store (content that does not hash to
     its CID is refused, 503); shown in a sandbox, never run as this site's page."""
-    ctx = ctx_of(request)
-    data = ctx.evidence.get().get(cid)
+    data = fetch_evidence(ctx_of(request), cid)
     listing = _manifest(data)
     if listing is not None:
         return page(request, "evidence.html", user, cid=cid, files=listing, size=len(data))

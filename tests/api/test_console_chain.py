@@ -264,3 +264,26 @@ def test_operator_drift_compares_the_weeks_epoch_with_the_model_cards_histogram(
     page = client.get("/console/operator/drift/charts").text
     assert f"epoch {gb} (block" in page and "no training distribution recorded" in page
     assert "<svg" not in page
+
+    # every country, including a model whose registered card "CID" is no CID at all
+    commit_epoch(consortium, store, "IN", [100, 9000], approved_model(consortium, "nocard"))
+    indexer.sync()
+    _load_epochs(engine, store)
+    client.cookies.clear()
+    sign_in(client, key_of(engine, "telco"))
+    every = client.get("/console/operator/drift/charts")
+    assert every.status_code == 200
+    sections = dict(re.findall(r'<h2 id="drift-(\w\w)-h">\w\w</h2>(.*?)</section>',
+                               every.text, re.S))
+    assert {"FR", "GB", "IN"} <= set(sections) and '<dd class="psi">' in sections["FR"]
+    assert "model card bafymetricsnocard unreachable" in sections["IN"]
+    assert "is not a content identifier" in sections["IN"]
+    for cc, section in sections.items():
+        assert '<dd class="psi">' in section or 'class="notice"' in section, cc
+
+
+def test_evidence_with_a_malformed_cid_is_refused_with_a_reason(chain_app, engine):
+    client, _indexer, _store = chain_app
+    sign_in(client, key_of(engine, "telco"))
+    response = client.get("/console/evidence/bafynotarealcid0000")
+    assert response.status_code == 422 and "is not a content identifier" in response.text
