@@ -55,9 +55,9 @@ from oracle._features import (
     RECEIVED_COLUMNS,
 )
 from oracle._labels import LabelPolicy, complaint_llr
-from oracle._portable import atomic_write as _atomic_write
 from oracle._portable import export_portable
 from spamledger._drift import score_histogram
+from spamledger._files import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -484,8 +484,8 @@ def save_model(model: Model, directory: str | Path) -> str:
     # The portable copy is what peers may run (never the pickle); written before the card
     # so that a card always names a portable model that exists.
     model.portable_hash = export_portable(model, out)
-    _atomic_write(out / MODEL_FILE, payload)
-    _atomic_write(out / CARD_FILE, (json.dumps(model_card(model), indent=2, default=_json)
+    write_atomic(out / MODEL_FILE, payload)
+    write_atomic(out / CARD_FILE, (json.dumps(model_card(model), indent=2, default=_json)
                                     + "\n").encode())
     logger.info("saved model %s to %s", model.hash[:12], out)
     return model.hash
