@@ -26,10 +26,10 @@ Feature groups (model inputs, names in :data:`FEATURES`):
   own contacts lands on adjacent numbers only by chance, about
   ``distinct_callees / callee_pool`` of the time (the pool: every number of the callees'
   countries called in the window, by anyone);
-* reciprocity: callback rate (callees who called back), and the organic share: callers
-  who rang it before it rang them (customers), over those plus its callees; the outgoing
-  share (overall and on the busiest day) and calls received are kept in the table but not
-  given to the models (:data:`RECEIVED_COLUMNS`);
+* reciprocity: callback rate (callees who called back); the outgoing share (overall and
+  on the busiest day), calls received and the organic share (callers who rang it before
+  it rang them, over those plus its callees) are kept in the table but not given to the
+  models (:data:`RECEIVED_COLUMNS`);
 * talk: answer rate, share of very short answered calls, mean and variation of talk time,
   share of calls over 10 minutes;
 * time of day: distinct active hours, share of calls in local quiet hours (per-country
@@ -87,7 +87,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "calls_per_active_day", "callees_per_day", "distinct_ratio", "calls_per_counterpart",
     "stranger_share", "strangers_per_active_day", "callee_block_spread",
     "sequential_excess", "callee_countries", "intl_share",
-    "callback_rate", "organic_share",
+    "callback_rate",
     "answer_rate", "short_share", "mean_dur_s", "dur_cv", "long_share",
     "distinct_hours", "quiet_share",
     "age_days", "lifespan_days", "recency_days", "quiet_days_before_24h",
@@ -104,7 +104,11 @@ COMPLAINT_COLUMNS: tuple[str, ...] = ("spam_decayed", "spam_share", "report_rate
 # re-awakened line keeps receiving its old circle's calls while it sweeps strangers, and a
 # model that learnt "receives calls = legitimate" never flags it. The models judge
 # reciprocity per callee instead (stranger share, callback rate); these stay for people.
-RECEIVED_COLUMNS: tuple[str, ...] = ("outgoing_share", "in_per_day", "peak_day_out_share")
+# The organic share (callers who rang it first) too: it is what labels a number "sought out"
+# (:func:`oracle.derive_labels`), but given to the models it taught them that a re-awakened
+# line is fine (dormant-then-burst recall 0.33 -> 0.00 on the design worlds, session 6).
+RECEIVED_COLUMNS: tuple[str, ...] = ("outgoing_share", "in_per_day", "peak_day_out_share",
+                                     "organic_share")
 CATEGORICAL_FEATURES: tuple[str, ...] = ("number_type", "foreign")
 FEATURES: tuple[str, ...] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 ID_COLUMNS: tuple[str, ...] = ("number", "country", "network", "report_category")
