@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import oracle
-from oracle._simulate import BEHAVIOURS, World
+from oracle._simulate import BEHAVIOURS, LEGIT_BUSINESS, World, draw_world
 
 TRAIN_UNTIL = datetime(2026, 1, 15)
 SCORE_UNTIL = datetime(2026, 1, 19)
@@ -77,3 +77,22 @@ def test_default_world_meets_its_floors_per_country_and_class(tmp_path: Path) ->
     for cls in ("bank", "clinic", "courier", "shop", "call_centre", "new_subscriber"):
         assert by_class[cls] <= 0.05, (cls, by_class[cls])
     assert (data[data["class"] == "subscriber"]["verdict"] == "spam").mean() <= 0.002
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [104, 107])
+def test_drawn_design_worlds_meet_their_floors(tmp_path: Path, seed: int) -> None:
+    """Two worlds drawn from the wide priors (design range, scale 0.3) measured precision
+    1.000 and recall 0.70-0.80 in every country, robocallers and neighbour spoofers all
+    caught, wangiri 75-92%, and no legitimate class flagged at all (session 6)."""
+    data = _run(tmp_path, draw_world(seed), seed=seed, scale=0.3)
+    for cc, part in data.groupby("country"):
+        spam = part["verdict"] == "spam"
+        precision = (spam & part["is_spam"]).sum() / max(int(spam.sum()), 1)
+        recall = (spam & part["is_spam"]).sum() / int(part["is_spam"].sum())
+        assert precision >= 0.95 and recall >= 0.6, (cc, precision, recall)
+    by_class = data.groupby("class").apply(_flag, include_groups=False)
+    assert by_class["robocall"] >= 0.9 and by_class["spoofer"] >= 0.9, by_class
+    assert by_class["wangiri"] >= 0.65, by_class
+    for cls in (*LEGIT_BUSINESS, "new_subscriber"):
+        assert by_class.get(cls, 0.0) <= 0.05, (cls, by_class.get(cls))
