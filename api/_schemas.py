@@ -202,3 +202,7 @@ class Health(BaseModel):
                                   "or database); retried with backoff")
     epoch_error: str | None = Field(default=None,
                                     description="the latest transient epoch load error")
+    redis: bool | None = Field(
+        default=None, description="whether the Redis shared by the workers' limits answers "
+                                  "(null: none configured); while false every worker "
+                                  "enforces its strict 1/api_workers share of each limit")
