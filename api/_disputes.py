@@ -20,6 +20,7 @@ from api._chain import jsonable
 from api._context import Context
 from api._errors import Conflict, UpstreamUnavailable
 from api._models import ArbiterVote, Dispute, DisputeFiling
+from api._reputation import is_expired
 from api._schemas import ArbiterVoteOut, DisputeOut
 from spamledger._numbers import Number
 from spamledger._types import Verdict
@@ -61,10 +62,17 @@ def _check_disputable(chain, key: str) -> None:
     open_id = int(chain.call(DISPUTE, "openDisputeOf", bytes.fromhex(key[2:])))
     if open_id:
         raise Conflict(f"dispute {open_id} is already open for this number")
-    verdict = int(chain.record(key)["verdict"])
+    record = chain.record(key)
+    verdict = int(record["verdict"])
     if verdict not in (Verdict.SUSPICIOUS, Verdict.SPAM):
         raise Conflict(f"nothing to dispute: the number's verdict is "
                        f"{Verdict(verdict).name.lower()}")
+    # SpamRegistry's one expiry rule, at the chain's clock (the latest block: the dispute's
+    # own block can only be later), not the API's.
+    expires, now = int(record["expiresAt"]), chain.block_time()
+    if is_expired(expires, now):
+        raise Conflict(f"nothing to dispute: the number's record expired at {expires} "
+                       f"(chain time {now}); an expired record holds no verdict")
 
 
 def _dispute_id(chain, receipt) -> int:
