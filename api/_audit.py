@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from api._audit_tables import table_checks
 from api._context import Context
-from api._disputes import dispute_out
+from api._disputes import dispute_out, voting_open
 from api._errors import UpstreamUnavailable
 from api._models import (
     ChainEvent,
@@ -69,6 +69,7 @@ def history(session: Session, ctx: Context, number: Number) -> AuditOut:
 
 def _round_dict(r: Round) -> dict[str, Any]:
     return {"round": r.round_id, "status": r.status, "country": r.country,
+            "deadline": r.deadline, "voting_open": voting_open(r.status, r.deadline),
             "score": r.score, "verdict": r.verdict, "category": r.category, "weight": r.weight,
             "vote_count": r.vote_count, "opened_block": r.opened_block,
             "opened_tx": r.opened_tx, "finalized_block": r.finalized_block,

@@ -88,11 +88,18 @@ def _dispute_id(chain, receipt) -> int:
     return int(next(v for v in args.values() if isinstance(v, int)))
 
 
+def voting_open(status: str, deadline: int, now: float | None = None) -> bool:
+    """Whether an open round or dispute still takes votes at ``now`` (default: the API's
+    clock): both contracts refuse a vote once ``block.timestamp > deadline``."""
+    return status == "open" and (time.time() if now is None else now) <= deadline
+
+
 def dispute_out(session: Session, row: Dispute) -> DisputeOut:
     votes = session.scalars(select(ArbiterVote).where(ArbiterVote.dispute_id == row.dispute_id)
                             .order_by(ArbiterVote.block_number, ArbiterVote.log_index)).all()
     return DisputeOut(
         dispute_id=row.dispute_id, number_key=row.number_key, status=row.status,
+        voting_open=voting_open(row.status, row.deadline),
         evidence_cid=row.evidence_cid, claimant_hash=row.claimant_hash, deadline=row.deadline,
         uphold_weight=row.uphold_weight, reject_weight=row.reject_weight,
         opened_block=row.opened_block, opened_tx=row.opened_tx,

@@ -175,6 +175,8 @@ class Story:
     rejected_id: int
     lapsed_dispute: str
     lapsed_id: int
+    awaiting_finalize: list[Any]  # each API's rounds of lapsed_round before finalize
+    awaiting_resolve: list[Any]  # each API's answer for lapsed_id before resolve
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +190,8 @@ def story(past_chain, apps, ipfs_node) -> Story:
     round_id = run_round(c, lapsed_key, "US", {"FR": 9000}, model, finalize=False)
     assert round_id == 1
     _mine_at(c, _chain_now(c) + ROUND_DURATION + 60)
+    _sync(apps)  # past the deadline, before anyone finalizes: open, but no longer voting
+    awaiting_finalize = [_get(s, f"/v1/audit/numbers/{lapsed}")["rounds"] for s in apps]
     c.ledger.transact("Consensus", "finalize", lapsed_key)  # past the deadline: expires
 
     rejected = _number()
@@ -200,9 +204,12 @@ def story(past_chain, apps, ipfs_node) -> Story:
     lapsed_id = _dispute(c, ipfs_node, lapsing, model)
     c.ledger.transact("Dispute", "vote", lapsed_id, True, account=c.arbiters["DE"])
     _mine_at(c, _chain_now(c) + VOTE_WINDOW + 60)
+    _sync(apps)  # past the deadline, before anyone resolves
+    awaiting_resolve = [_get(s, f"/v1/disputes/{lapsed_id}", "admin") for s in apps]
     c.ledger.transact("Dispute", "resolve", lapsed_id)  # one voter, past the deadline
     _sync(apps)
-    return Story(lapsed, rejected, rejected_id, lapsing, lapsed_id)
+    return Story(lapsed, rejected, rejected_id, lapsing, lapsed_id, awaiting_finalize,
+                 awaiting_resolve)
 
 
 def _dispute(c, ipfs_node, number: str, model: bytes) -> int:
@@ -221,6 +228,8 @@ def _dispute(c, ipfs_node, number: str, model: bytes) -> int:
 
 
 def test_a_round_that_lapses_without_quorum_is_expired_in_history_and_verify(apps, story):
+    for rounds in story.awaiting_finalize:
+        assert [(r["status"], r["voting_open"]) for r in rounds] == [("open", False)]
     for s in apps:
         history = _get(s, f"/v1/audit/numbers/{story.lapsed_round}")
         assert [(r["round"], r["status"], r["vote_count"], r["weight"], r["score"])
@@ -246,9 +255,12 @@ def test_a_rejected_dispute_is_rejected_in_the_dispute_reputation_and_audit(apps
 
 
 def test_a_dispute_that_lapses_past_its_deadline_is_expired_everywhere(apps, story):
+    for waiting in story.awaiting_resolve:  # lapsed, not yet resolved: no votes any more
+        assert (waiting["status"], waiting["voting_open"]) == ("open", False)
     for s in apps:
         dispute = _get(s, f"/v1/disputes/{story.lapsed_id}", "admin")
-        assert (dispute["status"], dispute["uphold_weight"]) == ("expired", 1000), s.name
+        assert (dispute["status"], dispute["uphold_weight"], dispute["voting_open"]) == (
+            "expired", 1000, False), s.name
         assert dispute["deadline"] < int(time.time())
         audit = _get(s, f"/v1/audit/numbers/{story.lapsed_dispute}")
         assert [d["status"] for d in audit["disputes"]] == ["expired"], s.name
