@@ -78,7 +78,7 @@ class EvidenceStore:
     :param max_bytes: largest document accepted on put and on get.
     :param allowed_types: content types accepted on put.
     :param cid_version: 1 (base32 ``bafy...``, raw leaves; default) or 0 (``Qm...``).
-    :param timeout: seconds for any one API call (reads of absent content end here).
+    :param timeout: seconds for any one API call (past it: :class:`ReadTimedOut`).
     :param erasure_log: JSON-lines file recording erasures; ``None`` keeps it in memory.
     :param workers: parallel reads in :meth:`get_many`.
     """
