@@ -48,8 +48,12 @@ CONSOLE_PAGES: dict[str, tuple[tuple[str, ...], str]] = {
     "/console/business": (("business",), "look up numbers, file and follow its own disputes"),
     "/console/arbiter": (("telco", "regulator"), "disputes this key's signer may vote on; "
                                                  "votes signed server-side"),
-    "/console/operator": (("telco",), "model approvals signed server-side, rounds, epochs "
-                                      "(the key's country)"),
+    "/console/operator": (("telco",), "model approvals signed server-side, votes pending "
+                                      "and cast by this key's validator, epochs (the key's "
+                                      "country)"),
+    "/console/operator/drift": (("telco",), "score drift per country: the latest week's epoch "
+                                            "scores against the model card's training "
+                                            "distribution (the key's country)"),
     "/console/evidence": (("telco", "regulator"), "evidence files, CID-verified"),
 }
 

@@ -13,18 +13,27 @@ import json
 import logging
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from api._auth import Principal
+from api._auth import ANY_COUNTRY, Principal
 from api._context import Context
 from api._disputes import dispute_out
-from api._errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable
+from api._errors import (
+    ApiError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unprocessable,
+    UpstreamUnavailable,
+)
 from api._models import (
     ArbiterVote,
+    ChainEvent,
     Dispute,
     DisputeFiling,
     Epoch,
@@ -173,13 +182,28 @@ def _record_votes(session: Session, key: str, round_id: int) -> list[Vote]:
                                 .order_by(Vote.log_index)).all())
 
 
+def fetch_evidence(ctx: Context, cid: str) -> bytes:
+    """The bytes of ``cid`` through the verifying store, store failures as API errors: a
+    malformed CID is :class:`Unprocessable`; an unreachable node, content that does not hash
+    to its CID or an erased block is :class:`UpstreamUnavailable` (503)."""
+    from node import ipfs
+
+    try:
+        return ctx.evidence.get().get(cid)
+    except ValueError as exc:  # ipfs.InvalidCid, or a CID the multibase decoder refuses
+        raise Unprocessable(f"{cid[:80]!r} is not a content identifier: {exc}") from exc
+    except ipfs.EvidenceError as exc:
+        raise UpstreamUnavailable(f"evidence {cid[:80]}: {type(exc).__name__}: {exc}") from exc
+
+
 def evidence_listing(ctx: Context, cid: str) -> dict[str, Any]:
     """A dispute's evidence manifest, fetched and CID-verified: its files, or the error."""
     try:
-        data = ctx.evidence.get().get(cid)
-        doc = json.loads(data)
+        data = fetch_evidence(ctx, cid)
     except ApiError as exc:
         return {"cid": cid, "ok": False, "error": exc.detail, "files": []}
+    try:
+        doc = json.loads(data)
     except ValueError:
         return {"cid": cid, "ok": True, "error": "", "files": []}
     files = doc.get("files", []) if isinstance(doc, dict) else []
@@ -208,18 +232,94 @@ def cast_vote(ctx: Context, who: Principal, dispute_id: int, uphold: bool) -> st
 
 
 def operator_view(ctx: Context, session: Session, who: Principal) -> dict[str, Any]:
-    """Models awaiting this country's approval, the model each country votes with, open
-    rounds and epoch history of the operator's country."""
+    """Models awaiting this country's approval, the model each country votes with, the open
+    rounds this operator's validator still has to vote on and those it has voted on, and
+    the epoch history. Rounds and epochs stay within the key's country scope."""
     address = signer_address(ctx, who)
-    country = _validator_country(ctx, address) or (who.country if who.country != "*" else "")
-    return {"address": address, "country": country,
+    validator_country = _validator_country(ctx, address)
+    scope = who.country if who.country != ANY_COUNTRY else None
+    country = validator_country or scope or ""
+    return {"address": address, "country": country, "scope": scope,
+            "validator": bool(validator_country),
             "models": _models(session, address, country),
             "in_use": _models_in_use(session),
-            "rounds": list(session.scalars(select(Round).where(Round.status == "open",
-                                                               Round.country == country)
-                                           .order_by(Round.deadline).limit(200)).all()),
-            "epochs": list(session.scalars(select(Epoch).where(Epoch.country == country)
+            "duties": round_duties(session, address, scope),
+            "epochs": list(session.scalars(select(Epoch).where(Epoch.country == (scope or country))
                                            .order_by(Epoch.epoch.desc()).limit(50)).all())}
+
+
+ROUNDS_SHOWN = 200
+
+
+def round_duties(session: Session, validator: str | None,
+                 country: str | None) -> dict[str, Any]:
+    """Open rounds (of ``country``; None: every country) split by whether ``validator``
+    has voted in them: ``pending`` (no vote yet, soonest deadline first, ``late`` once the
+    deadline passed; ``pending_total`` of them in all) and ``voted`` (with its vote:
+    counted, or contesting the round's country). Without a validator every open round is
+    ``pending`` and ``known`` is False."""
+    now = max(int(time.time()), _newest_block_time(session))
+    open_rounds = select(Round).where(Round.status == "open")
+    if country:
+        open_rounds = open_rounds.where(Round.country == country)
+    voted: list[dict[str, Any]] = []
+    if validator:
+        open_rounds = open_rounds.where(~_voted_by(validator))
+        contested = _contested(session, validator, country)
+        if contested:
+            open_rounds = open_rounds.where(~or_(*(
+                (Round.number_key == r.number_key) & (Round.round_id == r.round_id)
+                for r, _cc in contested)))
+        voted = _voted_rounds(session, validator, country) + [
+            {"round": r, "vote": None, "contested": cc} for r, cc in contested]
+    pending = session.scalars(open_rounds.order_by(Round.deadline, Round.number_key)
+                              .limit(ROUNDS_SHOWN)).all()
+    total = int(session.scalar(select(func.count()).select_from(open_rounds.subquery())) or 0)
+    return {"known": bool(validator), "now": now, "voted": voted, "pending_total": total,
+            "pending": [{"round": r, "late": r.deadline < now} for r in pending]}
+
+
+def _voted_by(validator: str) -> Any:
+    """SQL: ``validator`` has a counted vote in the round (addresses in any letter case)."""
+    return (select(Vote.id).where(Vote.number_key == Round.number_key,
+                                  Vote.round_id == Round.round_id,
+                                  func.lower(Vote.validator) == validator.lower()).exists())
+
+
+def _voted_rounds(session: Session, validator: str, country: str | None) -> list[dict[str, Any]]:
+    """Open rounds with ``validator``'s counted vote, soonest deadline first."""
+    query = (select(Round, Vote).join(Vote, (Vote.number_key == Round.number_key)
+                                      & (Vote.round_id == Round.round_id))
+             .where(Round.status == "open", func.lower(Vote.validator) == validator.lower()))
+    if country:
+        query = query.where(Round.country == country)
+    return [{"round": r, "vote": v, "contested": ""} for r, v in session.execute(
+        query.order_by(Round.deadline, Round.number_key).limit(ROUNDS_SHOWN)).all()]
+
+
+def _contested(session: Session, validator: str,
+               country: str | None) -> list[tuple[Round, str]]:
+    """Open rounds (of ``country``) where ``validator``'s vote signed another country, with
+    that country: the vote took its seat (the validator has voted) but is logged as
+    ``VoteContested``, not counted among the votes. Such votes are rare."""
+    query = (select(Round, ChainEvent)
+             .join(ChainEvent, ChainEvent.number_key == Round.number_key)
+             .where(ChainEvent.event == "VoteContested", Round.status == "open"))
+    if country:
+        query = query.where(Round.country == country)
+    found: dict[tuple[str, int], tuple[Round, str]] = {}
+    for r, e in session.execute(query).all():
+        a = json.loads(e.args)
+        if (str(a.get("validator", "")).lower() == validator.lower()
+                and int(a.get("round", -1)) == r.round_id):
+            found[(r.number_key, r.round_id)] = (r, _country_text(a.get("signedCountry", "")))
+    return list(found.values())
+
+
+def _newest_block_time(session: Session) -> int:
+    found = session.scalar(select(ChainEvent.block_time)
+                           .order_by(ChainEvent.block_number.desc()).limit(1))
+    return int(found or 0)
 
 
 def _validator_country(ctx: Context, address: str | None) -> str:

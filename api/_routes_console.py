@@ -60,7 +60,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 NAV_TITLES = {"/console/audit": "Number audit", "/console/consortium": "Consortium",
               "/console/activity": "Activity", "/console/business": "Business",
-              "/console/arbiter": "Arbiter", "/console/operator": "Operator"}
+              "/console/arbiter": "Arbiter", "/console/operator": "Operator",
+              "/console/operator/drift": "Drift"}
 
 
 def _fmt_time(value: Any) -> str:
@@ -103,12 +104,19 @@ def nav(user: ConsoleUser) -> list[tuple[str, str]]:
 def page(request: Request, name: str, user: ConsoleUser | None, status: int = 200,
          **values: Any) -> HTMLResponse:
     """Render ``name`` with the layout's values (navigation, CSRF token, expiry)."""
-    values.update(user=user, nav=nav(user) if user else [],
+    menu = nav(user) if user else []
+    values.update(user=user, nav=menu, current=_current(menu, request.url.path),
                   csrf=user.csrf if user else "", path=request.url.path,
                   expires=_fmt_time(user.expires_at) if user else "")
     response = templates.TemplateResponse(request, name, values, status_code=status)
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+def _current(menu: list[tuple[str, str]], path: str) -> str:
+    """The menu entry a path is under (the longest matching one)."""
+    under = [href for href, _title in menu if path == href or path.startswith(href + "/")]
+    return max(under, key=len, default="")
 
 
 async def posted_form(request: Request, user: ConsoleUser) -> Any:

@@ -10,22 +10,28 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api._auth import ANY_COUNTRY, Principal
 from api._console import CSRF_FIELD, ConsoleUser, check_csrf, flash, flash_sig
+from api._console_drift import drift
 from api._console_work import (
     approve,
     arbiter_view,
     business_dispute,
     cast_vote,
+    fetch_evidence,
     filings,
     operator_view,
 )
+from api._context import Context
 from api._disputes import open_dispute
 from api._errors import ApiError, Unprocessable
 from api._reputation import lookup, parse_number
@@ -117,13 +123,21 @@ def business_follow(request: Request, user: User, dispute_id: DisputeId,
 # ------------------------------------------------------------------------------- arbiter
 
 
+def _work_page(request: Request, user: ConsoleUser, template: str,
+               view_of: Callable[[Context, Session, Principal], Any], done: str,
+               sig: str, **values: Any) -> Response:
+    """``template`` with ``view_of``'s view for this key and the signed result message,
+    rendered while the index session is open (the view holds index rows)."""
+    ctx = ctx_of(request)
+    with ctx.session_factory() as session:
+        view = view_of(ctx, session, user.who)
+        return page(request, template, user, view=view, done=flash(user, done, sig), **values)
+
+
 @router.get("/arbiter", response_class=HTMLResponse)
 def arbiter_page(request: Request, user: User,
                  done: Done = "", sig: Sig = "") -> Response:
-    ctx = ctx_of(request)
-    with ctx.session_factory() as session:
-        view = arbiter_view(ctx, session, user.who)
-        return page(request, "arbiter.html", user, view=view, done=flash(user, done, sig))
+    return _work_page(request, user, "arbiter.html", arbiter_view, done, sig)
 
 
 @router.post("/arbiter/disputes/{dispute_id}/vote")
@@ -143,10 +157,36 @@ async def arbiter_vote(request: Request, user: User, dispute_id: DisputeId) -> R
 @router.get("/operator", response_class=HTMLResponse)
 def operator_page(request: Request, user: User,
                   done: Done = "", sig: Sig = "") -> Response:
+    return _work_page(request, user, "operator.html", operator_view, done, sig)
+
+
+@router.get("/operator/drift", response_class=HTMLResponse)
+def operator_drift(request: Request, user: User, inline: bool = False) -> Response:
+    """This week's scores against the training window's, per country in the key's scope.
+    The model cards come from IPFS: they follow as a fragment after first paint (or
+    inline, ``inline=1``, the no-script link)."""
     ctx = ctx_of(request)
+    countries = _scope(user)
+    if not inline:
+        return page(request, "drift.html", user, rows=None, countries=countries)
     with ctx.session_factory() as session:
-        view = operator_view(ctx, session, user.who)
-    return page(request, "operator.html", user, view=view, done=flash(user, done, sig))
+        rows = drift(ctx, session, countries)
+    return page(request, "drift.html", user, rows=rows, countries=countries)
+
+
+@router.get("/operator/drift/charts", response_class=HTMLResponse)
+def operator_drift_charts(request: Request, user: User) -> Response:
+    """The drift charts of :func:`operator_drift`, as an HTML fragment."""
+    ctx = ctx_of(request)
+    countries = _scope(user)
+    with ctx.session_factory() as session:
+        rows = drift(ctx, session, countries)
+    return page(request, "drift_charts.html", user, rows=rows, countries=countries)
+
+
+def _scope(user: ConsoleUser) -> list[str] | None:
+    """The key's country as a list (None: every country)."""
+    return [user.who.country] if user.who.country != ANY_COUNTRY else None
 
 
 @router.post("/operator/models/approve")
@@ -168,8 +208,7 @@ def evidence(request: Request, user: User, cid: Cid,
              name: Annotated[str, Query(max_length=200)] = "") -> Response:
     """Evidence bytes fetched through the verifying store (content that does not hash to
     its CID is refused, 503); shown in a sandbox, never run as this site's page."""
-    ctx = ctx_of(request)
-    data = ctx.evidence.get().get(cid)
+    data = fetch_evidence(ctx_of(request), cid)
     listing = _manifest(data)
     if listing is not None:
         return page(request, "evidence.html", user, cid=cid, files=listing, size=len(data))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 BENCHES = ("gas_table", "ipfs_bench", "oracle_bench", "ingest", "service_bench", "api_bench",
-           "cli_bench", "console_bench", "edge")
+           "cli_bench", "console_bench", "console_operator", "edge")
 
 
 def main(argv: list[str]) -> int:

@@ -50,6 +50,7 @@ def pages(numbers: dict[str, str]) -> list[tuple[str, str, str]]:
             ("business", "business", "/console/business"),
             ("arbiter", "arbiter DE", "/console/arbiter"),
             ("operator", "operator US", "/console/operator"),
+            ("drift", "operator US", "/console/operator/drift"),
             ("forbidden", "operator US", "/console/audit")]
 
 

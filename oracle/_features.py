@@ -26,9 +26,10 @@ Feature groups (model inputs, names in :data:`FEATURES`):
   own contacts lands on adjacent numbers only by chance, about
   ``distinct_callees / callee_pool`` of the time (the pool: every number of the callees'
   countries called in the window, by anyone);
-* reciprocity: callback rate (callees who called back); the outgoing share (overall and
-  on the busiest day) and calls received are kept in the table but not given to the
-  models (:data:`RECEIVED_COLUMNS`);
+* reciprocity: callback rate (callees who called back), and the organic share: callers
+  who rang it before it rang them (customers), over those plus its callees; the outgoing
+  share (overall and on the busiest day) and calls received are kept in the table but not
+  given to the models (:data:`RECEIVED_COLUMNS`);
 * talk: answer rate, share of very short answered calls, mean and variation of talk time,
   share of calls over 10 minutes;
 * time of day: distinct active hours, share of calls in local quiet hours (per-country
@@ -86,7 +87,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "calls_per_active_day", "callees_per_day", "distinct_ratio", "calls_per_counterpart",
     "stranger_share", "strangers_per_active_day", "callee_block_spread",
     "sequential_excess", "callee_countries", "intl_share",
-    "callback_rate",
+    "callback_rate", "organic_share",
     "answer_rate", "short_share", "mean_dur_s", "dur_cv", "long_share",
     "distinct_hours", "quiet_share",
     "age_days", "lifespan_days", "recency_days", "quiet_days_before_24h",
@@ -114,7 +115,7 @@ COUNT_COLUMNS: tuple[str, ...] = ("n_out", "distinct_callees", "n_in", "active_d
                                   "strangers", "strangers_answered",
                                   "spam_reporters", "unverified_reporters",
                                   "not_spam_reporters", "nb_spam_reports",
-                                  "sequential_callees", "callee_pool")
+                                  "sequential_callees", "callee_pool", "organic_callers")
 
 
 def _ts(value: datetime) -> str:
@@ -212,14 +213,14 @@ _OUT = """
 
 # The most frequent value per key, ties to the smallest: ``mode()`` breaks ties
 # differently per engine (and per run under parallelism); this is one answer everywhere.
-_MOST_FREQUENT = """
+MOST_FREQUENT = """
     SELECT {key} AS number, {col} AS {name} FROM (
         SELECT {key}, {col}, row_number() OVER (PARTITION BY {key}
                                                  ORDER BY count(*) DESC, {col}) AS k
         FROM {source} WHERE {col} IS NOT NULL {where} GROUP BY {key}, {col})
     WHERE k = 1"""
 # The recording network a number calls from most.
-_NETWORK = _MOST_FREQUENT.format(key="caller", col="country", name="network", source="fw",
+_NETWORK = MOST_FREQUENT.format(key="caller", col="country", name="network", source="fw",
                                  where="")
 
 # f_out's columns but its key, spelt out for engines without ``* EXCLUDE``.
@@ -247,6 +248,14 @@ _PAIRS = """
     GROUP BY p.caller"""
 
 _IN = "SELECT callee AS number, count(*) AS n_in FROM fw GROUP BY callee"
+
+# Callers who rang the number before it ever rang them (in the window): customers calling a
+# shop, a bank or a courier. A callback to a sweep or a one-ring call is not organic.
+_ORGANIC = """
+    SELECT i.callee AS number, count(*) AS organic_callers
+    FROM fpairs i LEFT JOIN fpairs o ON o.caller = i.callee AND o.callee = i.caller
+    WHERE o.caller IS NULL OR o.first_t > i.first_t
+    GROUP BY i.callee"""
 
 # Rank of every number called (sorted E.164, per country), then per caller how many of its
 # callees have their next-ranked number among its callees too (see the module docstring).
@@ -306,7 +315,7 @@ _REPORTS = """
            count(DISTINCT reporter_key) FILTER (WHERE label = 'not_spam') AS not_spam_reporters
     FROM f_vrep GROUP BY number"""
 # The category most spam reports give (ties: alphabetical).
-_CATEGORY = _MOST_FREQUENT.format(key="number", col="category", name="report_category",
+_CATEGORY = MOST_FREQUENT.format(key="number", col="category", name="report_category",
                                   source="f_vrep", where="AND label = 'spam'")
 
 # Each reporter counts once, with the weight of its latest spam report.
@@ -325,6 +334,7 @@ def _assemble(run: Engine, calls: str, reports: str | None,
     run.materialize("f_gaps", _GAPS)
     run.materialize("f_pairs", _PAIRS)
     run.materialize("f_in", _IN)
+    run.materialize("f_org", _ORGANIC)
     run.materialize("f_seq", SEQUENTIAL.format(pairs="fpairs", ids=f"{calls}_ids"))
     run.materialize("f_peak", _PEAK)
     run.materialize("f_hist", _HISTORY.format(calls=calls, s_t=p["s_t"], u=p["u"]))
@@ -352,7 +362,8 @@ _JOIN = """
                pr.distinct_callees, pr.distinct_callees_24h, pr.callee_block_spread,
                pr.callback_rate, pr.strangers, pr.strangers_answered,
                sq.sequential_callees, sq.callee_pool,
-               coalesce(i.n_in, 0) AS n_in, pk.peak_day_calls,
+               coalesce(i.n_in, 0) AS n_in, coalesce(og.organic_callers, 0) AS organic_callers,
+               pk.peak_day_calls,
                pk.peak_day_out_share, pk.peak_day_answer_rate, pk.peak_day_short_share,
                ({u_t} - h.first_t) / 86400 AS age_days,
                ({s_t} - h.last_before) / 86400 AS quiet_days_before_24h,
@@ -366,6 +377,7 @@ _JOIN = """
         FROM f_out o JOIN {ids} ids ON ids.nid = o.number
         LEFT JOIN f_gaps g ON g.number = o.number LEFT JOIN f_pairs pr ON pr.number = o.number
         LEFT JOIN f_in i ON i.number = o.number LEFT JOIN f_hist h ON h.number = o.number
+        LEFT JOIN f_org og ON og.number = o.number
         LEFT JOIN f_peak pk ON pk.number = o.number LEFT JOIN f_seq sq ON sq.number = o.number
         JOIN f_net nw ON nw.number = o.number
         LEFT JOIN f_rep r ON r.number = ids.e164 LEFT JOIN f_decay d ON d.number = ids.e164
@@ -403,6 +415,7 @@ def _finish(frame: pd.DataFrame, long_days: float) -> pd.DataFrame:
     f["sequential_excess"] = (f["sequential_callees"] / pairs
                               - pairs / (f["callee_pool"] - 1).clip(lower=1))
     f["strangers_per_active_day"] = f["strangers"] / f["active_days"]
+    f["organic_share"] = f["organic_callers"] / (f["organic_callers"] + f["distinct_callees"])
     f["outgoing_share"] = f["n_out"] / (f["n_out"] + f["n_in"])
     f["report_rate"] = f["spam_reporters"] / f["distinct_callees"]
     f["unverified_rate"] = f["unverified_reporters"] / f["distinct_callees"]

@@ -25,8 +25,11 @@ complaints under the two fitted classes. Then:
   up on without complaining are labelled by their conduct, not left to read as "not spam";
 * **not spam** (0): the same test ``ham_evidence`` times the other way, or the number
   mostly calls people it knows (at least ``known_share`` of its callees called it too)
-  with at most one complaint, or it placed no call, or at least ``min_reporters`` "not
-  spam" reporters and spam at most ``1 - spam_share`` of the verdicts;
+  with at most one complaint, or it is *sought out* (at least ``min_organic`` established
+  numbers, themselves keeping reciprocal circles, rang it before it ever rang them:
+  customers calling a shop, a bank, a courier; callbacks to a sweep never count) with at
+  most one complaint, or it placed no call, or at least ``min_reporters`` "not spam"
+  reporters and spam at most ``1 - spam_share`` of the verdicts;
 * anything else is **left out** of training: a short-lived caller that reached a few dozen
   strangers and drew no complaint is *unknown*, not "not spam". Calling it "not spam"
   teaches the model that quiet scams are fine and pushes every threshold up. Where the
@@ -38,8 +41,9 @@ complaints under the two fitted classes. Then:
 A single reporter flooding a number counts once, so it can never make a label alone.
 
 Each label also says whether it is **firm**: every spam label, and "not spam" that rests on
-acquaintance, votes, no calls at all, or silence as strong as ``spam_evidence``. Models
-train on every label; thresholds are chosen on firm ones (see :mod:`oracle._model`).
+acquaintance, being sought out, votes, no calls at all, or silence as strong as
+``spam_evidence``. Models train on every label; thresholds are chosen on firm ones (see
+:mod:`oracle._model`).
 
 Example::
 
@@ -62,7 +66,7 @@ from scipy.stats import binom
 
 from oracle._complaints import ComplaintModel, RateFit, fit_networks
 from oracle._errors import LabelError
-from oracle._features import SEQUENTIAL, VERIFIED_REPORTS
+from oracle._features import MOST_FREQUENT, SEQUENTIAL, VERIFIED_REPORTS
 from oracle._ingest import sources
 from spamledger._numbers import Number, normalize_many
 
@@ -92,6 +96,9 @@ class LabelPolicy:
     # :func:`sequential_evidence` is corrected for the number of callers); 0 turns the
     # behaviour label off, leaving complaints alone to name spam.
     sweep_alpha: float = 0.001
+    # Established callers who rang it first ("sought out", see :func:`_anchors`): as many
+    # as the "not spam" votes a vouch needs; 0 turns the anchor off.
+    min_organic: int = 2
 
     def __post_init__(self) -> None:
         if not 0 < self.background_rate < self.spam_rate:
@@ -110,20 +117,31 @@ class LabelPolicy:
                        source="prior" if self.estimate else "override")
 
 
-# Per caller: distinct callees, those who also called it (known), and exposure: strangers
-# reached, an unanswered-only stranger weighted down.
+# Per caller: distinct callees, those who also called it (known), exposure (strangers
+# reached, an unanswered-only stranger weighted down), and organic callers: established
+# numbers (most of whose own callees call them back) that called it before it ever called
+# them. Callbacks to a sweep or a one-ring call are not organic: the number called first.
 _REACH = """
     WITH pairs AS (SELECT caller_id AS a, callee_id AS b, any_value(caller) AS number,
-                          mode(country) AS network, bool_or(answered) AS answered
+                          bool_or(answered) AS answered, min(ts) AS first_ts
                    FROM {calls} WHERE ts < {u} GROUP BY caller_id, callee_id),
-    back AS (SELECT DISTINCT caller_id AS a, callee_id AS b FROM {calls} WHERE ts < {u})
-    SELECT p.a AS nid, any_value(p.number) AS number, any_value(p.network) AS network,
-           count(*) AS callees,
-           count(back.a) AS known,
-           sum(CASE WHEN back.a IS NOT NULL THEN 0 WHEN p.answered THEN 1 ELSE {missed} END)
-               AS exposure
-    FROM pairs p LEFT JOIN back ON back.a = p.b AND back.b = p.a
-    GROUP BY p.a"""
+    net AS ({network}),
+    reach AS (
+        SELECT p.a AS nid, any_value(p.number) AS number, any_value(net.network) AS network,
+               count(*) AS callees, count(back.a) AS known,
+               sum(CASE WHEN back.a IS NOT NULL THEN 0 WHEN p.answered THEN 1
+                        ELSE {missed} END) AS exposure
+        FROM pairs p LEFT JOIN pairs back ON back.a = p.b AND back.b = p.a
+        JOIN net ON net.number = p.a
+        GROUP BY p.a),
+    organic AS (
+        SELECT i.b AS nid, count(*) AS organic
+        FROM pairs i JOIN reach est ON est.nid = i.a AND est.known >= {known} * est.callees
+        LEFT JOIN pairs o ON o.a = i.b AND o.b = i.a
+        WHERE o.a IS NULL OR o.first_ts > i.first_ts
+        GROUP BY i.b)
+    SELECT reach.*, coalesce(organic.organic, 0) AS organic
+    FROM reach LEFT JOIN organic USING (nid)"""
 
 
 def complaint_counts(con: duckdb.DuckDBPyConnection, until: datetime,
@@ -138,7 +156,14 @@ def complaint_counts(con: duckdb.DuckDBPyConnection, until: datetime,
     """
     cutoff = f"TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'"
     verified = VERIFIED_REPORTS.format(calls=calls, reports=reports, u=cutoff)
-    reach = _REACH.format(calls=calls, u=cutoff, missed=float(policy.missed_weight))
+    # The recording network a number calls from most, ties to the first in order: one
+    # answer on every run (``mode()`` breaks ties arbitrarily).
+    network = MOST_FREQUENT.format(key="caller_id", col="country", name="network",
+                                   source=f"(SELECT * FROM {calls} WHERE ts < {cutoff})", where="")
+    reach = _REACH.format(calls=calls, u=cutoff, missed=float(policy.missed_weight),
+                          known=float(policy.known_share), network=network)
+    rep_country = MOST_FREQUENT.format(key="number", col="country", name="rep_country",
+                                       source="v", where="")
     try:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE label_pairs AS
             SELECT caller_id AS caller, callee_id AS callee,
@@ -147,16 +172,18 @@ def complaint_counts(con: duckdb.DuckDBPyConnection, until: datetime,
         seq = SEQUENTIAL.format(pairs="label_pairs", ids=f"{calls}_ids")
         counts = con.execute(f"""
             WITH v AS ({verified}),
-            c AS (SELECT number, mode(country) AS rep_country,
+            rc AS ({rep_country}),
+            c AS (SELECT number, any_value(rc.rep_country) AS rep_country,
                    count(DISTINCT reporter_key) FILTER (WHERE label = 'spam' AND verified)
                        AS spam,
                    count(DISTINCT reporter_key) FILTER (WHERE label = 'not_spam') AS ham
-                  FROM v GROUP BY number),
+                  FROM v LEFT JOIN rc USING (number) GROUP BY number),
             reach AS ({reach}), seq AS ({seq})
             SELECT coalesce(c.number, reach.number) AS number,
                    coalesce(reach.network, c.rep_country) AS network,
                    coalesce(c.spam, 0) AS spam,
                    coalesce(c.ham, 0) AS ham, reach.callees, reach.known, reach.exposure,
+                   reach.organic,
                    seq.sequential_callees AS sequential, seq.callee_pool AS pool
             FROM c FULL JOIN reach USING (number) LEFT JOIN seq ON seq.number = reach.nid
             """).df()
@@ -167,6 +194,7 @@ def complaint_counts(con: duckdb.DuckDBPyConnection, until: datetime,
     elif not everyone:
         counts = counts[(counts["spam"] + counts["ham"]) > 0]
     return counts.fillna({"spam": 0, "ham": 0, "callees": 0, "known": 0, "exposure": 0.0,
+                          "organic": 0,
                           "sequential": 0, "pool": 0.0, "network": GLOBAL_NETWORK})
 
 
@@ -218,13 +246,22 @@ def fit_rates(counts: pd.DataFrame, policy: LabelPolicy = LabelPolicy()) -> Comp
 
 
 def _anchors(counts: pd.DataFrame, policy: LabelPolicy) -> pd.Series:
-    """Legitimate without looking at complaints much: acquainted, or vouched for."""
+    """Legitimate without looking at complaints much: acquainted, sought out, or vouched for.
+
+    *Sought out*: at least ``min_organic`` established numbers called it before it called
+    them (customers ringing a shop, a bank, a clinic). Spam is rarely sought out; the
+    callers must themselves keep reciprocal circles, so a campaign's own fresh SIMs ringing
+    it do not count.
+    """
     total = (counts["spam"] + counts["ham"]).clip(lower=1)
     known = counts["known"] / counts["callees"].clip(lower=1)
-    acquainted = (counts["callees"] > 0) & (known >= policy.known_share) & (counts["spam"] <= 1)
+    quiet = counts["spam"] <= 1
+    acquainted = (counts["callees"] > 0) & (known >= policy.known_share) & quiet
+    sought = (counts["organic"] >= policy.min_organic) & quiet if policy.min_organic \
+        and "organic" in counts.columns else pd.Series(False, index=counts.index)
     vouched = ((counts["ham"] >= policy.min_reporters)
                & (counts["spam"] / total <= 1 - policy.spam_share))
-    return acquainted | vouched
+    return acquainted | sought | vouched
 
 
 def derive_labels(con: duckdb.DuckDBPyConnection, until: datetime,

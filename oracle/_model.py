@@ -55,8 +55,9 @@ from oracle._features import (
     RECEIVED_COLUMNS,
 )
 from oracle._labels import LabelPolicy, complaint_llr
-from oracle._portable import atomic_write as _atomic_write
 from oracle._portable import export_portable
+from spamledger._drift import score_histogram
+from spamledger._files import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -341,6 +342,8 @@ def _fit_group(key: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray,
     model.metrics["soft_labels_excluded"] = int((~firm).sum())
     model.metrics["behaviour_pr_auc"] = round(float(average_precision_score(y, behaviour)), 4)
     logger.info("model %s: %s", key, model.metrics)
+    # The training window's score distribution, for the console's drift chart.
+    model.metrics["score_histogram"] = score_histogram(combined)
     return model
 
 
@@ -443,6 +446,7 @@ def _warm(old: CountryModel, x: np.ndarray, y: np.ndarray, llr: np.ndarray,
     spam_t, susp_t = _thresholds(y[holdout], cal, firm[holdout], config)
     new = CountryModel(old.key, clf, calibrator, spam_t, susp_t, old.reference)
     new.metrics = _metrics(y[holdout][firm[holdout]], cal[firm[holdout]], spam_t, susp_t)
+    new.metrics["score_histogram"] = score_histogram(cal)
     return new
 
 
@@ -480,8 +484,8 @@ def save_model(model: Model, directory: str | Path) -> str:
     # The portable copy is what peers may run (never the pickle); written before the card
     # so that a card always names a portable model that exists.
     model.portable_hash = export_portable(model, out)
-    _atomic_write(out / MODEL_FILE, payload)
-    _atomic_write(out / CARD_FILE, (json.dumps(model_card(model), indent=2, default=_json)
+    write_atomic(out / MODEL_FILE, payload)
+    write_atomic(out / CARD_FILE, (json.dumps(model_card(model), indent=2, default=_json)
                                     + "\n").encode())
     logger.info("saved model %s to %s", model.hash[:12], out)
     return model.hash

@@ -24,7 +24,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from scipy.special import expit
 
 from oracle._complaints import ComplaintModel
 from oracle._errors import ModelError
+from spamledger._files import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -198,19 +198,9 @@ def export_portable(model: Any, directory: str | Path) -> str:
     text = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / NPZ_FILE, npz)
-    atomic_write(out / JSON_FILE, text)
+    write_atomic(out / NPZ_FILE, npz)
+    write_atomic(out / JSON_FILE, text)
     return hashlib.sha256(text).hexdigest()
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old file or the new, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _export_country(key: str, cm: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -53,6 +53,7 @@ _WORDS: dict[str, str] = {
     "outgoing_share": "{v:.0%} of its calls outgoing: almost nobody calls it",
     "n_in": "received {v:.0f} calls",
     "callback_rate": "only {v:.0%} of the people it called ever called back",
+    "organic_share": "almost nobody calls it unprompted ({v:.0%} of its contacts)",
     "answer_rate": "only {v:.0%} of its calls answered",
     "short_share": "{v:.0%} of answered calls hung up within 10 s",
     "mean_dur_s": "average talk time {v:.0f} s",

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +43,7 @@ from oracle.service._outbox import MINED
 from oracle.service._retry import RetryPolicy
 from oracle.service._scored import ScoredNumber, model_hash_bytes
 from spamledger._countries import is_country_code
+from spamledger._files import write_atomic
 from spamledger._types import Category, Verdict
 
 logger = logging.getLogger(__name__)
@@ -139,20 +138,6 @@ def read_table(data: bytes | Path) -> dict[str, np.ndarray]:
             "category": table.column("category").to_numpy()}
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class EpochService:
     """Builds, stores, commits and proves one operator's epoch snapshots."""
 
@@ -230,7 +215,7 @@ class EpochService:
         tree = MerkleTree.from_arrays(cols["key"], cols["score"], cols["verdict"],
                                       cols["category"])
         data = table_bytes(cols)
-        _write_atomic(self.path(epoch), data)
+        write_atomic(self.path(epoch), data)
         cid = self._put(data)
         logger.info("epoch %d: %d numbers, root 0x%s, table %s (%d bytes)", epoch, tree.count,
                     tree.root.hex(), cid, len(data))

@@ -12,15 +12,16 @@ from node import sign_score_vote, vote_tuple
 from node._consortium import country_bytes
 
 
-def approved_model(consortium, tag: str) -> bytes:
+def approved_model(consortium, tag: str, metrics_cid: str = "") -> bytes:
     """A model hash every validator registers as its own (models are bound to their owner),
-    each registration approved by validators of two other countries."""
+    each registration approved by validators of two other countries; ``metrics_cid`` is
+    its model card's CID (default: a placeholder that is no CID)."""
     model = bytes.fromhex(os.urandom(32).hex())
     ledger, v = consortium.ledger, consortium.validators
     countries = list(v)
     for i, cc in enumerate(countries):
-        ledger.transact("ModelRegistry", "registerModel", model, f"bafymetrics{tag}",
-                        account=v[cc])
+        ledger.transact("ModelRegistry", "registerModel", model,
+                        metrics_cid or f"bafymetrics{tag}", account=v[cc])
         for other in (countries[(i + 1) % len(countries)], countries[(i + 2) % len(countries)]):
             ledger.transact("ModelRegistry", "approveModel", v[cc].address, model,
                             account=v[other])
@@ -47,6 +48,41 @@ def run_round(consortium, key: bytes, country: str, scores: dict[str, int | None
     if finalize:
         ledger.transact("Consensus", "finalize", key)
     return round_id
+
+
+def cast(consortium, key: bytes, round_id: int, voter: str, signed_country: str, score: int,
+         model: bytes) -> None:
+    """One vote of ``voter``'s validator signing ``signed_country`` (another country than the
+    round's contests it)."""
+    deadline = int(consortium.w3.eth.get_block("latest")["timestamp"]) + 3600
+    vote = _vote(key, signed_country, round_id, score, model, "", deadline)
+    sig = sign_score_vote(consortium.validators[voter], vote, consortium.chain_id,
+                          consortium.deployment.address("Consensus"))
+    consortium.ledger.transact("Consensus", "castVotes", [vote_tuple(vote)], [sig])
+
+
+def commit_epoch(consortium, store, country: str, scores: list[int], model: bytes) -> int:
+    """A snapshot of ``scores`` (basis points, random number keys) in IPFS, committed as
+    ``country``'s next epoch by its validator; the epoch number."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from oracle.service import MerkleTree
+
+    rows = [(os.urandom(32), s, 3 if s >= 7000 else 1, 2 if s >= 7000 else 0) for s in scores]
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"number_key": pa.array([r[0] for r in rows], pa.binary(32)),
+                             "score": [r[1] for r in rows], "verdict": [r[2] for r in rows],
+                             "category": [r[3] for r in rows]}), buf)
+    cid = store.put_bytes(buf.getvalue(), "application/vnd.apache.parquet")
+    epoch = int(consortium.ledger.call("SnapshotRegistry", "latestEpoch",
+                                       country_bytes(country))) + 1
+    consortium.ledger.transact("SnapshotRegistry", "commitEpoch", country_bytes(country), epoch,
+                               MerkleTree.build(rows).root, cid, model, len(rows),
+                               account=consortium.validators[country])
+    return epoch
 
 
 def _vote(key: bytes, country: str, round_id: int, score: int | None, model: bytes, cid: str,

@@ -24,7 +24,13 @@ import pytest
 from api import create_app, create_key, make_engine, migrate, session_scope
 from tests.api.conftest import api_settings
 from tests.api.console import write_keystore
-from tests.api.scenario import approved_model, evidence_round, run_round, tamper_block
+from tests.api.scenario import (
+    approved_model,
+    commit_epoch,
+    evidence_round,
+    run_round,
+    tamper_block,
+)
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -292,6 +298,52 @@ def test_operator_approves_another_countrys_model(stack, consortium, open_page):
     assert "approved model" in page.inner_text("#done")
     assert consortium.ledger.call("ModelRegistry", "hasApproved", v["BR"].address, model,
                                   v["GB"].address) is True
+
+
+def test_operator_sees_votes_pending_and_score_drift(stack, consortium, ipfs_node, open_page):
+    import numpy as np
+
+    from api import load_pending_epochs
+    from api._chain import Evidence
+    from api._models import Epoch
+    from spamledger._drift import score_histogram
+
+    rng = np.random.default_rng(17)
+    store = ipfs_node.store()
+    try:
+        card = store.put_json({"model_hash": "browser-drift", "countries": {"*": {
+            "precision": 0.95, "recall": 0.8,
+            "score_histogram": score_histogram(rng.beta(0.5, 6.0, 4000))}}})
+        model = approved_model(consortium, "browser-drift", metrics_cid=card)
+        week = [int(s) for s in rng.beta(0.7, 4.0, 600) * 10_000]
+        epoch = commit_epoch(consortium, store, "GB", week, model)
+        owed = consortium.hasher.key(fresh_number())
+        run_round(consortium, owed, "GB", {"IN": 9000, "BR": 8000}, model, finalize=False)
+
+        def loaded() -> bool:
+            load_pending_epochs(stack.engine, Evidence(store), limit=50)
+            with session_scope(stack.engine) as session:
+                row = session.query(Epoch).filter_by(country="GB", epoch=epoch).first()
+                return row is not None and row.leaves_status == "loaded"
+
+        _wait(loaded, f"GB epoch {epoch} was never indexed and loaded", timeout=60)
+    finally:
+        store.close()
+    write_keystore(stack.data_dir, "operator-gb", consortium.validators["GB"])
+    page = open_page()
+    sign_in(page, stack, stack.key("telco", "GB", signer="operator-gb"), "/console/operator")
+    reload_until(page, f"0x{owed.hex()}")
+    assert page.locator(f'#pending code[title="0x{owed.hex()}"]').count() == 1
+    assert page.locator(f'#voted code[title="0x{owed.hex()}"]').count() == 0
+    check_page(page, stack, "operator-votes")
+    _tab_to(page, "", text="Score drift per country", most=400)  # the keyboard alone
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#drift .psi")
+    assert page.locator("nav a[aria-current=page]").all_inner_texts() == ["Drift"]
+    assert f"epoch {epoch} (block" in page.inner_text("#drift")
+    assert page.locator("#drift svg[role=img] rect").count() == 20
+    assert "600 numbers scored" in page.inner_text("#drift")
+    check_page(page, stack, "operator-drift")
 
 
 def test_regulator_consortium_and_activity_pages(stack, open_page):

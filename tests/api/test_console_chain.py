@@ -1,7 +1,8 @@
 """The web console against the real stack: Anvil consortium, js-ipfs, each database.
 
 Regulator audit (every check, then a tampered evidence block failing), a business dispute
-voted through by two arbiters in their pages, an operator approving another country's model.
+voted through by two arbiters in their pages, an operator approving another country's model,
+the votes its validator still owes, and score drift against a model card read from IPFS.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 
 from api import create_key, session_scope
 from tests.api.console import sign_in, write_keystore
-from tests.api.scenario import approved_model, run_round, tamper_block
+from tests.api.scenario import approved_model, cast, commit_epoch, run_round, tamper_block
 
 _numbers = itertools.count(random.randrange(1000, 8000, 100))
 
@@ -181,3 +182,108 @@ def test_activity_charts_count_finalized_rounds_and_respect_the_country_scope(
     sign_in(client, key_of(engine, "regulator", "GB"))
     scoped = client.get("/console/activity").text
     assert "Activity · GB" in scoped and "· spam:" not in scoped
+
+
+def _load_epochs(engine, store) -> None:
+    """Index the chain's epochs and load every due one (other tests' epochs included)."""
+    from api import load_pending_epochs
+    from api._chain import Evidence
+
+    while load_pending_epochs(engine, Evidence(store), limit=50):
+        pass
+
+
+def test_operator_sees_the_votes_its_validator_owes_apart_from_those_it_cast(
+        chain_app, consortium, engine, tmp_path):
+    client, indexer, _store = chain_app
+    model = approved_model(consortium, "pending")
+    owed, cast_in, contested = (consortium.hasher.key(fresh_number()) for _ in range(3))
+    run_round(consortium, owed, "US", {"IN": 9000, "BR": 8000}, model, finalize=False)
+    run_round(consortium, cast_in, "US", {"US": 8100, "IN": 9000}, model, finalize=False)
+    contested_round = run_round(consortium, contested, "US", {"IN": 9000}, model,
+                                finalize=False)
+    cast(consortium, contested, contested_round, "US", "GB", 7000, model)
+    indexer.sync()
+    write_keystore(tmp_path, "operator-us", consortium.validators["US"])
+    sign_in(client, key_of(engine, "telco", "US", signer="operator-us"))
+    page = client.get("/console/operator").text
+    pending = page.split('<table id="pending"')[1].split("</table>")[0]
+    voted = page.split('<table id="voted"')[1].split("</table>")[0]
+    assert f"0x{owed.hex()}" in pending
+    assert f"0x{cast_in.hex()}" not in pending and f"0x{contested.hex()}" not in pending
+    row = re.search(rf'<code title="0x{cast_in.hex()}">.*?</tr>', voted, re.S)
+    assert row and "score 8100" in row.group(0)
+    row = re.search(rf'<code title="0x{contested.hex()}">.*?</tr>', voted, re.S)
+    assert row and "signed for GB: contests the round's country" in row.group(0)
+    assert "not an active validator" not in page  # the seat is read from the chain
+
+    client.cookies.clear()
+    write_keystore(tmp_path, "operator-in", consortium.validators["IN"])
+    sign_in(client, key_of(engine, "telco", "US", signer="operator-in"))
+    page = client.get("/console/operator").text
+    voted = page.split('<table id="voted"')[1].split("</table>")[0]
+    assert f"0x{owed.hex()}" in voted and f"0x{contested.hex()}" in voted
+
+
+def test_operator_drift_compares_the_weeks_epoch_with_the_model_cards_histogram(
+        chain_app, consortium, engine):
+    from spamledger._drift import bin_counts, ks_distance, psi, score_histogram
+
+    client, indexer, store = chain_app
+    trained = score_histogram([0.005] * 60 + [0.03] * 20 + [0.4] * 10 + [0.95] * 10)
+    card = store.put_json({"model_hash": "drift", "countries": {
+        "*": {"precision": 0.9, "recall": 0.8, "score_histogram": trained}}})
+    week = [50] * 30 + [300] * 30 + [4000] * 20 + [9500] * 20
+    fr = commit_epoch(consortium, store, "FR",  week,
+                      approved_model(consortium, "drift", metrics_cid=card))
+    old_card = store.put_json({"model_hash": "old", "countries": {
+        "*": {"precision": 0.9, "recall": 0.8}}})
+    gb = commit_epoch(consortium, store, "GB", [100, 9000],
+                      approved_model(consortium, "drift-old", metrics_cid=old_card))
+    indexer.sync()
+    _load_epochs(engine, store)
+
+    sign_in(client, key_of(engine, "telco", "FR"))
+    page = client.get("/console/operator/drift/charts").text
+    assert 'id="drift-GB-h"' not in page  # the key's country only
+    counts = bin_counts(trained["edges"], [(s / 10_000, 1) for s in week])
+    assert f"epoch {fr} (block" in page and "100 numbers scored" in page
+    assert f'<dd class="psi">{psi(trained["counts"], counts):.3f}: large shift</dd>' in page
+    assert f'<dd class="ks">{ks_distance(trained["counts"], counts):.3f} ' in page
+    table = page.split('<table>')[1].split("</table>")[0]
+    rows = re.findall(r'<th scope="row">([^<]+)</th><td>(\d+)</td><td>[^<]+</td><td>(\d+)</td>',
+                      table)
+    assert [(int(t), int(w)) for _, t, w in rows] == list(zip(trained["counts"], counts,
+                                                              strict=True))
+    assert page.count("<rect") == 2 * len(counts) and "· this week: 30.0 % (30)" in page
+    assert client.get("/console/operator/drift", params={"inline": 1}).text.count(
+        '<dd class="psi">') == 1
+
+    client.cookies.clear()
+    sign_in(client, key_of(engine, "telco", "GB"))
+    page = client.get("/console/operator/drift/charts").text
+    assert f"epoch {gb} (block" in page and "no training distribution recorded" in page
+    assert "<svg" not in page
+
+    # every country, including a model whose registered card "CID" is no CID at all
+    commit_epoch(consortium, store, "IN", [100, 9000], approved_model(consortium, "nocard"))
+    indexer.sync()
+    _load_epochs(engine, store)
+    client.cookies.clear()
+    sign_in(client, key_of(engine, "telco"))
+    every = client.get("/console/operator/drift/charts")
+    assert every.status_code == 200
+    sections = dict(re.findall(r'<h2 id="drift-(\w\w)-h">\w\w</h2>(.*?)</section>',
+                               every.text, re.S))
+    assert {"FR", "GB", "IN"} <= set(sections) and '<dd class="psi">' in sections["FR"]
+    assert "model card bafymetricsnocard unreachable" in sections["IN"]
+    assert "is not a content identifier" in sections["IN"]
+    for cc, section in sections.items():
+        assert '<dd class="psi">' in section or 'class="notice"' in section, cc
+
+
+def test_evidence_with_a_malformed_cid_is_refused_with_a_reason(chain_app, engine):
+    client, _indexer, _store = chain_app
+    sign_in(client, key_of(engine, "telco"))
+    response = client.get("/console/evidence/bafynotarealcid0000")
+    assert response.status_code == 422 and "is not a content identifier" in response.text

@@ -80,6 +80,7 @@ def test_every_engine_computes_the_hand_checked_values(build: Build, tmp_path: P
     assert a["answer_rate"] == pytest.approx(0.75, abs=1e-12)
     assert a["short_share"] == pytest.approx(2 / 3, abs=1e-6)
     assert a["callback_rate"] == pytest.approx(1 / 3, abs=1e-6)      # only B called back
+    assert a["organic_callers"] == 0 and f.loc[B]["organic_callers"] == 2  # A, D rang B first
     assert a["strangers"] == 2 and a["strangers_answered"] == 1
     assert a["gap_median_s"] == pytest.approx(30.0) and a["gap_short_share"] == \
         pytest.approx(2 / 3, abs=1e-6)                                # gaps 30, 30, 60 s

@@ -41,6 +41,9 @@ def test_counts_ratios_and_callbacks_on_a_small_network(tmp_path: Path) -> None:
     assert a["answer_rate"] == pytest.approx(0.75)
     assert a["short_share"] == pytest.approx(2 / 3)
     assert a["callback_rate"] == pytest.approx(1 / 3)        # only B called back
+    assert a["organic_callers"] == 0                         # B only called back
+    b = f.loc[B]                                             # A rang B before B rang A
+    assert b["organic_callers"] == 1 and b["organic_share"] == pytest.approx(0.5)
     assert a["outgoing_share"] == pytest.approx(4 / 5)
     assert a["att_c"] == pytest.approx(0.75)
     assert a["gap_short_share"] == pytest.approx(2 / 3)      # gaps 30 s, 30 s, 60 s

@@ -192,3 +192,51 @@ def test_sequential_evidence_is_a_binomial_tail_against_the_pool() -> None:
 def test_a_sweep_alpha_outside_zero_one_is_refused() -> None:
     with pytest.raises(LabelError, match="sweep_alpha"):
         LabelPolicy(sweep_alpha=1.5)
+
+
+SHOP = "+14155550150"
+# Three subscribers keeping a reciprocal circle (each calls the others back).
+REGULARS = [f"+1303555{2000 + i:04d}" for i in range(3)]
+
+
+def _shop_calls(tmp_path: Path, regulars_call_first: bool) -> tuple:
+    """A shop calling 30 strangers; its three regulars ring it first, or only back."""
+    rows = ["ts,caller,callee,duration_s,answered,country"]
+    for i, v in enumerate(VICTIMS):
+        rows.append(f"2026-01-05T10:{i:02d}:00Z,{SHOP},{v},60,true,US")
+    for i, a in enumerate(REGULARS):
+        for j, b in enumerate(REGULARS):
+            if a != b:
+                rows.append(f"2026-01-05T08:{i * 3 + j:02d}:00Z,{a},{b},90,true,US")
+        ring_at = "09" if regulars_call_first else "11"
+        if not regulars_call_first:  # the shop rang them first: these are callbacks
+            rows.append(f"2026-01-05T10:4{i}:00Z,{SHOP},{a},30,true,US")
+        rows.append(f"2026-01-05T{ring_at}:{i:02d}:00Z,{a},{SHOP},40,true,US")
+    (tmp_path / "calls.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "reports.csv").write_text("ts,number,label,country,reporter,source\n")
+    con = connect()
+    load_calls(con, tmp_path / "calls.csv")
+    load_reports(con, tmp_path / "reports.csv")
+    return derive_labels(con, datetime(2026, 1, 6), numbers=pd.Series([SHOP]))
+
+
+def test_a_number_established_callers_ring_first_is_firm_not_spam(tmp_path: Path) -> None:
+    labels = _shop_calls(tmp_path, regulars_call_first=True)
+    row = labels.set_index("number").loc[SHOP]
+    assert row["label"] == 0 and bool(row["firm"])
+
+
+def test_callbacks_after_its_own_calls_are_not_being_sought_out(tmp_path: Path) -> None:
+    labels = _shop_calls(tmp_path, regulars_call_first=False)
+    assert _label(labels, SHOP) is None          # 30 silent strangers: left out
+
+
+def test_min_organic_zero_turns_the_sought_out_anchor_off(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    _shop_calls(tmp_path / "a", regulars_call_first=True)
+    con = connect()
+    load_calls(con, tmp_path / "a" / "calls.csv")
+    load_reports(con, tmp_path / "a" / "reports.csv")
+    labels = derive_labels(con, datetime(2026, 1, 6), LabelPolicy(min_organic=0),
+                           numbers=pd.Series([SHOP]))
+    assert _label(labels, SHOP) is None
