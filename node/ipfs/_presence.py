@@ -78,10 +78,12 @@ def document_blocks(client, api_addr: str, cid: Cid) -> set[bytes]:
     return {cid.multihash} | {d for d in (_multihash(e.get("Ref", "")) for e in entries) if d}
 
 
-def held(client, api_addr: str, cid: Cid, blocks: Iterable[bytes] = ()) -> Presence:
-    """What the node holds of ``cid`` (and of ``blocks``, multihashes of its other blocks)."""
+def held(client, api_addr: str, cid: Cid, blocks: Iterable[bytes] = (),
+         local: set[bytes] | None = None) -> Presence:
+    """What the node holds of ``cid`` (and of ``blocks``, multihashes of its other blocks);
+    ``local`` is a ``refs/local`` listing just taken (else one is taken here)."""
     wanted = {cid.multihash, *blocks}
-    present = local_blocks(client, api_addr) & wanted
+    present = (local if local is not None else local_blocks(client, api_addr)) & wanted
     left = tuple(sorted(str(Cid(1, RAW, m)) for m in present))
     return Presence(str(cid), is_pinned(client, api_addr, cid), left)
 

@@ -315,10 +315,12 @@ class EvidenceStore:
                     reason, len(blocks))
         return record
 
-    def _blocks_of(self, parsed: Cid) -> set[bytes]:
+    def _blocks_of(self, parsed: Cid, local: set[bytes] | None = None) -> set[bytes]:
         """Multihashes of the document's blocks the node holds (just its own CID when the
         node does not hold its root: then only the erasure record knows the others)."""
-        if parsed.multihash not in local_blocks(self._client, self.api_addr):
+        if local is None:
+            local = local_blocks(self._client, self.api_addr)
+        if parsed.multihash not in local:
             return {parsed.multihash}
         return document_blocks(self._client, self.api_addr, parsed)
 
@@ -330,10 +332,11 @@ class EvidenceStore:
         reporting a document absent because the node did not answer.
         """
         parsed = parse_cid(cid)
-        blocks = self._blocks_of(parsed)
+        local = local_blocks(self._client, self.api_addr)
+        blocks = self._blocks_of(parsed, local)
         if record := self.erasures.lookup(parsed):
             blocks |= {parse_cid(b).multihash for b in record.blocks}
-        return held(self._client, self.api_addr, parsed, blocks)
+        return held(self._client, self.api_addr, parsed, blocks, local)
 
     def _collect_garbage(self) -> None:
         """Run repo/gc to completion; refuse silently partial collections.
