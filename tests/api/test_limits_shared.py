@@ -51,8 +51,13 @@ def test_a_dead_redis_port_gives_strict_local_limits_reported_in_health_and_metr
     with _app(tmp_path, engine, redis_url=dead, api_workers=2, api_rate_per_minute=60,
               api_rate_burst=4, api_auth_failures_per_minute=4) as client:
         good = new_key(engine, "telco")
-        # burst 4 shared by 2 workers: this worker alone may use 2 (never "unlimited")
+        # burst 4 shared by 2 workers: this worker alone may use 2 (never "unlimited"), the
+        # other worker 2 more: together no more than the shared limit.
         assert _codes(client, 3, good) == [200, 200, 429]
+        second = _app(tmp_path, engine, redis_url=dead, api_workers=2, api_rate_per_minute=60,
+                      api_rate_burst=4)
+        with second:
+            assert _codes(second, 3, good) == [200, 200, 429]
         other = _app(tmp_path, engine, peer=("10.1.1.1", 1), redis_url=dead, api_workers=2,
                      api_auth_failures_per_minute=4)
         with other:
