@@ -7,8 +7,10 @@ each vote's signer from the transaction calldata, checks the signer held the val
 round's tally and verdict, compares the registry record, checks snapshot proofs on-chain
 and fetches every evidence CID through the verifying evidence store. Then it compares what
 the API SERVES against the chain: the indexed record field by field, every indexed event of
-the number by block and log index (missing, forged or altered rows), and the epoch roots
-the answers carry; any difference fails a check naming the fields.
+the number by block and log index (missing, forged or altered rows), its votes, rounds,
+disputes and arbiter votes against the replay of the chain's events
+(:mod:`api._audit_tables`), and the epoch roots the answers carry; any difference fails a
+check naming the fields.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api._audit_tables import table_checks
 from api._context import Context
-from api._disputes import dispute_out
+from api._disputes import dispute_out, voting_open
 from api._errors import UpstreamUnavailable
 from api._models import (
     ChainEvent,
@@ -66,6 +69,7 @@ def history(session: Session, ctx: Context, number: Number) -> AuditOut:
 
 def _round_dict(r: Round) -> dict[str, Any]:
     return {"round": r.round_id, "status": r.status, "country": r.country,
+            "deadline": r.deadline, "voting_open": voting_open(r.status, r.deadline),
             "score": r.score, "verdict": r.verdict, "category": r.category, "weight": r.weight,
             "vote_count": r.vote_count, "opened_block": r.opened_block,
             "opened_tx": r.opened_tx, "finalized_block": r.finalized_block,
@@ -302,11 +306,28 @@ RECORD_FIELDS = (("score", "score"), ("verdict", "verdict"), ("category", "categ
                  ("expires_at", "expiresAt"), ("locked_until", "lockedUntil"),
                  ("dispute_status", "disputeStatus"), ("majority_country", "majorityCountry"))
 _MAX_LISTED = 10
+_ATTEMPTS = 3
 
 
 def served_checks(chain, session: Session, key: str, first: int) -> list[Check]:
-    """The indexed record, events and epoch roots of ``key`` compared with the chain."""
-    return [_served_record(chain, session, key), _served_events(chain, session, key, first),
+    """The indexed record, events, votes, rounds, disputes, arbiter votes and epoch roots of
+    ``key`` compared with the chain.
+
+    Events and tables are compared with the chain's events up to the indexer's cursor read
+    BEFORE the rows; when the cursor moved while they were read (the indexer committed
+    meanwhile), the comparison is made again (at most :data:`_ATTEMPTS` times).
+    """
+    from api._indexer import _args
+
+    kb = bytes.fromhex(key[2:])
+    for _attempt in range(_ATTEMPTS):
+        upto = _cursor(session, first)
+        on_chain = _chain_events(chain, kb, first, upto, _args)
+        events = _served_events(session, key, first, upto, on_chain)
+        tables = table_checks(on_chain, session, key)
+        if _cursor(session, first) == upto:
+            break
+    return [_served_record(chain, session, key), events, *tables,
             *_served_epochs(chain, session, key)]
 
 
@@ -334,19 +355,16 @@ def _served_record(chain, session: Session, key: str) -> Check:
                  detail="; ".join(diffs) if diffs else "every field matches SpamRegistry.get")
 
 
-def _served_events(chain, session: Session, key: str, first: int) -> Check:
+def _served_events(session: Session, key: str, first: int, upto: int,
+                   on_chain: dict[tuple[int, int], Any]) -> Check:
     """Indexed events of the number vs the chain's logs, by block and log index.
 
     The indexer commits rows and its cursor together, so: chain and index are compared up to
-    the cursor read BEFORE the rows; a row above the cursor read AFTER them cannot come from
-    the indexer (forged); rows in between arrived while we read and are left out.
+    the cursor ``upto`` read BEFORE the rows; a row above the cursor read AFTER them cannot
+    come from the indexer (forged); rows in between arrived while we read and are left out.
     """
-    from api._indexer import _args
-
-    upto = _cursor(session, first)
     rows = session.scalars(select(ChainEvent).where(ChainEvent.number_key == key)).all()
     after = _cursor(session, first)
-    on_chain = _chain_events(chain, bytes.fromhex(key[2:]), first, upto, _args)
     indexed = {(r.block_number, r.log_index): (r.contract, r.event, r.tx_hash, json.loads(r.args))
                for r in rows if r.block_number <= upto or r.block_number > after}
     problems = []

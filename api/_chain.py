@@ -84,6 +84,13 @@ class Chain:
         result = self.call(contract, fn, *args, block=block)
         return named_outputs(self.ledger.contract(contract).abi, fn, result)
 
+    def block_time(self) -> int:
+        """The chain's clock: the latest block's timestamp."""
+        try:
+            return int(self.w3.eth.get_block("latest")["timestamp"])
+        except Exception as exc:  # any transport failure means "down" here
+            raise UpstreamUnavailable(f"chain unreachable: {type(exc).__name__}") from exc
+
     def record(self, number_key: str) -> dict[str, Any]:
         """The SpamRegistry record of a ``0x``-hex number key, read from the contract."""
         return self.call_named(REGISTRY, REGISTRY_GET, bytes.fromhex(number_key[2:]))

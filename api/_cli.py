@@ -20,8 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     serve = sub.add_parser("serve", help="run the API (uvicorn workers) with the indexer")
     add_setting_flags(serve, ["api", "node", "ipfs"])
-    serve.add_argument("--workers", type=int, default=2, metavar="N",
-                       help="API worker processes; a dead worker is restarted (default 2)")
+    serve.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="API worker processes; a dead worker is restarted (short for "
+                            "--api-workers; default: the api_workers setting)")
     serve.add_argument("--no-indexer", action="store_true",
                        help="serve only; another process runs `spamledger api index` "
                             "(default: a supervised `api index` child process)")
@@ -138,7 +139,7 @@ def _serve(settings, args) -> int:
 
     with _engine_scope(settings):  # migrate once, before any worker starts
         pass
-    serve(settings, workers=args.workers, indexer=not args.no_indexer)
+    serve(settings, workers=args.workers or settings.api_workers, indexer=not args.no_indexer)
     return 0
 
 

@@ -133,7 +133,10 @@ def training_histogram(ctx: Context, session: Session, model_hash: str,
     """The training-window histogram in ``model_hash``'s card for ``country`` (else the
     card's global model, which scores countries without their own): ``(histogram with its
     card key, "")`` or ``(None, why not)``."""
-    model = session.get(Model, model_hash)
+    # One row per owner of the hash (models are bound to their owner): the latest
+    # registration, as when the table was keyed by the hash alone.
+    model = session.scalars(select(Model).where(Model.model_hash == model_hash)
+                            .order_by(Model.block_number.desc())).first()
     if model is None or not model.metrics_cid:
         return None, (f"model {model_hash[:18]}… is not registered in the index: no model "
                       "card to read the training distribution from")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api._chain import Chain, Evidence, Lazy
 from api._db import sessions
 from api._metrics import Metrics
+from api._proxies import Network, trusted_networks
 from api._throttle import AuthThrottle, DailyQuota, RateLimiter, limiters
 from spamledger._keyhash import NumberHasher
 
@@ -33,6 +34,7 @@ class Context:
     metrics: Metrics = field(default_factory=Metrics)
     session_factory: sessionmaker[Session] = field(init=False)
     key_cache: dict[str, tuple[Any, float]] = field(default_factory=dict)
+    trusted_proxies: tuple[Network, ...] = ()
 
     def __post_init__(self) -> None:
         self.session_factory = sessions(self.engine)
@@ -46,7 +48,8 @@ class Context:
             chain=_fixed(chain) if chain else Lazy(lambda: Chain.from_settings(settings)),
             evidence=(_fixed(evidence) if evidence
                       else Lazy(lambda: Evidence.from_settings(settings))),
-            limiter=limiter, auth_throttle=throttle, lookups=lookups)
+            limiter=limiter, auth_throttle=throttle, lookups=lookups,
+            trusted_proxies=trusted_networks(getattr(settings, "api_trusted_proxies", "")))
 
 
 def _fixed(value) -> Lazy:

@@ -20,6 +20,7 @@ from api._chain import jsonable
 from api._context import Context
 from api._errors import Conflict, UpstreamUnavailable
 from api._models import ArbiterVote, Dispute, DisputeFiling
+from api._reputation import is_expired
 from api._schemas import ArbiterVoteOut, DisputeOut
 from spamledger._numbers import Number
 from spamledger._types import Verdict
@@ -61,10 +62,17 @@ def _check_disputable(chain, key: str) -> None:
     open_id = int(chain.call(DISPUTE, "openDisputeOf", bytes.fromhex(key[2:])))
     if open_id:
         raise Conflict(f"dispute {open_id} is already open for this number")
-    verdict = int(chain.record(key)["verdict"])
+    record = chain.record(key)
+    verdict = int(record["verdict"])
     if verdict not in (Verdict.SUSPICIOUS, Verdict.SPAM):
         raise Conflict(f"nothing to dispute: the number's verdict is "
                        f"{Verdict(verdict).name.lower()}")
+    # SpamRegistry's one expiry rule, at the chain's clock (the latest block: the dispute's
+    # own block can only be later), not the API's.
+    expires, now = int(record["expiresAt"]), chain.block_time()
+    if is_expired(expires, now):
+        raise Conflict(f"nothing to dispute: the number's record expired at {expires} "
+                       f"(chain time {now}); an expired record holds no verdict")
 
 
 def _dispute_id(chain, receipt) -> int:
@@ -80,11 +88,18 @@ def _dispute_id(chain, receipt) -> int:
     return int(next(v for v in args.values() if isinstance(v, int)))
 
 
+def voting_open(status: str, deadline: int, now: float | None = None) -> bool:
+    """Whether an open round or dispute still takes votes at ``now`` (default: the API's
+    clock): both contracts refuse a vote once ``block.timestamp > deadline``."""
+    return status == "open" and (time.time() if now is None else now) <= deadline
+
+
 def dispute_out(session: Session, row: Dispute) -> DisputeOut:
     votes = session.scalars(select(ArbiterVote).where(ArbiterVote.dispute_id == row.dispute_id)
                             .order_by(ArbiterVote.block_number, ArbiterVote.log_index)).all()
     return DisputeOut(
         dispute_id=row.dispute_id, number_key=row.number_key, status=row.status,
+        voting_open=voting_open(row.status, row.deadline),
         evidence_cid=row.evidence_cid, claimant_hash=row.claimant_hash, deadline=row.deadline,
         uphold_weight=row.uphold_weight, reject_weight=row.reject_weight,
         opened_block=row.opened_block, opened_tx=row.opened_tx,

@@ -3,7 +3,8 @@
 :class:`Gate` is pure ASGI middleware in front of every route. For ``/v1/...`` it
 authenticates the ``X-API-Key`` header, checks the role against the matrix
 (:mod:`api._access`) and spends a rate-limit token BEFORE a byte of the body is read (a
-client whose address keeps failing authentication is refused without a database lookup);
+client whose address keeps failing authentication is refused without a database lookup;
+behind a reverse proxy the address comes from :mod:`api._proxies`);
 then it hands the app a ``receive`` that counts the body while it streams
 in (413 past the route's limit, whatever Content-Length claimed), checks JSON nesting depth
 (400 past ``api_json_max_depth``, before any parser sees the body) and gives up
@@ -34,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api._access import roles_for
 from api._auth import Principal, authenticate
 from api._errors import ApiError, Forbidden, RateLimited
+from api._proxies import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +204,7 @@ class Gate:
         if cached is not None and cached[1] > now:
             who = cached[0]
         else:
-            address = (scope.get("client") or ("unknown", 0))[0]
+            address = client_address(scope, ctx.trusted_proxies)
             ctx.auth_throttle.check(address)
             try:
                 who = await run_in_threadpool(_authenticate, ctx, key)

@@ -26,6 +26,14 @@ class Metrics:
         self.epochs_pending = Gauge("spamledger_epochs_pending",
                                     "committed epoch snapshots whose leaves are not loaded yet",
                                     registry=self.registry)
+        self.redis_up = Gauge("spamledger_redis_up",
+                              "1 when the limits' Redis answers, 0 while it is down (strict "
+                              "per-worker limits), -1 when none is configured",
+                              registry=self.registry)
+        self.limit_local_decisions = Gauge(
+            "spamledger_limit_local_decisions",
+            "limit decisions this worker took locally because Redis was down (since start)",
+            registry=self.registry)
         self.epochs_retrying = Gauge("spamledger_epochs_retrying",
                                      "pending epochs whose last load failed transiently",
                                      registry=self.registry)

@@ -89,12 +89,13 @@ class RoleEvent(_Located, Base):
 
 
 class Model(Base):
-    """A registered scoring model and its approval state."""
+    """A registered scoring model and its approval state, per owner (ModelRegistry binds a
+    model to the validator that registered it: two owners of one hash are two rows)."""
 
     __tablename__ = "models"
     model_hash: Mapped[str] = mapped_column(String(HASH), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
     country: Mapped[str] = mapped_column(String(8), nullable=False, default="")
-    owner: Mapped[str] = mapped_column(String(ADDRESS), nullable=False, default="")
     metrics_cid: Mapped[str] = mapped_column(String(128), nullable=False, default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="registered")
     approvals: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

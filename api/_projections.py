@@ -118,7 +118,7 @@ def _model_registered(session: Session, ev: Located) -> None:
 
 @handles("ModelApprovalAdded", "ModelApproved", "ModelRevoked")
 def _model_changed(session: Session, ev: Located) -> None:
-    row = session.get(Model, ev.args["modelHash"])
+    row = session.get(Model, (ev.args["modelHash"], ev.args["owner"]))
     if row is None:
         return
     if "approvals" in ev.args:

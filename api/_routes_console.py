@@ -44,6 +44,7 @@ from api._console_views import (
 )
 from api._context import Context
 from api._errors import ApiError, Forbidden, NotFound, Unauthorized
+from api._proxies import client_address
 from api._reputation import parse_number, verdict_name
 
 logger = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ async def sign_in_post(request: Request) -> Response:
     ctx = ctx_of(request)
     form = await request.form()
     check_csrf(request.cookies.get(PRESIGN_COOKIE), form.get(CSRF_FIELD))
-    address = (request.client.host if request.client else "unknown")
+    address = client_address(request.scope, ctx.trusted_proxies)
     ctx.auth_throttle.check(address)
     key = form.get("api_key")
     try:

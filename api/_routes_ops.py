@@ -34,13 +34,18 @@ def health(ctx: Context, probe_upstreams: bool = True) -> Health:
     if backlog is not None:
         m.epochs_pending.set(backlog.pending)
         m.epochs_retrying.set(backlog.retrying)
+    redis_ok = _redis_ok(ctx) if probe_upstreams else ctx.limiter.shared_up()
+    m.redis_up.set(-1 if redis_ok is None else int(redis_ok))
+    m.limit_local_decisions.set(ctx.limiter.local_decisions())
     retrying = bool(backlog and backlog.retrying)
-    status = "ok" if db_ok and head is not None and ipfs_ok and not retrying else "degraded"
+    status = ("ok" if db_ok and head is not None and ipfs_ok and not retrying
+              and redis_ok is not False else "degraded")
     return Health(status=status if db_ok else "down", database=db_ok, chain=head is not None,
                   ipfs=ipfs_ok, indexed_block=indexed, head_block=head, lag_blocks=lag,
                   epochs_pending=backlog.pending if backlog else None,
                   epochs_retrying=backlog.retrying if backlog else None,
-                  epoch_error=(backlog.last_error or None) if backlog else None)
+                  epoch_error=(backlog.last_error or None) if backlog else None,
+                  redis=redis_ok)
 
 
 def _database(ctx: Context) -> tuple[bool, int | None, EpochBacklog | None]:
@@ -60,6 +65,12 @@ def _chain_head(ctx: Context) -> int | None:
     except ApiError as exc:
         logger.info("chain health: %s", exc.detail)
         return None
+
+
+def _redis_ok(ctx: Context) -> bool | None:
+    """Ping the limits' Redis (None when none is configured); a failure opens the breaker
+    exactly as a failed limit call would."""
+    return ctx.limiter.probe()
 
 
 def _ipfs_ok(ctx: Context) -> bool:

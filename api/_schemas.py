@@ -140,7 +140,14 @@ class ArbiterVoteOut(BaseModel):
 class DisputeOut(BaseModel):
     dispute_id: int
     number_key: str
-    status: str
+    status: str = Field(description="the chain's status: open, upheld, rejected or expired (a "
+                                    "dispute past its deadline stays open until anyone "
+                                    "calls resolve)")
+    voting_open: bool = Field(
+        default=False, description="open and not past its deadline: arbiters can still vote "
+                                   "(Dispute.vote refuses once block.timestamp > deadline); "
+                                   "open with voting_open false means lapsed, awaiting "
+                                   "resolve")
     evidence_cid: str
     claimant_hash: str
     deadline: int
@@ -202,3 +209,7 @@ class Health(BaseModel):
                                   "or database); retried with backoff")
     epoch_error: str | None = Field(default=None,
                                     description="the latest transient epoch load error")
+    redis: bool | None = Field(
+        default=None, description="whether the Redis shared by the workers' limits answers "
+                                  "(null: none configured); while false every worker "
+                                  "enforces its strict 1/api_workers share of each limit")

@@ -119,7 +119,8 @@ def serve(settings, *, workers: int, indexer: bool) -> None:
     """Run ``workers`` API workers (and the indexer process) until interrupted."""
     import uvicorn
 
-    env = {**os.environ, **settings_env(settings)}
+    env = {**os.environ, **settings_env(settings),
+           SETTINGS["api_workers"].env: str(max(1, workers))}  # each worker's local share
     os.environ.update(env)  # the workers' app factory reads its settings from here
     child = (Supervised([sys.executable, *INDEX_COMMAND], env, "indexer").start()
              if indexer else None)
@@ -127,6 +128,10 @@ def serve(settings, *, workers: int, indexer: bool) -> None:
         uvicorn.run("api._server:app", factory=True, host=settings.api_host,
                     port=settings.api_port, workers=max(1, workers),
                     log_level=settings.log_level.lower(), access_log=False,
+                    # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default and
+                    # rewrite the client address before our gate sees it; the one authority
+                    # on proxies is api_trusted_proxies (api._proxies).
+                    proxy_headers=False,
                     timeout_keep_alive=5, timeout_worker_healthcheck=WORKER_HEALTHCHECK)
     finally:
         if child is not None:

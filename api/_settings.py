@@ -28,7 +28,16 @@ SETTINGS: tuple[Setting, ...] = (
             "without a database lookup", group="api"),
     Setting("redis_url", str, "",
             "Redis URL for rate limits and authentication throttles shared by every API "
-            "worker (default: in-process, right for one worker only)", group="api"),
+            "worker (default: in-process, right for one worker only; while Redis is down "
+            "each worker enforces its 1/api_workers share of every limit)", group="api"),
+    Setting("api_workers", int, 2,
+            "API worker processes `api serve` runs; while the configured Redis is down each "
+            "worker allows only 1/api_workers of every shared limit", group="api"),
+    Setting("api_trusted_proxies", str, "",
+            "comma-separated addresses or CIDR networks of reverse proxies in front of the "
+            "API; only when the direct peer is one of them is X-Forwarded-For / Forwarded "
+            "read for the client address (default: none, the headers are ignored)",
+            group="api"),
     Setting("api_lookups_per_day", int, 5_000_000,
             "numbers one telco or admin key may look up per UTC day (a telco's "
             "call volume fits; enumerating a country's numbers does not)", group="api"),

@@ -28,9 +28,11 @@ from node.ipfs._errors import (
     IpfsDaemonError,
     NodeUnreachable,
     NotFound,
+    ReadTimedOut,
     TamperedContent,
     TooLarge,
 )
+from node.ipfs._presence import Presence
 from node.ipfs._settings import SETTINGS
 from node.ipfs._store import DEFAULT_MAX_BYTES, EvidenceStore, encode_json
 
@@ -50,6 +52,8 @@ __all__ = [
     "IpfsStatus",
     "NodeUnreachable",
     "NotFound",
+    "Presence",
+    "ReadTimedOut",
     "TamperedContent",
     "TooLarge",
     "cid_matches",

@@ -1,8 +1,9 @@
 """The boundary to ``ipfshttpclient``: open a client, and turn its errors into ours.
 
-Only standard ``/api/v0/`` commands are used anywhere (add, cat, pin/add, pin/rm, repo/gc,
-id, version), so the same code talks to the embedded js-ipfs node and to a Kubo RPC
-endpoint. ``ipfshttpclient.connect()`` is not used: it refuses js-ipfs's version string.
+Only standard ``/api/v0/`` commands are used anywhere (add, cat, pin/add, pin/rm, pin/ls,
+refs, refs/local, repo/gc, id, version), so the same code talks to the embedded js-ipfs
+node and to a Kubo RPC endpoint. ``ipfshttpclient.connect()`` is not used: it refuses
+js-ipfs's version string.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import ipfshttpclient
 import ipfshttpclient.exceptions as ipfs_exc
 import requests
 
-from node.ipfs._errors import EvidenceError, NodeUnreachable, NotFound
+from node.ipfs._errors import EvidenceError, NodeUnreachable, ReadTimedOut
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,9 @@ def ipfs_errors(api_addr: str, action: str, subject: str = "") -> Iterator[None]
     """Re-raise ipfshttpclient errors raised inside the block as :class:`EvidenceError`.
 
     ``action`` names what was attempted ("add", "cat", ...); ``subject`` (a CID) is named
-    in not-found errors. A read that times out means the node could not produce the
-    content: with an offline node that is "not found".
+    in the error. A call that times out raises :class:`ReadTimedOut`: a slow node and a node
+    without the content look alike, so "not found" is decided by asking the node what it
+    holds (:mod:`node.ipfs._presence`), never by a timeout.
     """
     try:
         yield
@@ -66,10 +68,8 @@ def ipfs_errors(api_addr: str, action: str, subject: str = "") -> Iterator[None]
             f"IPFS node at {api_addr} is unreachable ({action}): is it running? "
             f"(`spamledger node start`)") from exc
     except ipfs_exc.TimeoutError as exc:
-        if subject and action in {"cat", "pin/add"}:
-            raise NotFound(f"{subject} is not available from the IPFS node at {api_addr} "
-                           f"({action} timed out)") from exc
-        raise NodeUnreachable(f"IPFS node at {api_addr} did not answer {action} in time") \
+        about = f" of {subject}" if subject else ""
+        raise ReadTimedOut(f"IPFS node at {api_addr} did not answer {action}{about} in time") \
             from exc
     except ipfs_exc.ErrorResponse as exc:
         raise EvidenceError(f"IPFS node at {api_addr} refused {action}: {exc}") from exc

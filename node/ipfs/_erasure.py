@@ -32,11 +32,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ErasureRecord:
-    """One erasure: the canonical CID, when (UTC ISO 8601) and why."""
+    """One erasure: the canonical CID, when (UTC ISO 8601) and why, and the CIDs of the
+    document's blocks the node held (what the proof of erasure asks the node about)."""
 
     cid: str
     erased_at: str
     reason: str
+    blocks: tuple[str, ...] = ()
 
 
 class ErasureLog:
@@ -54,7 +56,7 @@ class ErasureLog:
             self._refresh()
             return self._records.get(str(cid))
 
-    def record(self, cid: Cid, reason: str) -> ErasureRecord:
+    def record(self, cid: Cid, reason: str, blocks: tuple[str, ...] = ()) -> ErasureRecord:
         """Append an erasure of ``cid`` (idempotent: an existing record is returned)."""
         with self._lock:
             self._refresh()
@@ -62,7 +64,7 @@ class ErasureLog:
             if existing:
                 return existing
             entry = ErasureRecord(str(cid), datetime.now(UTC).isoformat(timespec="seconds"),
-                                  reason)
+                                  reason, tuple(blocks))
             self._append(entry)
             self._records[entry.cid] = entry
             return entry
@@ -98,7 +100,9 @@ class ErasureLog:
 
     def _load_line(self, number: int, line: str) -> None:
         try:
-            entry = ErasureRecord(**json.loads(line))
+            fields = json.loads(line)
+            fields["blocks"] = tuple(fields.get("blocks", ()))
+            entry = ErasureRecord(**fields)
             key = str(parse_cid(entry.cid))
         except (ValueError, TypeError, InvalidCid):
             logger.warning("erasure log %s line %d is unreadable: skipped", self.path, number)

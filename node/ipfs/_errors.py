@@ -5,6 +5,7 @@
     SpamLedgerError
     └── EvidenceError            (anything about evidence in IPFS)
         ├── NodeUnreachable      (the RPC API at the configured address does not answer)   503
+        │   └── ReadTimedOut     (it answered too slowly: proves nothing about the content)  503
         ├── TooLarge             (upload or download above the size limit, limit named)     413
         ├── BadContentType       (type not allowed, or bytes not of the declared type)      415
         ├── InvalidCid           (malformed CID string, or a CID we cannot verify)          400
@@ -31,6 +32,11 @@ class NodeUnreachable(EvidenceError):
     """The IPFS RPC API does not answer (message names the address)."""
 
     http_status = 503
+
+
+class ReadTimedOut(NodeUnreachable):
+    """The node did not answer in time: slow, busy or without the content; never proof of
+    absence (the store asks the node's listings for that)."""
 
 
 class TooLarge(EvidenceError):
@@ -64,7 +70,7 @@ class Erased(EvidenceError):
 
 
 class NotFound(EvidenceError):
-    """The node does not hold the document (or could not produce it in time)."""
+    """The node does not hold the document: its own block listing lacks it."""
 
     http_status = 404
 

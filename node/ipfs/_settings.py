@@ -12,7 +12,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ipfs_max_bytes", int, 64 * 1024 * 1024,
             "largest evidence document accepted on put and get, in bytes", group="ipfs"),
     Setting("ipfs_timeout", float, 30.0,
-            "seconds for one IPFS API call (a read of absent content ends here)",
+            "seconds for one IPFS API call (past it: ReadTimedOut; absence is decided by "
+            "the node's refs/local listing, never by a timeout)",
             group="ipfs"),
     Setting("ipfs_cid_version", int, 1,
             "CID version of new evidence: 1 (bafy..., raw leaves) or 0 (Qm...)",

@@ -10,8 +10,9 @@ Example::
     with EvidenceStore("/ip4/127.0.0.1/tcp/5011/http") as store:
         cid = store.put_json({"dispute": 7, "claim": "we are a pharmacy"})
         store.get_json(cid)          # verified read
-        store.erase(cid, reason="privacy request #3")
+        store.erase(cid, reason="privacy request #3")   # proven: the node lists no block
         store.get(cid)               # raises Erased
+        store.presence(cid).absent   # True: not pinned, no block in the node's repository
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from node.ipfs._cid import Cid, cid_matches, compute_cid, parse_cid
+from node.ipfs._cid import RAW, Cid, cid_matches, compute_cid, parse_cid
 from node.ipfs._client import ipfs_errors, open_client
 from node.ipfs._content import DEFAULT_ALLOWED_TYPES, JSON, check_content, guess_type
 from node.ipfs._erasure import ErasureLog, ErasureRecord
@@ -33,9 +34,12 @@ from node.ipfs._errors import (
     Erased,
     EvidenceError,
     InvalidCid,
+    NotFound,
+    ReadTimedOut,
     TamperedContent,
     TooLarge,
 )
+from node.ipfs._presence import Presence, document_blocks, held, local_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +59,11 @@ def encode_json(obj: Any) -> bytes:
     return text.encode("utf-8")
 
 
+def _raw_cid(multihash: bytes) -> str:
+    """A block's CID by its multihash alone (how the node's repository keys blocks)."""
+    return str(Cid(1, RAW, multihash))
+
+
 def _parse_json(cid: str, data: bytes) -> Any:
     try:
         return json.loads(data.decode("utf-8"))
@@ -69,7 +78,7 @@ class EvidenceStore:
     :param max_bytes: largest document accepted on put and on get.
     :param allowed_types: content types accepted on put.
     :param cid_version: 1 (base32 ``bafy...``, raw leaves; default) or 0 (``Qm...``).
-    :param timeout: seconds for any one API call (reads of absent content end here).
+    :param timeout: seconds for any one API call (past it: :class:`ReadTimedOut`).
     :param erasure_log: JSON-lines file recording erasures; ``None`` keeps it in memory.
     :param workers: parallel reads in :meth:`get_many`.
     """
@@ -213,8 +222,12 @@ class EvidenceStore:
         :class:`TamperedContent` or :class:`NodeUnreachable`.
         """
         parsed = self._readable(cid)
-        with ipfs_errors(self.api_addr, "cat", str(parsed)):
-            data = self._client.cat(str(parsed), length=self.max_bytes + 1)
+        try:
+            with ipfs_errors(self.api_addr, "cat", str(parsed)):
+                data = self._client.cat(str(parsed), length=self.max_bytes + 1)
+        except ReadTimedOut:
+            self._absent_or_slow(parsed)
+            raise
         if len(data) > self.max_bytes:
             raise TooLarge(f"{parsed} is larger than the limit of {self.max_bytes} bytes "
                            f"(max_bytes)")
@@ -222,6 +235,13 @@ class EvidenceStore:
             raise TamperedContent(f"IPFS node at {self.api_addr} returned {len(data)} bytes "
                                   f"for {parsed} that do not hash to that CID")
         return data
+
+    def _absent_or_slow(self, parsed: Cid) -> None:
+        """After a read timed out: :class:`NotFound` when the node's own block listing lacks
+        the CID; otherwise return (the caller re-raises the timeout: a slow node)."""
+        if parsed.multihash not in local_blocks(self._client, self.api_addr):
+            raise NotFound(f"{parsed} is not held by the IPFS node at {self.api_addr} "
+                           f"(absent from its refs/local listing)")
 
     def get_json(self, cid: str) -> Any:
         """The document parsed as JSON (verified first)."""
@@ -251,8 +271,12 @@ class EvidenceStore:
     def pin(self, cid: str) -> None:
         """Pin a document on the node (kept through garbage collection)."""
         parsed = self._readable(cid)
-        with ipfs_errors(self.api_addr, "pin/add", str(parsed)):
-            self._client.pin.add(str(parsed))
+        try:
+            with ipfs_errors(self.api_addr, "pin/add", str(parsed)):
+                self._client.pin.add(str(parsed))
+        except ReadTimedOut:
+            self._absent_or_slow(parsed)
+            raise
 
     def unpin(self, cid: str) -> bool:
         """Unpin a document; returns False if it was not pinned."""
@@ -267,17 +291,52 @@ class EvidenceStore:
         return True
 
     def erase(self, cid: str, reason: str = "privacy request") -> ErasureRecord:
-        """Erase a document: record it, unpin it, garbage-collect the node's repository.
+        """Erase a document: record it, unpin it, garbage-collect the node's repository,
+        then PROVE it: the node must list neither a pin of it nor any of its blocks
+        (:meth:`presence`), else :class:`EvidenceError` names what is left.
 
         The record is written first, so a crash half-way still reads as "erased" and a
         re-run finishes the job. Idempotent.
         """
         parsed = parse_cid(cid)
-        record = self.erasures.record(parsed, reason)
+        blocks = self._blocks_of(parsed)
+        record = self.erasures.record(parsed, reason, tuple(sorted(_raw_cid(b) for b in blocks)))
+        blocks |= {parse_cid(b).multihash for b in record.blocks}  # a re-run: the first's
         self.unpin(str(parsed))
         self._collect_garbage()
-        logger.info("erased %s from %s (%s)", parsed, self.api_addr, reason)
+        left = held(self._client, self.api_addr, parsed, blocks)
+        if not left.absent:
+            raise EvidenceError(
+                f"erasure of {parsed} on {self.api_addr} is incomplete: "
+                f"{'still pinned; ' if left.pinned else ''}{len(left.blocks_left)} of its "
+                f"{len(blocks)} block(s) still in the node's repository "
+                f"({', '.join(left.blocks_left[:3])}); re-run the erasure")
+        logger.info("erased %s from %s (%s): %d block(s), none left", parsed, self.api_addr,
+                    reason, len(blocks))
         return record
+
+    def _blocks_of(self, parsed: Cid, local: set[bytes] | None = None) -> set[bytes]:
+        """Multihashes of the document's blocks the node holds (just its own CID when the
+        node does not hold its root: then only the erasure record knows the others)."""
+        if local is None:
+            local = local_blocks(self._client, self.api_addr)
+        if parsed.multihash not in local:
+            return {parsed.multihash}
+        return document_blocks(self._client, self.api_addr, parsed)
+
+    def presence(self, cid: str) -> Presence:
+        """What the node itself says it holds of ``cid``: pinned or not, and which of its
+        blocks are in the node's repository (``pin/ls`` and ``refs/local``; local-only).
+
+        Raises :class:`NodeUnreachable` (:class:`ReadTimedOut` when slow) rather than ever
+        reporting a document absent because the node did not answer.
+        """
+        parsed = parse_cid(cid)
+        local = local_blocks(self._client, self.api_addr)
+        blocks = self._blocks_of(parsed, local)
+        if record := self.erasures.lookup(parsed):
+            blocks |= {parse_cid(b).multihash for b in record.blocks}
+        return held(self._client, self.api_addr, parsed, blocks, local)
 
     def _collect_garbage(self) -> None:
         """Run repo/gc to completion; refuse silently partial collections.

@@ -162,3 +162,93 @@ def test_a_forged_event_beyond_the_indexers_cursor_fails_verify(chain_app, conso
     detail = failed["served events = chain events"]
     assert detail.startswith(f"block {future} log 0: RoundFinalized in the index beyond its "
                              "own cursor")
+
+
+# ----------------------------------------- votes, rounds, disputes, arbiter votes vs the chain
+
+
+def _disputed(chain_app, consortium) -> tuple[str, str, int]:
+    """A finalized spam record of a fresh number, disputed and rejected by both arbiters."""
+    import os
+
+    from web3.logs import DISCARD
+
+    _client, indexer, store = chain_app
+    number, key = _finalized(chain_app, consortium)
+    evidence = store.put_json({"claim": "a pharmacy", "n": os.urandom(8).hex()})
+    receipt = consortium.ledger.transact("Dispute", "openDispute", bytes.fromhex(key[2:]),
+                                         os.urandom(32), evidence,
+                                         account=consortium.relayer)
+    dispute_id = int(consortium.ledger.contract("Dispute").events.DisputeOpened()
+                     .process_receipt(receipt, errors=DISCARD)[0]["args"]["id"])
+    for arbiter in consortium.arbiters.values():
+        consortium.ledger.transact("Dispute", "vote", dispute_id, False, account=arbiter)
+    consortium.ledger.transact("Dispute", "resolve", dispute_id)
+    indexer.sync()
+    return number, key, dispute_id
+
+
+def test_a_forged_vote_row_fails_verify_naming_it(chain_app, consortium, engine):
+    from api._models import Vote
+
+    client, _indexer, _store = chain_app
+    number, key = _finalized(chain_app, consortium)
+    regulator = new_key(engine, "regulator")
+    assert client.get(f"/v1/audit/numbers/{number}/verify", headers=regulator).json()["ok"]
+    with session_scope(engine) as session:
+        real = session.query(Vote).filter(Vote.number_key == key).first()
+        session.add(Vote(number_key=key, round_id=real.round_id, validator=real.validator,
+                         country="GB", weight=1000, score=100, confidence=9000, category=0,
+                         abstain=False, model_hash=real.model_hash, evidence_cid="",
+                         block_number=real.block_number, tx_hash=real.tx_hash,
+                         log_index=real.log_index + 500))
+        where = (real.block_number, real.log_index + 500)
+    failed = _failed(client.get(f"/v1/audit/numbers/{number}/verify", headers=regulator).json())
+    assert failed == {"served votes = chain events":
+                      f"block {where[0]} log {where[1]}: in the index, no chain event behind it"}
+
+
+def test_an_altered_vote_and_round_fail_verify_naming_the_fields(chain_app, consortium, engine):
+    from api._models import Round, Vote
+
+    client, _indexer, _store = chain_app
+    number, key = _finalized(chain_app, consortium)
+    with session_scope(engine) as session:
+        vote = session.query(Vote).filter(Vote.number_key == key).order_by(Vote.log_index).first()
+        vote.score, where = 1, (vote.block_number, vote.log_index)
+        real_score = session.query(Round).filter(Round.number_key == key).one().score
+        session.query(Round).filter(Round.number_key == key).update(
+            {Round.status: "expired", Round.score: 42})
+    failed = _failed(client.get(f"/v1/audit/numbers/{number}/verify",
+                                headers=new_key(engine, "regulator")).json())
+    assert failed["served votes = chain events"] == (
+        f"block {where[0]} log {where[1]}: score index 1, chain 9000")
+    assert failed["served rounds = chain events"] == (
+        f"round 1: status index 'expired', chain 'finalized', score index 42, chain {real_score}")
+
+
+def test_altered_or_forged_dispute_rows_fail_verify_naming_the_fields(chain_app, consortium,
+                                                                      engine):
+    from api._models import ArbiterVote, Dispute
+
+    client, _indexer, _store = chain_app
+    number, key, dispute_id = _disputed(chain_app, consortium)
+    regulator = new_key(engine, "regulator")
+    verified = client.get(f"/v1/audit/numbers/{number}/verify", headers=regulator).json()
+    assert verified["ok"], _failed(verified)
+    with session_scope(engine) as session:
+        row = session.get(Dispute, dispute_id)
+        row.status, row.uphold_weight = "upheld", row.reject_weight
+        flipped = session.query(ArbiterVote).filter(ArbiterVote.dispute_id == dispute_id).first()
+        flipped.uphold = True
+        where = (flipped.block_number, flipped.log_index)
+        session.add(Dispute(dispute_id=dispute_id + 10_000, number_key=key, status="upheld",
+                            opened_block=row.opened_block, opened_tx=row.opened_tx))
+    failed = _failed(client.get(f"/v1/audit/numbers/{number}/verify", headers=regulator).json())
+    assert failed["served disputes = chain events"] == (
+        f"dispute {dispute_id}: status index 'upheld', chain 'rejected', uphold_weight index "
+        f"2000, chain 0; dispute {dispute_id + 10_000}: in the index, no chain event behind it")
+    assert failed["served arbiter votes = chain events"] == (
+        f"block {where[0]} log {where[1]}: uphold index True, chain False")
+    assert set(failed) == {"served disputes = chain events",
+                           "served arbiter votes = chain events"}

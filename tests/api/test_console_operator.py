@@ -140,7 +140,7 @@ def _seed_epoch(engine, country: str, epoch: int, block: int, when: int, cid: st
         for i, score in enumerate(scores):
             session.add(EpochLeaf(epoch_id=row.id, number_key=_nk(10_000 * block + i),
                                   score=score, verdict=0, category=0, proof=""))
-        if register and session.get(Model, model) is None:
+        if register and session.get(Model, (model, OTHER.address)) is None:
             session.add(Model(model_hash=model, country=country, owner=OTHER.address,
                               metrics_cid=cid, status="approved", approvals=2,
                               block_number=block - 1, tx_hash=_tx(block - 1)))

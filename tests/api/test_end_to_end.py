@@ -62,7 +62,7 @@ def test_business_dispute_from_upload_to_upheld(chain_app, consortium, engine, t
 
     indexer.sync()
     opened = client.get(f"/v1/disputes/{filed['dispute_id']}", headers=business).json()
-    assert opened["status"] == "open"
+    assert (opened["status"], opened["voting_open"]) == ("open", True)
     uphold(consortium, filed["dispute_id"])
     indexer.sync()
     decided = client.get(f"/v1/disputes/{filed['dispute_id']}", headers=business).json()

@@ -6,9 +6,11 @@ of the session.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,12 +71,17 @@ def store(ipfs_node: IpfsNode, tmp_path: Path) -> Iterator[EvidenceStore]:
 
 
 class _TamperingProxy(BaseHTTPRequestHandler):
-    """Forwards every API call to the real node; flips one byte of every ``cat`` body."""
+    """Forwards every API call to the real node; flips one byte of every ``cat`` body
+    (``tamper``) and/or answers ``delay`` seconds late (a slow node)."""
 
     upstream_port = 0
+    tamper = True
+    delay = 0.0
 
     def do_POST(self) -> None:
         body = self._read_body()
+        if self.delay:
+            time.sleep(self.delay)
         upstream = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=30)
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() not in {"host", "content-length", "transfer-encoding"}}
@@ -82,8 +89,13 @@ class _TamperingProxy(BaseHTTPRequestHandler):
         answer = upstream.getresponse()
         data = answer.read()
         upstream.close()
-        if self.path.startswith("/api/v0/cat") and data:
+        if self.tamper and self.path.startswith("/api/v0/cat") and data:
             data = bytes([data[0] ^ 0x01]) + data[1:]
+        # The client may have given up waiting (the slow proxy's point).
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._answer(answer, data)
+
+    def _answer(self, answer: http.client.HTTPResponse, data: bytes) -> None:
         self.send_response(answer.status)
         for key, value in answer.getheaders():
             if key.lower() not in {"content-length", "transfer-encoding", "connection",
@@ -111,8 +123,19 @@ class _TamperingProxy(BaseHTTPRequestHandler):
 @pytest.fixture
 def tampering_proxy(ipfs_node: IpfsNode) -> Iterator[str]:
     """API multiaddr of a loopback proxy in front of the node that alters ``cat`` bytes."""
+    yield from _proxy(ipfs_node, tamper=True, delay=0.0)
+
+
+@pytest.fixture
+def slow_proxy(ipfs_node: IpfsNode) -> Iterator[str]:
+    """API multiaddr of a loopback proxy that answers every call 3 s late, unaltered."""
+    yield from _proxy(ipfs_node, tamper=False, delay=3.0)
+
+
+def _proxy(ipfs_node: IpfsNode, tamper: bool, delay: float) -> Iterator[str]:
     handler = type("Handler", (_TamperingProxy,),
-                   {"upstream_port": int(ipfs_node.api.split("/")[4])})
+                   {"upstream_port": int(ipfs_node.api.split("/")[4]), "tamper": tamper,
+                    "delay": delay})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

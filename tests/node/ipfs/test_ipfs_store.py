@@ -12,10 +12,12 @@ import pytest
 from node.ipfs import (
     BadContentType,
     Erased,
+    EvidenceError,
     EvidenceStore,
     InvalidCid,
     NodeUnreachable,
     NotFound,
+    ReadTimedOut,
     TamperedContent,
     TooLarge,
     compute_cid,
@@ -130,9 +132,47 @@ def test_erase_then_read_says_erased(store: EvidenceStore, ipfs_node, tmp_path) 
     # Another store on the same log (e.g. the API process) knows it too.
     with ipfs_node.store(erasure_log=tmp_path / "erasures.jsonl") as other:
         assert other.is_erased(cid)
-    # And the node really dropped it: a store without the log cannot find it.
-    with ipfs_node.store(timeout=2) as forgetful, pytest.raises(NotFound):
+    # And the node really dropped it, by its own listings (not by a read timing out).
+    assert store.presence(cid).absent
+    with ipfs_node.store(timeout=2) as forgetful, pytest.raises(NotFound, match="refs/local"):
         forgetful.get(cid)
+
+
+def test_erasure_is_proven_by_the_node_pin_and_block_listings(store: EvidenceStore) -> None:
+    data = _text(3 * CHUNK_SIZE)  # a root and three leaf blocks
+    cid = store.put_bytes(data, "text/plain")
+    before = store.presence(cid)
+    assert before.pinned and len(before.blocks_left) == 4 and not before.absent
+    store.erase(cid, reason="privacy request #4")
+    after = store.presence(cid)
+    assert (after.pinned, after.blocks_left, after.absent) == (False, (), True)
+
+
+def test_erasure_that_leaves_a_block_on_the_node_fails_naming_it(store: EvidenceStore) -> None:
+    shared = _text(CHUNK_SIZE)
+    erased = store.put_bytes(shared + _text(CHUNK_SIZE), "text/plain")
+    # Another pinned document holds the same first chunk: gc cannot drop that block.
+    store.put_bytes(shared + _text(CHUNK_SIZE), "text/plain")
+    with pytest.raises(EvidenceError, match=r"incomplete: 1 of its 3 block\(s\)") as caught:
+        store.erase(erased, reason="privacy request #5")
+    assert str(compute_cid(shared)) in str(caught.value)
+    assert store.presence(erased).blocks_left == (str(compute_cid(shared)),)
+
+
+def _text(size: int) -> bytes:
+    return random.randbytes(size // 2).hex().encode()
+
+
+def test_a_slow_node_never_passes_as_erased(store: EvidenceStore, slow_proxy: str) -> None:
+    cid = store.put_json({"still": "here", "n": random.random()})
+    with EvidenceStore(slow_proxy, timeout=1.0) as slow:
+        with pytest.raises(ReadTimedOut):  # not NotFound: a timeout proves nothing
+            slow.get(cid)
+        with pytest.raises(ReadTimedOut):
+            slow.presence(cid)
+        with pytest.raises(NodeUnreachable):
+            slow.erase(cid)
+    assert store.presence(cid).pinned
 
 
 @pytest.mark.slow
@@ -148,8 +188,7 @@ def test_erase_completes_with_much_garbage_on_the_node(store: EvidenceStore, ipf
         client.close()
     cid = store.put_bytes(random.randbytes(32).hex().encode(), "text/plain")
     store.erase(cid)
-    with ipfs_node.store(timeout=2) as forgetful, pytest.raises(NotFound):
-        forgetful.get(cid)
+    assert store.presence(cid).absent
 
 
 def test_erase_is_idempotent(store: EvidenceStore) -> None:
