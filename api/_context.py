@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api._chain import Chain, Evidence, Lazy
 from api._db import sessions
 from api._metrics import Metrics
+from api._readmodel import ReadModel, signal_path
 from api._throttle import AuthThrottle, DailyQuota, RateLimiter, limiters
 from spamledger._keyhash import NumberHasher
 
@@ -20,7 +21,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Context:
-    """Settings, database sessions, number hasher, rate limits, chain, IPFS and metrics."""
+    """Settings, database sessions, number hasher, rate limits, chain, IPFS, metrics and the
+    reputation read model."""
 
     settings: Any
     engine: Engine
@@ -33,9 +35,12 @@ class Context:
     metrics: Metrics = field(default_factory=Metrics)
     session_factory: sessionmaker[Session] = field(init=False)
     key_cache: dict[str, tuple[Any, float]] = field(default_factory=dict)
+    read_model: ReadModel = field(init=False)
 
     def __post_init__(self) -> None:
         self.session_factory = sessions(self.engine)
+        # Reputation answers: built on the first lookup, refreshed as the indexer signals.
+        self.read_model = ReadModel(self.engine, signal=signal_path(self.settings))
 
     @classmethod
     def build(cls, settings, engine: Engine, chain: Chain | None = None,
