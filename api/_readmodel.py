@@ -164,12 +164,15 @@ class ReadModel:
 
     # ------------------------------------------------------------------ freshness
 
+    def due(self) -> bool:
+        """Whether the next answer would first read the index (a signal or a due poll):
+        async callers then run :meth:`fresh` in a thread rather than on the event loop."""
+        return self._forced() or time.monotonic() >= self._polled + self.poll_seconds
+
     def fresh(self) -> None:
         """Refresh first if this process or the indexer signalled a change, or the poll is
         due; a due poll that another thread is already running does not wait."""
-        forced = self._sig is None or self._seen_local != _local["generation"] \
-            or self._file_changed()
-        if forced:
+        if self._forced():
             with self._lock:
                 self._refresh()
         elif (time.monotonic() >= self._polled + self.poll_seconds
@@ -178,6 +181,10 @@ class ReadModel:
                 self._refresh()
             finally:
                 self._lock.release()
+
+    def _forced(self) -> bool:
+        return (self._sig is None or self._seen_local != _local["generation"]
+                or self._file_changed())
 
     def _file_changed(self) -> bool:
         if self._signal is None:

@@ -228,3 +228,32 @@ def test_lookups_after_chain_rounds_follow_the_indexer(chain_app, consortium, en
         want = lookup_many(session, consortium.hasher, [normalize(number)], with_votes=True)
     assert got == want[0].model_dump(mode="json", exclude_none=True)
     assert client.app.state.ctx.read_model.updates >= 1
+
+
+def test_lookups_off_the_fast_path_answer_as_the_documented_route(client, engine):
+    """The plain ASGI lookup route hands anything unusual to the FastAPI route: both give
+    the same answers and the same errors."""
+    _populate(engine)
+    notify(rebuild=True)
+    telco = new_key(engine, "telco")
+    plain = client.get(f"/v1/reputation/{_number(1)}", headers=telco)
+    assert plain.status_code == 200 and plain.json()["verdict"] == "spam"
+    for other in (f"/v1/reputation/{_number(1)}?unused=1",
+                  "/v1/reputation/415 555 0001?country=us",
+                  "/v1/reputation/4155550001?country=US&country=US"):
+        assert client.get(other, headers=telco).json() == plain.json(), other
+    for bad in ("?country=USA", "?verify=nope", "?country=1x", "?country="):
+        response = client.get(f"/v1/reputation/{_number(1)}{bad}", headers=telco)
+        assert response.status_code == 422, bad
+    assert client.get("/v1/reputation/" + "1" * 65, headers=telco).status_code == 422
+    business, regulator = new_key(engine, "business"), new_key(engine, "regulator")
+    for path, headers in (("/v1/reputation/12", telco), ("/v1/reputation/+1 415 zz", telco),
+                          (f"/v1/reputation/{_number(2)}", business),
+                          (f"/v1/reputation/{_number(2)}", {}),
+                          (f"/v1/reputation/{_number(2)}", regulator),
+                          ("/v1/reputation/batch", telco)):
+        fast = client.get(path, headers=headers)
+        documented = client.get(path + "?unused=1", headers=headers)  # off the fast path
+        assert (fast.status_code, fast.json()) == (documented.status_code,
+                                                   documented.json()), path
+    assert client.get(f"/v1/reputation/{_number(2)}", headers={}).status_code == 401
