@@ -114,7 +114,7 @@ class _FastLookup:
         if self._documented is None:
             self._documented = next(
                 r for r in router.routes
-                if isinstance(r, APIRoute) and r.path == LOOKUP_PATH and "GET" in r.methods)
+                if isinstance(r, APIRoute) and r.path == LOOKUP_PATH and "GET" in (r.methods or ()))
         return self._documented
 
 
