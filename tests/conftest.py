@@ -65,9 +65,14 @@ class Consortium:
 @pytest.fixture(scope="session")
 def consortium(anvil: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> Consortium:
     """Contracts deployed through the migrations; validators, arbiters and roles admitted."""
+    return deploy_consortium(anvil, tmp_path_factory.mktemp("ledger"))
+
+
+def deploy_consortium(anvil: AnvilNode, data_dir: Path) -> Consortium:
+    """A fresh deployment on ``anvil`` (its own contracts, accounts and ``data_dir``): tests
+    that index the whole ledger use one of their own, so other tests' events stay out."""
     from node import admit_consortium
 
-    data_dir = tmp_path_factory.mktemp("ledger")
     w3 = connect(anvil.rpc_url)
     governance = Account.create()
     validators = {cc: Account.create() for cc in VALIDATOR_WEIGHTS}
