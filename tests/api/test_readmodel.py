@@ -130,6 +130,18 @@ def test_read_model_answers_equal_the_sql_path_for_every_number(engine):
     _assert_equal_everywhere(engine, model, numbers)
 
 
+def test_large_batches_hash_in_numpy_and_still_equal_the_sql_path(engine):
+    numbers = _populate(engine) + list(range(1000, 1700))  # past the vectorised threshold
+    model = ReadModel(engine)
+    raws = [_number(i) for i in numbers] + ["+1"]
+    with session_scope(engine) as session:
+        want = BatchResponse(results=batch(session, HASHER, raws, None, now=NOW))
+    got = orjson.loads(model.many(batch_pairs(HASHER, raws, None), now=NOW))
+    assert got == want.model_dump(mode="json", exclude_none=True)
+    assert got["results"][-1]["error"] == "not_a_number"
+    assert sum(r.get("verdict", "unknown") != "unknown" for r in got["results"]) >= 14 + 25
+
+
 def test_http_answers_come_from_the_read_model_and_equal_the_sql_path(client, engine):
     numbers = _populate(engine)
     notify(rebuild=True)
