@@ -287,6 +287,8 @@ def _entry(key: str, rows) -> _Entry:
     expires = int(record.expires_at or 0) if record is not None else 0
     single = _tail(assemble("", key, rows, 0, True))
     batch = _tail(assemble("", key, rows, 0, False))
+    if batch == single:  # no round votes (epoch leaves, unknown with a dispute): keep one
+        batch = single
     if not expires:
         return _Entry(0, single, single, batch, batch)
     return _Entry(expires, single, _tail(assemble("", key, rows, _FOREVER, True)), batch,

@@ -8,6 +8,7 @@ only present in a committed epoch snapshot answers from the leaf with its Merkle
 from __future__ import annotations
 
 import functools
+import hmac
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -244,14 +245,16 @@ def batch_pairs(hasher: NumberHasher, raws: Sequence[str],
     return [(p, next(keys)) if isinstance(p, str) else p for p in parsed]
 
 
-# From this many numbers, keyed hashes are computed in numpy, all at once.
-_VECTOR_MIN = 512
+# From this many numbers, keyed hashes are computed in numpy, all at once (below it, one
+# hmac call per number is faster: see spamledger/edge/_bundle.py).
+_VECTOR_MIN = 4096
 
 
 def keys_hex(hasher: NumberHasher, e164s: list[str]) -> list[str]:
     """``hasher.hex`` of each E.164 number (vectorised for large batches)."""
     if len(e164s) < _VECTOR_MIN:
-        return [hasher.hex(e) for e in e164s]
+        secret, digest = hasher.secret_bytes(), hmac.digest
+        return ["0x" + digest(secret, e.encode("ascii"), "sha256").hex() for e in e164s]
     words = _batch_hmac(hasher.secret_bytes()).digests(np.array(e164s, dtype="S16"))
     flat = words.astype(">u4").tobytes().hex()
     return ["0x" + flat[i:i + 64] for i in range(0, len(flat), 64)]

@@ -50,8 +50,9 @@ from spamledger.edge._sha256 import BatchHmac
 logger = logging.getLogger(__name__)
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-# Batches from this size hash in numpy (two SHA-256 blocks per number, all at once).
-_VECTOR_MIN = 512
+# Batches from this size hash in numpy (two SHA-256 blocks per number, all at once): its
+# ~4,400 array passes cost ~6 ms whatever the size, one hmac.digest call ~1.5 us a number.
+_VECTOR_MIN = 4096
 _CHUNK = 16384
 
 

@@ -131,7 +131,7 @@ def test_read_model_answers_equal_the_sql_path_for_every_number(engine):
 
 
 def test_large_batches_hash_in_numpy_and_still_equal_the_sql_path(engine):
-    numbers = _populate(engine) + list(range(1000, 1700))  # past the vectorised threshold
+    numbers = _populate(engine) + list(range(1000, 5200))  # past the vectorised threshold
     model = ReadModel(engine)
     raws = [_number(i) for i in numbers] + ["+1"]
     with session_scope(engine) as session:
