@@ -88,6 +88,7 @@ class _FastLookup:
         self._documented: Any = None
 
     async def __call__(self, scope, receive, send) -> None:
+        scope["route"] = self._fallback()  # metrics label requests by the documented route
         number = scope["path_params"].get("number", "")
         query = scope.get("query_string", b"")
         country = self._COUNTRY.fullmatch(query) if query else None
