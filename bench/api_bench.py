@@ -360,7 +360,8 @@ def render(args: argparse.Namespace, api: dict[str, dict[str, float]],
         f"rate (goal < 10 ms)",
         f"- batch: **{best_batch:,.0f} numbers/s** at best (goal >= 100k/s); numbers repeat "
         f"across batches, so normalization is mostly served by its cache", "",
-        *rows, "", ("Latency paced at half of each endpoint's own peak and at a fixed rate (open loop: "
+        *rows, "",
+        ("Latency paced at half of each endpoint's own peak and at a fixed rate (open loop: "
          "counted from when each request was due, so a client or server starved of CPU on "
          "the shared cores shows as tail latency for both endpoints):"), "",
         *half, "",
