@@ -13,6 +13,7 @@ from api._chain import Chain, Evidence, Lazy
 from api._db import sessions
 from api._metrics import Metrics
 from api._proxies import Network, trusted_networks
+from api._readmodel import ReadModel, signal_path
 from api._throttle import AuthThrottle, DailyQuota, RateLimiter, limiters
 from spamledger._keyhash import NumberHasher
 
@@ -21,7 +22,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Context:
-    """Settings, database sessions, number hasher, rate limits, chain, IPFS and metrics."""
+    """Settings, database sessions, number hasher, rate limits, chain, IPFS, metrics and the
+    reputation read model."""
 
     settings: Any
     engine: Engine
@@ -35,9 +37,12 @@ class Context:
     session_factory: sessionmaker[Session] = field(init=False)
     key_cache: dict[str, tuple[Any, float]] = field(default_factory=dict)
     trusted_proxies: tuple[Network, ...] = ()
+    read_model: ReadModel = field(init=False)
 
     def __post_init__(self) -> None:
         self.session_factory = sessions(self.engine)
+        # Reputation answers: built on the first lookup, refreshed as the indexer signals.
+        self.read_model = ReadModel(self.engine, signal=signal_path(self.settings))
 
     @classmethod
     def build(cls, settings, engine: Engine, chain: Chain | None = None,

@@ -29,6 +29,7 @@ from sqlalchemy import Engine, func, select
 from api._db import session_scope
 from api._errors import ApiError
 from api._models import Epoch, EpochLeaf
+from api._readmodel import notify
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ def _load(engine: Engine, evidence, epoch: Epoch) -> str:
             _row(session, epoch.id).leaves_status = LOADED
     except ApiError as exc:  # the database failed midway: nothing was committed
         raise _Transient(f"storing leaves: {exc.detail}") from exc
+    notify()  # this process's read models; the indexer signals the others
     return LOADED
 
 

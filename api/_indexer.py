@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from eth_typing import ChecksumAddress
@@ -33,6 +34,7 @@ from api._db import session_scope
 from api._errors import UpstreamUnavailable
 from api._models import ChainEvent, IndexCursor
 from api._projections import Located, apply
+from api._readmodel import notify, signal_path
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +56,10 @@ class Indexer:
     """Follows the deployment's contracts into the API database."""
 
     def __init__(self, w3: Web3, deployment: Any, engine: Engine, *, block_range: int = 500,
-                 confirmations: int = 0, epoch_retry_seconds: float = 5.0):
+                 confirmations: int = 0, epoch_retry_seconds: float = 5.0,
+                 signal: Path | None = None):
         self.w3 = w3
+        self.signal = signal  # the API workers' read-model signal file (api._readmodel)
         self.epoch_retry_seconds = epoch_retry_seconds
         self.engine = engine
         self.block_range = max(1, block_range)
@@ -76,7 +80,8 @@ class Indexer:
             raise UpstreamUnavailable(f"indexer: {exc}") from exc
         return cls(w3, deployment, engine, block_range=settings.index_block_range,
                    confirmations=settings.confirmations,
-                   epoch_retry_seconds=settings.index_epoch_retry_seconds)
+                   epoch_retry_seconds=settings.index_epoch_retry_seconds,
+                   signal=signal_path(settings))
 
     def cursor(self) -> int:
         """The last fully indexed block (``start_block - 1`` before the first range)."""
@@ -122,6 +127,7 @@ class Indexer:
                                       updated_at=time.time()))
         if decoded:
             logger.info("indexed blocks %d..%d: %d events", start, end, len(decoded))
+            notify(self.signal)  # after the commit: the read models see the whole range
         return len(decoded)
 
     def _check_cursor(self, session: Session, start: int) -> None:
@@ -182,9 +188,9 @@ class Indexer:
                 if result.events:
                     logger.info("indexer at block %d (%d events)", result.to_block,
                                 result.events)
-                if evidence is not None:
-                    load_pending_epochs(self.engine, evidence,
-                                        retry_seconds=self.epoch_retry_seconds)
+                if evidence is not None and load_pending_epochs(
+                        self.engine, evidence, retry_seconds=self.epoch_retry_seconds):
+                    notify(self.signal)
             except UpstreamUnavailable:
                 raise
             except Exception as exc:  # the chain or DB hiccups: retry after a pause

@@ -7,10 +7,14 @@ only present in a committed epoch snapshot answers from the leaf with its Merkle
 
 from __future__ import annotations
 
+import functools
+import hmac
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -80,36 +84,56 @@ def lookup_many(session: Session, hasher: NumberHasher, numbers: Sequence[Number
                 with_votes: bool = False, now: int | None = None) -> list[Reputation]:
     """Indexed reputations of many numbers, in input order (expiry judged at ``now``)."""
     keys = [hasher.hex(n.e164) for n in numbers]
-    records = _records(session, set(keys))
+    rows = index_rows(session, set(keys), with_votes)
+    now = int(time.time()) if now is None else now
+    return [assemble(number.e164, key, rows, now, with_votes)
+            for number, key in zip(numbers, keys, strict=True)]
+
+
+@dataclass
+class IndexRows:
+    """Everything the index holds that a set of keys' answers depend on."""
+
+    records: dict[str, RegistryRecord]
+    leaves: dict[str, tuple[EpochLeaf, Epoch]]
+    disputes: dict[str, Dispute]
+    rounds: dict[tuple[str, int], Round]
+    votes: dict[tuple[str, int], list[Vote]]
+
+
+def index_rows(session: Session, keys: set[str], with_votes: bool) -> IndexRows:
+    """The records, latest epoch leaves, latest disputes, rounds (and votes) of ``keys``."""
+    records = _records(session, keys)
     missing = {k for k in keys if k not in records}
     leaves = _latest_leaves(session, missing) if missing else {}
-    disputes = _open_disputes(session, set(keys))
+    disputes = _open_disputes(session, keys)
     pairs = {(r.number_key, r.round_id) for r in records.values()}
     rounds = _rounds(session, pairs) if pairs else {}
     votes = _votes(session, pairs) if with_votes and pairs else {}
-    now = int(time.time()) if now is None else now
-    out = []
-    for number, key in zip(numbers, keys, strict=True):
-        rep = _answer(number, key, records.get(key), leaves.get(key), now)
-        record = records.get(key)
-        if record is not None:
-            pair = (key, record.round_id)
-            rep.source = _round_source(record, rounds.get(pair),
-                                       votes.get(pair, []) if with_votes else None)
-        dispute = disputes.get(key)
-        if dispute is not None:
-            rep.dispute = DisputeSummary(dispute_id=dispute.dispute_id, status=dispute.status)
-        out.append(rep)
-    return out
+    return IndexRows(records, leaves, disputes, rounds, votes)
 
 
-def _answer(number: Number, key: str, record: RegistryRecord | None,
+def assemble(e164: str, key: str, rows: IndexRows, now: int, with_votes: bool) -> Reputation:
+    """One number's answer from its index rows (the single rule the read model shares)."""
+    record = rows.records.get(key)
+    rep = _answer(e164, key, record, rows.leaves.get(key), now)
+    if record is not None:
+        pair = (key, record.round_id)
+        rep.source = _round_source(record, rows.rounds.get(pair),
+                                   rows.votes.get(pair, []) if with_votes else None)
+    dispute = rows.disputes.get(key)
+    if dispute is not None:
+        rep.dispute = DisputeSummary(dispute_id=dispute.dispute_id, status=dispute.status)
+    return rep
+
+
+def _answer(e164: str, key: str, record: RegistryRecord | None,
             leaf: tuple[EpochLeaf, Epoch] | None, now: int) -> Reputation:
     if record is not None:
         # Mirrors SpamRegistry.verdictOf: an expired record no longer says anything.
         expired = is_expired(record.expires_at, now)
         return Reputation(
-            number=number.e164, number_key=key,
+            number=e164, number_key=key,
             verdict="unknown" if expired else verdict_name(record.verdict),
             recorded_verdict=verdict_name(record.verdict),
             score=record.score / SCORE_SCALE, score_bps=record.score,
@@ -118,14 +142,14 @@ def _answer(number: Number, key: str, record: RegistryRecord | None,
     if leaf is not None:
         row, epoch = leaf
         return Reputation(
-            number=number.e164, number_key=key, verdict=verdict_name(row.verdict),
+            number=e164, number_key=key, verdict=verdict_name(row.verdict),
             score=row.score / SCORE_SCALE, score_bps=row.score,
             category=category_name(row.category),
             source=EpochSource(country=epoch.country, epoch=epoch.epoch, root=epoch.root,
                                snapshot_cid=epoch.cid, leaf_count=epoch.leaf_count,
                                proof=[p for p in row.proof.split(",") if p],
                                block_number=epoch.block_number, tx_hash=epoch.tx_hash))
-    return Reputation(number=number.e164, number_key=key, verdict="unknown", category="none")
+    return Reputation(number=e164, number_key=key, verdict="unknown", category="none")
 
 
 def _round_source(record: RegistryRecord, rnd: Round | None,
@@ -157,7 +181,8 @@ def _latest_leaves(session: Session, keys: set[str]) -> dict[str, tuple[EpochLea
     for chunk in _chunks(keys):
         rows = session.execute(
             select(EpochLeaf, Epoch).join(Epoch, Epoch.id == EpochLeaf.epoch_id)
-            .where(EpochLeaf.number_key.in_(chunk)).order_by(Epoch.block_number))
+            .where(EpochLeaf.number_key.in_(chunk))
+            .order_by(Epoch.block_number, Epoch.log_index))
         for leaf, epoch in rows:
             out[leaf.number_key] = (leaf, epoch)  # later epochs overwrite earlier ones
     return out
@@ -192,7 +217,7 @@ def _votes(session: Session, pairs: set[tuple[str, int]]) -> dict[tuple[str, int
 
 
 def batch(session: Session, hasher: NumberHasher, raws: Sequence[str],
-          country: str | None) -> list[Reputation | BatchItemError]:
+          country: str | None, now: int | None = None) -> list[Reputation | BatchItemError]:
     """Answers for a batch; invalid numbers get an error entry in place, not a failure."""
     parsed: list[Number | BatchItemError] = []
     for raw in raws:
@@ -201,5 +226,42 @@ def batch(session: Session, hasher: NumberHasher, raws: Sequence[str],
         except InvalidNumber as exc:
             parsed.append(BatchItemError(input=raw[:64], error=exc.reason, detail=str(exc)))
     good = [p for p in parsed if isinstance(p, Number)]
-    answers = iter(lookup_many(session, hasher, good))
+    answers = iter(lookup_many(session, hasher, good, now=now))
     return [next(answers) if isinstance(p, Number) else p for p in parsed]
+
+
+def batch_pairs(hasher: NumberHasher, raws: Sequence[str],
+                country: str | None) -> list[tuple[str, str] | bytes]:
+    """Each raw number as ``(e164, key)`` for the read model, or its error entry as JSON
+    bytes, in input order (the error entries :func:`batch` gives)."""
+    parsed: list[str | bytes] = []
+    for raw in raws:
+        try:
+            parsed.append(normalize(raw, country).e164)
+        except InvalidNumber as exc:
+            parsed.append(BatchItemError(input=raw[:64], error=exc.reason, detail=str(exc))
+                          .model_dump_json().encode())
+    keys = iter(keys_hex(hasher, [p for p in parsed if isinstance(p, str)]))
+    return [(p, next(keys)) if isinstance(p, str) else p for p in parsed]
+
+
+# From this many numbers, keyed hashes are computed in numpy, all at once (below it, one
+# hmac call per number is faster: see spamledger/edge/_bundle.py).
+_VECTOR_MIN = 4096
+
+
+def keys_hex(hasher: NumberHasher, e164s: list[str]) -> list[str]:
+    """``hasher.hex`` of each E.164 number (vectorised for large batches)."""
+    if len(e164s) < _VECTOR_MIN:
+        secret, digest = hasher.secret_bytes(), hmac.digest
+        return ["0x" + digest(secret, e.encode("ascii"), "sha256").hex() for e in e164s]
+    words = _batch_hmac(hasher.secret_bytes()).digests(np.array(e164s, dtype="S16"))
+    flat = words.astype(">u4").tobytes().hex()
+    return ["0x" + flat[i:i + 64] for i in range(0, len(flat), 64)]
+
+
+@functools.lru_cache(maxsize=4)
+def _batch_hmac(secret: bytes):
+    from spamledger.edge._sha256 import BatchHmac
+
+    return BatchHmac(secret)

@@ -50,7 +50,25 @@ def app():
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s")
-    return create_app(settings, run_migrations=False)
+    built = create_app(settings, run_migrations=False)
+    _settle(built)
+    return built
+
+
+def _settle(app) -> None:
+    """Build the reputation read model before the first request, then move everything alive
+    out of the garbage collector's sight: a full collection otherwise walks every module,
+    route and cached answer (about 200 ms for 250k objects on a busy 2-core machine) in the
+    middle of someone's request. Frozen objects are still freed by reference counting."""
+    import gc
+
+    try:
+        app.state.ctx.read_model.fresh()
+    except Exception as exc:  # the database may be down: the first lookup builds it then
+        logger.warning("reputation read model not built at start: %s: %s",
+                       type(exc).__name__, exc)
+    gc.collect()
+    gc.freeze()
 
 
 class Supervised:

@@ -3,8 +3,10 @@ vectorised across numbers instead of one C call per number.
 
 An E.164 number (at most 16 bytes) fits one SHA-256 block after the key's inner pad, and the
 inner digest fits one block after the outer pad, so each number costs two compression
-functions; the pads' states are computed once per key. Every round is one numpy operation
-over the whole batch. A test checks the result against ``hmac`` for every length.
+functions; the pads' states are computed once per key. Every step is one in-place numpy
+pass over the whole batch (no temporaries), and words equal across the batch (padding,
+lengths, the outer block's tail) stay single values, so their message schedule costs
+nothing. A test checks the result against ``hmac`` for every length.
 """
 
 from __future__ import annotations
@@ -30,33 +32,114 @@ _H0 = (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0
 MAX_MESSAGE = 55  # one block after the 64-byte pad, with 0x80 and the 8-byte length
 
 
-def _rotr(x: np.ndarray, n: int) -> np.ndarray:
-    return (x >> np.uint32(n)) | (x << np.uint32(32 - n))
+_MASK = 0xFFFFFFFF
+_KS = [np.uint32(k) for k in _K.tolist()]
+Word = np.ndarray | np.uint32  # a column of the batch, or one value shared by all of it
 
 
-def _compress(state: list, w: list[np.ndarray]) -> list:
-    """One SHA-256 compression; ``state`` items are scalars or arrays, ``w`` 16 word arrays."""
+def _rotr_int(x: int, n: int) -> int:
+    return ((x >> n) | (x << (32 - n))) & _MASK
+
+
+def _small_int(x: int, a: int, b: int, s: int) -> int:
+    return _rotr_int(x, a) ^ _rotr_int(x, b) ^ (x >> s)
+
+
+def _sigma_into(x: np.ndarray, a: int, b: int, c: int | None, shift: int | None,
+                out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """``out = rotr(x,a) ^ rotr(x,b) ^ (rotr(x,c) or x >> shift)``, in place (no
+    temporaries: the batch's cost is the number of passes over it)."""
+    np.right_shift(x, a, out=out)
+    np.left_shift(x, 32 - a, out=tmp)
+    out ^= tmp
+    for r in (b, c):
+        if r is None:
+            continue
+        np.right_shift(x, r, out=tmp)
+        out ^= tmp
+        np.left_shift(x, 32 - r, out=tmp)
+        out ^= tmp
+    if shift is not None:
+        np.right_shift(x, shift, out=tmp)
+        out ^= tmp
+    return out
+
+
+def _schedule(w: list[Word], n: int, tmp: np.ndarray) -> list[Word]:
+    """The 64 message words; words equal across the batch stay single values."""
     w = list(w)
     for t in range(16, 64):
-        s0 = _rotr(w[t - 15], 7) ^ _rotr(w[t - 15], 18) ^ (w[t - 15] >> np.uint32(3))
-        s1 = _rotr(w[t - 2], 17) ^ _rotr(w[t - 2], 19) ^ (w[t - 2] >> np.uint32(10))
-        w.append(w[t - 16] + s0 + w[t - 7] + s1)
-    a, b, c, d, e, f, g, h = state
+        x, y, z, v = w[t - 15], w[t - 2], w[t - 16], w[t - 7]
+        if not any(isinstance(i, np.ndarray) for i in (x, y, z, v)):
+            w.append(np.uint32((int(z) + _small_int(int(x), 7, 18, 3) + int(v)
+                                + _small_int(int(y), 17, 19, 10)) & _MASK))
+            continue
+        out = np.empty(n, np.uint32)
+        if isinstance(x, np.ndarray):
+            _sigma_into(x, 7, 18, None, 3, out, tmp)
+        else:
+            out.fill(_small_int(int(x), 7, 18, 3))
+        if isinstance(y, np.ndarray):
+            s1 = np.empty(n, np.uint32)
+            out += _sigma_into(y, 17, 19, None, 10, s1, tmp)
+        else:
+            out += np.uint32(_small_int(int(y), 17, 19, 10))
+        out += z
+        out += v
+        w.append(out)
+    return w
+
+
+def _compress(state: list[Word], words: list[Word], n: int) -> list[np.ndarray]:
+    """One SHA-256 compression of a batch of ``n`` blocks, from ``state``; each of the 16
+    ``words`` is a column or a value shared by the batch (padding, lengths, constants)."""
+    tmp, t1, t2 = (np.empty(n, np.uint32) for _ in range(3))
+    w = _schedule(words, n, tmp)
+    a, b, c, d, e, f, g, h = (np.full(n, v, np.uint32) if not isinstance(v, np.ndarray)
+                              else v.copy() for v in state)
     for t in range(64):
-        t1 = h + (_rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)) + ((e & f) ^ (~e & g)) + _K[t] + w[t]
-        t2 = (_rotr(a, 2) ^ _rotr(a, 13) ^ _rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))
-        h, g, f, e, d, c, b, a = g, f, e, d + t1, c, b, a, t1 + t2
-    return [s + v for s, v in zip(state, (a, b, c, d, e, f, g, h), strict=True)]
+        big1 = _sigma_into(e, 6, 11, 25, None, np.empty(n, np.uint32), tmp)
+        big1 += h
+        np.bitwise_and(e, f, out=t1)
+        np.invert(e, out=t2)
+        t2 &= g
+        t1 ^= t2
+        big1 += t1
+        big1 += _KS[t]
+        big1 += w[t]
+        big0 = _sigma_into(a, 2, 13, 22, None, h, tmp)  # h is free from here on
+        np.bitwise_and(a, b, out=t1)
+        np.bitwise_and(a, c, out=t2)
+        t1 ^= t2
+        np.bitwise_and(b, c, out=t2)
+        t1 ^= t2
+        big0 += t1
+        d += big1
+        big0 += big1
+        h, g, f, e, d, c, b, a = g, f, e, d, c, b, a, big0
+    return [v + s for s, v in zip(state, (a, b, c, d, e, f, g, h), strict=True)]
 
 
-def _pad_state(key: bytes, pad: int) -> list:
+def _pad_state(key: bytes, pad: int) -> list[Word]:
     """The SHA-256 state after one block of ``key ^ pad`` (HMAC's inner or outer prefix)."""
     if len(key) > 64:
         key = hashlib.sha256(key).digest()
     block = bytes(b ^ pad for b in key.ljust(64, b"\x00"))
-    words = [np.array([v], dtype=np.uint32) for v in struct.unpack(">16I", block)]
-    h0 = [np.array([v], dtype=np.uint32) for v in _H0]
-    return _compress(h0, words)  # 1-element arrays: they broadcast over a batch
+    words: list[Word] = [np.uint32(v) for v in struct.unpack(">16I", block)]
+    state: list[Word] = [np.uint32(v) for v in _H0]
+    return [np.uint32(v[0]) for v in _compress(state, words, 1)]
+
+
+def _columns(words: np.ndarray) -> list[Word]:
+    """The 16 words of each block; a column equal across the batch becomes one value."""
+    out: list[Word] = []
+    for i in range(16):
+        col = np.ascontiguousarray(words[:, i])
+        out.append(np.uint32(col[0]) if (col == col[0]).all() else col)
+    return out
+
+
+_OUTER_TAIL: list[Word] = [np.uint32(v) for v in (0x80000000, 0, 0, 0, 0, 0, 0, 768)]
 
 
 class BatchHmac:
@@ -72,6 +155,8 @@ class BatchHmac:
         n, width = len(messages), messages.dtype.itemsize
         if width > MAX_MESSAGE:
             raise ValueError(f"messages of {width} bytes exceed {MAX_MESSAGE}")
+        if n == 0:
+            return np.zeros((0, 8), dtype=np.uint32)
         raw = np.zeros((n, 64), dtype=np.uint8)
         raw[:, :width] = messages.view(np.uint8).reshape(n, width)
         lengths = np.char.str_len(messages).astype(np.int64) if width else np.zeros(n, np.int64)
@@ -79,10 +164,8 @@ class BatchHmac:
         bits = (lengths + 64) * 8
         raw[:, 62] = (bits >> 8).astype(np.uint8)
         raw[:, 63] = (bits & 0xFF).astype(np.uint8)
-        words = raw.view(">u4").astype(np.uint32)
-        inner = _compress(self._inner, [words[:, i] for i in range(16)])
-        tail = [np.full(n, v, dtype=np.uint32) for v in (0x80000000, 0, 0, 0, 0, 0, 0, 768)]
-        outer = _compress(self._outer, inner + tail)
+        inner = _compress(self._inner, _columns(raw.view(">u4").astype(np.uint32)), n)
+        outer = _compress(self._outer, [*inner, *_OUTER_TAIL], n)
         return np.stack(outer, axis=1)
 
     def prefixes(self, messages: np.ndarray) -> np.ndarray:

@@ -103,3 +103,25 @@ def test_a_missing_or_short_secret_is_refused(tmp_path: Path, monkeypatch):
         Bundle.open(path)
     monkeypatch.setenv("SPAMLEDGER_CONSORTIUM_SECRET", SECRET)
     assert len(Bundle.open(path)) == 3
+
+
+def test_vectorised_e164_check_agrees_with_the_per_number_pattern():
+    """``lookup_many``'s all-at-once E.164 check accepts exactly what the per-number path's
+    pattern accepts (anything else takes the libphonenumber path)."""
+    import random
+
+    from spamledger.edge._bundle import _E164, e164_array
+
+    rng = random.Random(3)
+    cases = ["+14155550123", "+1234567", "+123456", "+123456789012345", "+1234567890123456",
+             "+04155550123", "14155550123", "+1415 5550123", "+14155550123\x00",
+             "+1415\x005550123", "+١٤١٥٥٥٥٠١٢٣", "", "+", "++14155550123", "+1415555012é"]
+    cases += ["".join(rng.choice("+0123456789 a\x00-") for _ in range(rng.randint(0, 18)))
+              for _ in range(5000)]
+    cases += [f"+{rng.randint(1, 9)}{rng.randrange(10 ** rng.randint(5, 15))}"
+              for _ in range(5000)]
+    for case in cases:
+        assert (e164_array([case]) is not None) == bool(_E164.fullmatch(case)), repr(case)
+    good = [c for c in cases if _E164.fullmatch(c)]
+    assert e164_array(good).tolist() == [c.encode() for c in good]
+    assert e164_array([*good, "+1 415"]) is None
