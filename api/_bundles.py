@@ -22,6 +22,7 @@ import numpy as np
 from sqlalchemy import Engine, select
 
 from api._models import Epoch, EpochLeaf, IndexCursor, RegistryRecord, Round
+from spamledger._files import write_atomic
 from spamledger.edge._errors import NothingIndexed, SinceAhead, SourceError
 from spamledger.edge._format import (
     ALL,
@@ -33,7 +34,6 @@ from spamledger.edge._format import (
     encode,
     make_entries,
     sort_entries,
-    write_atomic,
 )
 
 logger = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ Errors::
         └── SourceError          (the index is not ready to build from)
 """
 
+from spamledger._files import write_atomic
 from spamledger.edge._bundle import Answer, Bundle, Lookups
 from spamledger.edge._errors import BundleFormatError, EdgeError, SourceError, VerificationFailed
 from spamledger.edge._format import (
@@ -26,7 +27,6 @@ from spamledger.edge._format import (
     encode,
     make_entries,
     verify_proof,
-    write_atomic,
 )
 
 __all__ = [

@@ -87,7 +87,8 @@ def _target(settings: Settings):
 def _build(settings: Settings, args: argparse.Namespace) -> int:
     from api._bundles import build
     from api._db import database_url, make_engine
-    from spamledger.edge._format import encode, write_atomic
+    from spamledger._files import write_atomic
+    from spamledger.edge._format import encode
 
     engine = make_engine(database_url(settings))
     try:
@@ -109,8 +110,9 @@ def _build(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _apply(settings: Settings, args: argparse.Namespace) -> int:
+    from spamledger._files import write_atomic
     from spamledger.edge._errors import BundleFormatError
-    from spamledger.edge._format import Header, apply_delta, check_root, write_atomic
+    from spamledger.edge._format import Header, apply_delta, check_root
 
     try:
         data = args.base.read_bytes()

@@ -25,12 +25,9 @@ A delta (kind 1) has the same layout; its entries replace or add those keys, a v
 from __future__ import annotations
 
 import logging
-import os
 import struct
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 from Crypto.Hash import keccak as _keccak
@@ -290,26 +287,6 @@ def check_root(data: bytes | memoryview) -> Header:
         raise BundleFormatError(f"bundle content hashes to root 0x{computed.hex()}, header "
                                 f"says 0x{header.root.hex()}: the file was altered")
     return header
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a synced temporary file and one rename, so readers
-    see the old file or the new one, never a half-written one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    logger.info("wrote %s (%d bytes)", path, len(data))
-
-
-# ----------------------------------------------------------------------------- deltas
 
 
 def _members(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

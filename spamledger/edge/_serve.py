@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from spamledger._files import write_atomic
 from spamledger.edge._bundle import Bundle
 from spamledger.edge._errors import EdgeError
-from spamledger.edge._format import Header, apply_delta, write_atomic
+from spamledger.edge._format import Header, apply_delta
 
 logger = logging.getLogger(__name__)
 
