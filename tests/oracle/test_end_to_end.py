@@ -86,3 +86,41 @@ def test_simulate_refuses_a_country_that_is_not_an_iso_code(
     assert main(["oracle", "simulate", str(tmp_path / "sim"), "--countries", "US,XX"]) == 1
     assert "'XX'" in capsys.readouterr().err
     assert not (tmp_path / "sim").exists()
+
+
+def _flags(*command: str) -> set[str]:
+    """The option strings of ``spamledger oracle COMMAND``, read from the real parser."""
+    import argparse
+
+    from oracle._cli import register
+
+    root = argparse.ArgumentParser()
+    register(root.add_subparsers())
+    node = root
+    for name in ("oracle", *command):
+        sub = next(a for a in node._actions if isinstance(a, argparse._SubParsersAction))
+        node = sub.choices[name]
+    return {s for a in node._actions for s in a.option_strings}
+
+
+def test_train_and_score_keep_their_cli_contract() -> None:
+    """The flags operators script against (issue #18: the CLI contract is unchanged)."""
+    common = {"--calls", "--reports", "--features", "--model-dir", "--until"}
+    assert common | {"--labels", "--warm-start", "--peer-model"} <= _flags("train")
+    assert common | {"--out", "--no-reasons"} <= _flags("score")
+
+
+def test_scores_written_by_the_cli_have_exactly_the_documented_columns(tmp_path: Path) -> None:
+    import oracle
+
+    sim, model, scores = tmp_path / "sim", tmp_path / "model", tmp_path / "s.parquet"
+    assert main(["oracle", "simulate", str(sim), "--scale", "0.05", "--seed", "2"]) == 0
+    data = ["--calls", str(sim / "calls"), "--reports", str(sim / "reports.parquet")]
+    truth = pd.read_parquet(sim / "truth.parquet")
+    truth.assign(label=truth["is_spam"].astype(int))[["number", "label"]].to_csv(
+        tmp_path / "labels.csv", index=False)
+    assert main(["oracle", "train", *data, "--model-dir", str(model),
+                 "--labels", str(tmp_path / "labels.csv")]) == 0
+    assert main(["oracle", "score", *data, "--model-dir", str(model), "--out",
+                 str(scores), "--no-reasons"]) == 0
+    assert list(pd.read_parquet(scores).columns) == list(oracle.SCORE_COLUMNS)
