@@ -140,11 +140,13 @@ def test_number_only_in_an_epoch_snapshot_answers_with_a_proof_that_verifies_on_
                                tree.root, cid, approved_model(consortium, "epoch"), len(rows),
                                account=consortium.validators["US"])
     indexer.sync()
-    assert load_pending_epochs(engine, Evidence(store)) >= 1
+    # The session chain holds every earlier test's epochs too; one call loads at most
+    # ``limit`` of them, oldest first.
+    assert load_pending_epochs(engine, Evidence(store), limit=10_000) >= 1
 
     body = client.get(f"/v1/reputation/{numbers[2]}", headers=new_key(engine, "telco")).json()
-    assert (body["verdict"], body["score_bps"], body["category"]) == ("spam", 7002,
-                                                                      "telemarketing")
+    assert (body.get("verdict"), body.get("score_bps"), body.get("category")) == (
+        "spam", 7002, "telemarketing"), body
     source = body["source"]
     assert (source["kind"], source["epoch"], source["root"]) == ("epoch", epoch,
                                                                   "0x" + tree.root.hex())
