@@ -113,6 +113,16 @@ class SharedRedis:
             self._down_until = None
         logger.warning("Redis answers again: limits are shared across workers again")
 
+    def ready(self) -> Any:
+        """The client to ask now, or None: none configured, or inside a retry pause (which
+        counts as one decision taken locally)."""
+        if self.client is None:
+            return None
+        if not self.usable():
+            self.fell_back()
+            return None
+        return self.client
+
     def fell_back(self) -> None:
         """Count one limit decision taken locally because Redis was down."""
         self.fallbacks += 1
@@ -282,10 +292,7 @@ class AuthThrottle:
 
     def _shared_count(self, name: str) -> int | None:
         shared = self.shared
-        if shared is None or shared.client is None:
-            return None
-        if not shared.usable():
-            shared.fell_back()
+        if shared is None or shared.ready() is None:
             return None
         import redis
 
@@ -340,10 +347,7 @@ class DailyQuota:
 
     def _add_shared(self, key_id: int, day: int, numbers: int) -> int | None:
         shared = self.shared
-        if shared is None or shared.client is None:
-            return None
-        if not shared.usable():
-            shared.fell_back()
+        if shared is None or shared.ready() is None:
             return None
         import redis
 
