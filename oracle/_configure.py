@@ -72,12 +72,17 @@ def scoring_options(settings: Any, model: Model) -> dict[str, Any]:
 def label_policy(settings: Any) -> LabelPolicy:
     """Complaint rates estimated from the data, unless the operator fixed both."""
     spam, background = settings.oracle_spam_rate, settings.oracle_background_rate
+    if settings.oracle_min_organic < 0:
+        raise LabelError(f"oracle_min_organic must be 0 (off) or more, got "
+                         f"{settings.oracle_min_organic}")
+    rules = {"min_organic": settings.oracle_min_organic,
+             "sweep_alpha": settings.oracle_sweep_alpha}
     if not spam and not background:
-        return LabelPolicy()
+        return LabelPolicy(**rules)
     if not (0 < background < spam <= 1):
         raise LabelError("oracle_spam_rate and oracle_background_rate must both be set, with "
                          f"0 < background < spam <= 1 (got {background} and {spam})")
-    return LabelPolicy(spam_rate=spam, background_rate=background, estimate=False)
+    return LabelPolicy(spam_rate=spam, background_rate=background, estimate=False, **rules)
 
 
 def training_options(settings: Any) -> dict[str, Any]:

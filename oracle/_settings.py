@@ -26,6 +26,12 @@ SETTINGS: tuple[Setting, ...] = (
             "(EM per network). Set with oracle_background_rate to fix both", group=_G),
     Setting("oracle_background_rate", float, 0.0, "confirmed complaints per unit of "
             "exposure of a legitimate number; 0: estimate from the data", group=_G),
+    Setting("oracle_min_organic", int, 2, "established callers who must have rung a "
+            "number first for it to be labelled 'not spam' as sought out (customers call "
+            "their shop, nobody rings a robocaller first); 0 turns the rule off", group=_G),
+    Setting("oracle_sweep_alpha", float, 0.001, "family-wise chance of labelling an "
+            "ordinary caller spam for dialling adjacent numbers beyond chance; 0 turns the "
+            "sequential-dialling label off (complaints alone name spam)", group=_G),
     Setting("oracle_bags", int, 5, "models per country, each on its own undersampled "
             "negatives, averaged (fewer: faster scoring, noisier borderline verdicts)",
             group=_G),

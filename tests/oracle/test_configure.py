@@ -100,3 +100,20 @@ def test_fixed_complaint_rates_need_both_settings_in_order() -> None:
     assert (fixed.estimate, fixed.spam_rate, fixed.background_rate) == (False, 0.05, 0.001)
     with pytest.raises(LabelError, match="both be set"):
         label_policy(_settings(oracle_spam_rate=0.05))
+
+
+def test_label_rules_follow_the_settings() -> None:
+    from oracle._configure import label_policy
+
+    policy = label_policy(_settings(oracle_min_organic=0, oracle_sweep_alpha=0.0))
+    assert (policy.min_organic, policy.sweep_alpha, policy.estimate) == (0, 0.0, True)
+    fixed = label_policy(_settings(oracle_min_organic=3, oracle_spam_rate=0.05,
+                                   oracle_background_rate=0.001))
+    assert (fixed.min_organic, fixed.spam_rate, fixed.estimate) == (3, 0.05, False)
+
+
+def test_a_negative_organic_count_is_refused_by_name() -> None:
+    from oracle._configure import label_policy
+
+    with pytest.raises(oracle.LabelError, match="oracle_min_organic"):
+        label_policy(_settings(oracle_min_organic=-1))

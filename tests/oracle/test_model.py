@@ -163,3 +163,30 @@ def test_true_labels_train_one_model_per_fit_and_set_the_suspicious_tier_at_best
     # At the F1 optimum about as many numbers are flagged as are spam; at precision 0.70
     # on these overlapping classes far more would be.
     assert 0.7 * y.sum() <= flagged <= 1.35 * y.sum()
+
+
+def _given_labels(n: int, positive: float, countries: list[str]) -> pd.DataFrame:
+    rng = np.random.default_rng(2)
+    y = (rng.random(n) < positive).astype(int)
+    return pd.DataFrame({"number": [f"+1415555{i:04d}" for i in range(n)],
+                         "country": rng.choice(countries, n), "f1": rng.normal(y * 2.0, 1.0),
+                         "f2": rng.normal(y, 1.0), "label": y})
+
+
+def test_given_imbalanced_labels_are_fitted_whole_not_in_undersampled_bags() -> None:
+    """10% positives would be undersampled into 5 bags if the labels were derived; labels
+    an operator gives are true, so every row is fitted once."""
+    table = _given_labels(3000, 0.10, ["US"])
+    config = oracle.TrainConfig(max_iter=30, folds=3)
+    given = oracle.train(table, None, config)
+    assert given.countries["*"].metrics["bags"] == 1
+    derived = oracle.train(table.assign(firm=True), None, config)
+    assert derived.countries["*"].metrics["bags"] == config.bags
+
+
+def test_one_network_trains_one_model_not_the_same_one_twice() -> None:
+    config = oracle.TrainConfig(max_iter=30, folds=3, min_positives=50, min_negatives=50)
+    one = oracle.train(_given_labels(2000, 0.3, ["US"]), None, config)
+    assert set(one.countries) == {"*"}
+    two = oracle.train(_given_labels(2000, 0.3, ["US", "GB"]), None, config)
+    assert set(two.countries) == {"*", "US", "GB"}
