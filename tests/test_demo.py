@@ -24,6 +24,8 @@ def test_demo_runs_every_user_story_and_leaves_no_process(tmp_path):
     assert "All user stories passed." in proc.stdout
     assert "All demo processes stopped." in proc.stdout
     assert "Consortium learning" in proc.stdout
+    # Every operator learnt from the three others' approved models, fetched from IPFS.
+    assert "Peer models fetched from IPFS and hash-checked: 12 (4 operators)" in proc.stdout
     assert proc.stdout.rstrip().splitlines()[-1].startswith("Web console was at http://")
     assert not (out / "demo-services.json").exists()
     assert _processes_mentioning(str(out)) == []

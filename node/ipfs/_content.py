@@ -23,8 +23,12 @@ from node.ipfs._errors import BadContentType
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
+# NumPy's .npz (a zip of plain arrays, read with allow_pickle=False): the arrays of the
+# portable models operators share (oracle._portable).
+NPZ = "application/x-npz"
 DEFAULT_ALLOWED_TYPES: frozenset[str] = frozenset({
     JSON,
+    NPZ,
     "application/x-ndjson",
     "application/pdf",
     "application/vnd.apache.parquet",
@@ -42,6 +46,7 @@ _SUFFIX_TYPES = {
     ".md": "text/markdown",
     ".csv": "text/csv",
     ".txt": "text/plain",
+    ".npz": NPZ,
 }
 
 
@@ -105,6 +110,7 @@ _SNIFFERS: dict[str, Callable[[bytes], str | None]] = {
     "application/vnd.apache.parquet": _magic(b"PAR1", b"PAR1"),
     "image/png": _magic(b"\x89PNG\r\n\x1a\n"),
     "image/jpeg": _magic(b"\xff\xd8\xff"),
+    NPZ: _magic(b"PK\x03\x04"),
 }
 
 

@@ -44,7 +44,15 @@ def register_service_commands(sub: Any) -> None:
     msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     _add(msub, "register", "register a model hash with its metrics card", _register, [
         ("model_hash", {"help": "model content hash (hex)"}),
-        ("--card", {"type": Path, "required": True, "help": "metrics card JSON"})])
+        ("--card", {"type": Path, "required": True,
+                    "help": "metrics card JSON (model_card.json); the portable copy beside it "
+                            "(portable.json/.npz) is published to IPFS for peers"}),
+        ("--no-portable", {"action": "store_true",
+                           "help": "do not publish the portable copy beside the card"})])
+    _add(msub, "peers", "fetch every other operator's approved model (portable copy, by "
+         "the CIDs its on-chain card names) for training with --peer-model", _peers, [
+             ("--out", {"type": Path, "required": True,
+                        "help": "folder the peer models are written to"})])
     _add(msub, "approve", "approve another country's model", _approve,
          [("model_hash", {"help": "model content hash (hex)"}),
           ("--owner", {"required": True,
@@ -143,10 +151,25 @@ def _register(settings: Any, args: argparse.Namespace) -> int:
 
     app = _app(settings)
     try:
-        cid = app.models.register(args.model_hash, read_card(args.card))
+        beside = args.card.parent
+        portable = beside if (beside / "portable.json").exists() and not args.no_portable \
+            else None
+        cid = app.models.register(args.model_hash, read_card(args.card), portable)
         _print({"model": args.model_hash, "metricsCid": cid,
                 "onChain": app.models.onchain(args.model_hash)})
         return 0
+    finally:
+        app.close()
+
+
+def _peers(settings: Any, args: argparse.Namespace) -> int:
+    from oracle.service._peers import fetch_peer_models, peer_report
+
+    app = _app(settings)
+    try:
+        fetched, skipped = fetch_peer_models(app.chain, app.store, args.out)
+        _print(peer_report(fetched, skipped))
+        return 0 if fetched or not skipped else 1
     finally:
         app.close()
 

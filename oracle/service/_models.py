@@ -33,6 +33,7 @@ from oracle.service._errors import ModelGovernanceError
 from oracle.service._evidence import EvidenceWriter
 from oracle.service._operator import Operator
 from oracle.service._outbox import MINED
+from oracle.service._peers import attach_portable
 from oracle.service._scored import model_hash_bytes
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,15 @@ class ModelGovernance:
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
 
+    def card(self, model_hash: str | bytes) -> dict[str, Any]:
+        """The card this operator registered or promoted ``model_hash`` with (as published:
+        with its portable copy's CIDs when it has one)."""
+        h = model_hash_bytes(model_hash).hex()
+        card = self._load()["cards"].get(h)
+        if card is None:
+            raise ModelGovernanceError(f"no card recorded for model {h}")
+        return dict(card)
+
     def current(self) -> str | None:
         """Hex of the promoted model this operator votes with (None before the first)."""
         return self._load()["current"]
@@ -92,15 +102,23 @@ class ModelGovernance:
             raise ModelGovernanceError("model governance needs a chain connection")
         return self.chain
 
-    def register(self, model_hash: str | bytes, card: dict[str, Any]) -> str:
-        """Put the card into IPFS and register the model on-chain (once); returns its CID."""
+    def register(self, model_hash: str | bytes, card: dict[str, Any],
+                 portable_dir: Path | None = None) -> str:
+        """Put the card into IPFS and register the model on-chain (once); returns its CID.
+
+        :param portable_dir: the model's folder holding ``portable.json``/``.npz``: both go
+            into IPFS first and the card names their CIDs, so peers can fetch the model
+            (:mod:`oracle.service._peers`).
+        """
         chain, h = self._need_chain(), model_hash_bytes(model_hash)
-        state = self._load()
-        state["cards"][h.hex()] = card
-        self._save(state)
         action_id = f"model:{chain.chain_id}:{h.hex()}"
         chain.outbox.clear_failed("model")  # an earlier refusal is retried, not replayed
         found = chain.outbox.find(action_id)
+        if not found and portable_dir is not None:
+            card = attach_portable(card, Path(portable_dir), self._store())
+        state = self._load()
+        state["cards"][h.hex()] = card
+        self._save(state)
         cid = found.payload["cid"] if found else self._put_card(card)
         action = chain.outbox.plan(action_id, "model", {"hash": h.hex(), "cid": cid})
         chain.submitter.reconcile()
@@ -114,6 +132,11 @@ class ModelGovernance:
             raise ModelGovernanceError(f"registration of model {h.hex()} refused: "
                                        f"{done.error}")
         return action.payload["cid"]
+
+    def _store(self) -> Any:
+        if self.evidence is None:
+            raise ModelGovernanceError("publishing a model needs the IPFS evidence store")
+        return self.evidence.store
 
     def _put_card(self, card: dict[str, Any]) -> str:
         if self.evidence is None:

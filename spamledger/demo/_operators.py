@@ -75,25 +75,37 @@ def stage_and_train(rig: OperatorRig, sim: dict[str, Path], cut: datetime) -> No
 
 def learn_together(rigs: dict[str, OperatorRig], sim: dict[str, Path],
                    cut: datetime) -> dict[str, dict[str, Any]]:
-    """Each operator retrains with the others' portable models; both models judged.
+    """Each operator retrains with the others' approved models, fetched from IPFS.
 
-    The peers' models are read from their portable copies (never a pickle), each pinned
-    to the portable hash in its owner's model card. Returns, per operator, precision and
-    recall at the end of the data for the model trained alone and the one trained with
-    its peers (which becomes the operator's model).
+    Every operator reads the registry for the other validators' approved models, fetches
+    each portable copy (never a pickle) by the CIDs its on-chain card names, checks it
+    against the card's hash (:func:`oracle.service._peers.fetch_peer_models`), and learns
+    with them. The new model is registered, approved and promoted like the first; an
+    operator whose new model fails the no-regression check keeps voting with the old one.
+    Returns, per operator, precision and recall at the end of the data for the model
+    trained alone and the one trained with its peers, and how many peers it fetched.
     """
     import oracle
+    from oracle import LabelError
+    from oracle.service._peers import fetch_peer_models
     from oracle.service._scenario import train_operator
 
     alone = {cc: (rig.model_hash, rig.card) for cc, rig in rigs.items()}
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for cc, rig in rigs.items():
-        peers = [oracle.load_portable(rigs[p].app.operator.model_dir / h,
-                                      card["portable_sha256"], owner=p)
-                 for p, (h, card) in alone.items() if p != cc]
+        fetched, skipped = fetch_peer_models(rig.app.chain, rig.app.store,
+                                             rig.app.operator.state_dir / "peers")
+        if skipped:
+            raise LabelError(f"operator {cc}: peer models skipped: {skipped}")
+        peers = [oracle.load_portable(p.directory, p.portable_sha256, owner=p.country)
+                 for p in fetched]
         rig.model_hash, rig.card = train_operator(rig.app.operator, cut, peers=peers)
         out[cc] = {"alone": _judge(rig, alone[cc][0], sim),
-                   "consortium": _judge(rig, rig.model_hash, sim)}
+                   "consortium": _judge(rig, rig.model_hash, sim),
+                   "peers": sorted(p.country for p in fetched)}
+    register_and_approve(rigs)
+    for cc, rig in rigs.items():
+        out[cc]["promoted"] = rig.model_hash != alone[cc][0]
     return out
 
 
@@ -116,15 +128,27 @@ def _judge(rig: OperatorRig, model_hash: str, sim: dict[str, Path]) -> dict[str,
 def register_and_approve(rigs: dict[str, OperatorRig], approvals: int = 2) -> None:
     """Each model registered (card in IPFS), approved by operators of other countries,
     then promoted, so its votes are accepted."""
+    from oracle.service import ModelGovernanceError
+
     countries = list(rigs)
     for rig in rigs.values():
-        rig.app.models.register(rig.model_hash, rig.card)
+        # The portable copy beside the card goes into IPFS too: peers fetch it from there.
+        rig.app.models.register(rig.model_hash, rig.card,
+                                rig.app.operator.model_dir / rig.model_hash)
+        rig.card = rig.app.models.card(rig.model_hash)
     for i, cc in enumerate(countries):
         for j in range(1, approvals + 1):
             other = rigs[countries[(i + j) % len(countries)]]
             other.app.models.approve(rigs[cc].model_hash, rigs[cc].app.chain.address)
     for rig in rigs.values():
-        rig.app.models.promote(rig.model_hash, rig.card)
+        try:
+            rig.app.models.promote(rig.model_hash, rig.card)
+        except ModelGovernanceError as exc:
+            current = rig.app.models.current()
+            if current is None:
+                raise
+            logger.warning("%s keeps model %s: %s", rig.country, current[:12], exc)
+            rig.model_hash, rig.card = current, rig.app.models.card(current)
         rig.app.votes.set_model(rig.model_hash)
 
 

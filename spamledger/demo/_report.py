@@ -37,13 +37,16 @@ def _detection_table(evaluation: dict[str, Any]) -> Table:
 
 def _together_table(together: dict[str, Any]) -> Table:
     table = Table(title="Consortium learning (same run, each operator's network at day 14): "
-                  "alone → with the other operators' portable models")
-    for col in ("country", "precision", "recall", "spam-or-suspicious recall"):
+                  "alone → with the other operators' approved models, fetched from IPFS")
+    for col in ("country", "precision", "recall", "spam-or-suspicious recall", "peers",
+                "votes with"):
         table.add_column(col, justify="right")
     for cc, m in together.items():
         a, c = m["alone"], m["consortium"]
         table.add_row(cc, *(f"{_fmt(a[k])} → {_fmt(c[k])}"
-                            for k in ("precision", "recall", "flagged_recall")))
+                            for k in ("precision", "recall", "flagged_recall")),
+                      ",".join(m.get("peers", [])),
+                      "consortium model" if m.get("promoted") else "own model (not promoted)")
     return table
 
 
@@ -102,7 +105,11 @@ def print_report(console: Console, state: Any) -> bool:
     console.rule("SpamLedger demo report")
     console.print(_detection_table(state.data["evaluation"]))
     if state.data.get("together"):
-        console.print(_together_table(state.data["together"]))
+        together = state.data["together"]
+        console.print(_together_table(together))
+        fetched = sum(len(m.get("peers", [])) for m in together.values())
+        console.print(f"Peer models fetched from IPFS and hash-checked: {fetched} "
+                      f"({len(together)} operators)")
     console.print(_ledger_table(state))
     lines, ok = _stories(state)
     for line in lines:

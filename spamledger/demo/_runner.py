@@ -1,11 +1,12 @@
 """``make demo``: the whole consortium working, end to end, with a progress display.
 
 Steps: start chain and IPFS; keys; deploy; admit four operators, two arbiters and a
-regulator; simulate two weeks of each operator's network; train each model alone, then
-again with the other operators' portable models (consortium learning); register models with
-cross-country approvals; score and push votes and epoch snapshots; finalize cross-border
-rounds; start the API; then a telco lookup, a business dispute upheld by arbiters, and a
-regulator's audit. Every process started is ended unless ``--keep``.
+regulator; simulate two weeks of each operator's network; train each model alone; register
+models with cross-country approvals (card and portable copy in IPFS); train again with the
+other operators' approved models fetched from IPFS (consortium learning); score and push
+votes and epoch snapshots; finalize cross-border rounds; start the API; then a telco
+lookup, a business dispute upheld by arbiters, and a regulator's audit. Every process
+started is ended unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -131,8 +132,10 @@ def _steps(scale: float, seed: int) -> list[tuple[str, Callable[[DemoState], Non
         ("simulate two weeks of four operators' networks",
          lambda s: _simulate(s, scale, seed)),
         ("train each operator's model on its first ten days", _train),
-        ("learn together: retrain with the other operators' portable models", _together),
-        ("register models on-chain; other countries approve", _models),
+        ("register models on-chain (card and portable copy in IPFS); other countries "
+         "approve", _models),
+        ("learn together: fetch the approved peer models from IPFS, retrain, register",
+         _together),
         ("score the newest files; push votes and epoch snapshots; finalize rounds", _push),
         ("start the API with its chain indexer", _api),
         ("telco: look up a spam number and a legitimate courier", _telco),
