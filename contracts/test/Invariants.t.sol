@@ -22,6 +22,7 @@ import {Dispute} from "../Dispute.sol";
 contract LedgerHandler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
     uint256 internal constant N = 5;
+    uint256 internal constant POISON = 1 << 128; // a vote whose model is not approved: reverts its bundle
 
     struct Ghost {
         uint256 eligible;
@@ -164,10 +165,12 @@ contract LedgerHandler {
         uint64 round = consensus.currentRound(key).id;
         Consensus.ScoreVote[] memory votes = new Consensus.ScoreVote[](N + 1);
         bytes[] memory sigs = new bytes[](N + 1);
-        uint256[] memory fresh = new uint256[](N + 1); // validator index + 1 of a fresh vote, else 0
+        // validator index + 1 of a fresh vote, POISON for a scoring vote without an approved model
+        uint256[] memory fresh = new uint256[](N + 1);
         uint256 n;
         if (replay != type(uint256).max) {
             (votes[0], sigs[0]) = (_accepted[replay].vote, _accepted[replay].sig);
+            if (_unapproved(_accepted[replay].signer, votes[0])) fresh[0] = POISON;
             n = 1;
         }
         for (uint256 j; j < N; ++j) {
@@ -176,7 +179,8 @@ contract LedgerHandler {
             sigs[n] = _signature(j, votes[n]);
             if (_honestOk(key, round, j, votes[n])) {
                 fresh[n] = j + 1;
-                ++honestAttempts;
+            } else if (_unapproved(vm.addr(pks[j]), votes[n])) {
+                fresh[n] = POISON;
             }
             ++n;
         }
@@ -198,23 +202,33 @@ contract LedgerHandler {
         return _make(keys[k % 3], keyCountry[k % 3], round, j, uint16(r % 10001), uint8(r >> 16) % 8, (r >> 24) % 6 == 0);
     }
 
+    /// A scoring vote without an approved model that gets as far as the model check: it
+    /// reverts its whole bundle (ModelNotApproved), as malformed votes do.
+    function _unapproved(address signer, Consensus.ScoreVote memory v) internal view returns (bool) {
+        return !v.abstain && !models.isApproved(signer, v.modelHash) && _open(v.numberKey, v.round, signer);
+    }
+
     function _sendBundle(Consensus.ScoreVote[] memory votes, bytes[] memory sigs, uint256[] memory fresh) internal {
+        bool poisoned;
+        uint256 nFresh;
+        for (uint256 j; j < votes.length; ++j) {
+            if (fresh[j] == POISON) poisoned = true;
+            else if (fresh[j] != 0) ++nFresh;
+        }
+        // A bundle with a vote it must refuse whole is no honest attempt for the others in it.
+        if (!poisoned) honestAttempts += nFresh;
         try consensus.castVotes(votes, sigs) {
             ++bundlesSent;
+            if (poisoned) ++doubleCounts; // a scoring vote without an approved model was let through
             for (uint256 j; j < votes.length; ++j) {
-                if (fresh[j] == 0) continue;
+                if (fresh[j] == 0 || fresh[j] == POISON) continue;
                 address signer = vm.addr(pks[fresh[j] - 1]);
                 // Booked only when the chain says it counted: a fresh vote skipped shows in
                 // afterInvariant as honest votes != counted votes.
                 if (consensus.hasVoted(votes[j].numberKey, votes[j].round, signer)) _book(votes[j], sigs[j], signer);
             }
         } catch {
-            for (uint256 j; j < votes.length; ++j) {
-                if (fresh[j] != 0) {
-                    ++unexpectedReverts;
-                    break;
-                }
-            }
+            if (!poisoned && nFresh != 0) ++unexpectedReverts; // poisoned: ModelNotApproved, expected
         }
     }
 
@@ -330,17 +344,29 @@ contract LedgerHandler {
     }
 
     /// A validator moves to a new model mid-round: registered, approved by another country.
-    function churnModel(uint256 who) external {
+    function churnModel(uint256 who) public {
         uint256 j = who % N;
         address owner = vm.addr(pks[j]);
-        address approver = vm.addr(pks[(j + 1) % N]);
-        if (!vs.isValidator(owner) || !vs.isValidator(approver)) return;
+        uint256 a = (j + 1) % N;
+        while (a != j && !vs.isValidator(vm.addr(pks[a]))) a = (a + 1) % N; // every country differs
+        address approver = vm.addr(pks[a]);
+        if (!vs.isValidator(owner) || a == j) return;
         bytes32 m = keccak256(abi.encode("model", ++modelSerial));
         vm.prank(owner);
         models.registerModel(m, "bafymodel");
         vm.prank(approver);
         models.approveModel(owner, m);
         modelOf[j] = m;
+        ++churns;
+    }
+
+    /// Governance revokes the model a validator votes with, mid-round: its scoring votes are
+    /// refused from then on (a bundle holding one reverts whole) until it moves to a new model.
+    function revokeModel(uint256 who) external {
+        uint256 j = who % N;
+        address owner = vm.addr(pks[j]);
+        if (!models.isApproved(owner, modelOf[j])) return;
+        models.revokeModel(owner, modelOf[j]);
         ++churns;
     }
 
@@ -439,6 +465,10 @@ contract LedgerHandler {
         }
         for (uint256 i; i < 3; ++i) finalize(i);
         _warpPastEverything(); // locks set by the disputes decided just now
+        for (uint256 j; j < N; ++j) {
+            // A validator whose model was revoked moves to a new one first.
+            if (vs.isValidator(vm.addr(pks[j])) && !models.isApproved(vm.addr(pks[j]), modelOf[j])) churnModel(j);
+        }
         for (uint256 i; i < 3; ++i) _settleKey(i);
     }
 
@@ -570,12 +600,18 @@ contract LedgerHandler {
 
     /// True when an honest vote must be counted (or contest) right now.
     function _honestOk(bytes32 key, uint64 round, uint256 j, Consensus.ScoreVote memory v) internal view returns (bool) {
-        Consensus.Round memory r = consensus.currentRound(key);
         address signer = vm.addr(pks[j]);
+        return _open(key, round, signer) && !_ghostVoted[key][round][signer]
+            && (v.abstain || models.isApproved(signer, v.modelHash));
+    }
+
+    /// True when `signer` may vote in `round` of `key` right now (the round is open and the
+    /// signer eligible in it): only such a vote reaches the model check.
+    function _open(bytes32 key, uint64 round, address signer) internal view returns (bool) {
+        Consensus.Round memory r = consensus.currentRound(key);
         ValidatorSet.Validator memory val = vs.getValidator(signer);
         return r.status == 1 && r.id == round && round != 0 && block.timestamp <= r.deadline && val.active
-            && val.since <= r.openedAt && !_ghostVoted[key][round][signer]
-            && (v.abstain || models.isApproved(signer, v.modelHash));
+            && val.since <= r.openedAt;
     }
 
     function _castSigned(bytes32 key, bytes2 country, uint64 round, uint256 j, uint16 score, uint8 cat, bool abstain)
@@ -759,7 +795,14 @@ contract LedgerHandlerProgress is LedgerFixture {
         assertEq(h.votesCounted(), counted + 3, "fresh votes beside a replay count");
         assertEq(h.replayChanges(), 0, "the replay changed nothing");
 
-        // Churn, extreme governance and a far warp (records expire): the run still settles.
+        // GB's model is revoked mid-round: its scoring vote is refused, nothing counts.
+        h.revokeModel(1);
+        counted = h.votesCounted();
+        h.vote(1, 1, 9000, 3, false, false);
+        assertEq(h.votesCounted(), counted, "a vote naming a revoked model is refused");
+
+        // Churn, extreme governance and a far warp (records expire): the run still settles
+        // (GB moves to a newly approved model first).
         h.churnValidator(4, 0, 0);
         h.churnGovernance(1, 9999); // verdict share 100% of the eligible weight
         h.warpFar(60 days); // 90 days on: every record so far has expired, bar an upheld lock
