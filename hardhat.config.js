@@ -26,7 +26,9 @@ export default defineConfig({
     solidity: {
       // Kept modest: the machine has 2 shared cores and `make test-solidity` must stay < 3 min.
       fuzz: { runs: 256 },
-      invariant: { runs: 48, depth: 24, failOnRevert: false },
+      // failOnRevert: a handler never reverts (hostile calls are made inside try/catch), so
+      // a revert that reaches the fuzzer is a broken handler or an honest call refused.
+      invariant: { runs: 48, depth: 24, failOnRevert: true },
     },
   },
 });

@@ -12,13 +12,17 @@ import {Dispute} from "../Dispute.sol";
 
 /// @notice Drives the ledger with random honest and hostile actions and keeps ghost books of
 ///         what should have happened: an independent recount of every round (score, verdict,
-///         category, majority country, whether it may finalize at all). Hostile actions must
-///         be refused; an honest action that reverts is counted as `unexpectedReverts` (the
-///         failOnRevert of this suite: the invariant fuzzer's own flag stays off because
-///         hostile calls revert by design). Counters prove the handlers made progress.
+///         category, majority country, vote count, whether it may finalize at all). Hostile
+///         actions must be refused (they are made inside try/catch); an honest action that
+///         reverts is counted as `unexpectedReverts`, and a handler that reverts itself fails
+///         the run (`failOnRevert: true` in hardhat.config.js). `settle` ends every run
+///         (afterInvariant): it closes what the fuzzer left open and then must finalize every
+///         number, decide a dispute on each and keep the lock, so a run in which votes,
+///         finalizations or disputes stopped working fails even if the fuzzer never got there.
 contract LedgerHandler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
     uint256 internal constant N = 5;
+    uint256 internal constant POISON = 1 << 128; // a vote whose model is not approved: reverts its bundle
 
     struct Ghost {
         uint256 eligible;
@@ -28,6 +32,7 @@ contract LedgerHandler {
         uint256 scoring;
         uint256 flagging;
         uint256 scoreSum;
+        uint256 votes;
         uint256[8] categories;
         bytes2 leader;
     }
@@ -35,6 +40,7 @@ contract LedgerHandler {
     struct Signed {
         Consensus.ScoreVote vote;
         bytes sig;
+        address signer;
     }
 
     ValidatorSet internal immutable vs;
@@ -65,6 +71,8 @@ contract LedgerHandler {
     uint256 public lockBreaches;
     uint256 public decidedTwice;
     uint256 public epochJumps;
+    uint256 public replayChanges; // a replay that was not refused or changed the key's state
+    uint256 public staleDisputes; // a dispute opened on an expired or unflagged record
     // the ledger disagreeing with the recount (must stay 0)
     uint256 public recountMismatches;
     uint256 public unexpectedReverts;
@@ -81,6 +89,11 @@ contract LedgerHandler {
     uint256 public upheld;
     uint256 public lastDisputeId;
     uint256 public honestAttempts;
+    uint256 public farWarps;
+    uint256 public settles;
+    uint256 public settledRounds; // rounds of `settle` that finalized with every active vote
+    uint256 public settledDisputes; // disputes of `settle` upheld, with the lock then holding
+    address internal immutable regulator;
 
     constructor(
         ValidatorSet vs_,
@@ -90,10 +103,11 @@ contract LedgerHandler {
         SnapshotRegistry snapshots_,
         Dispute dispute_,
         address relayer_,
+        address regulator_,
         address[4] memory arbiters_
     ) {
         (vs, models, consensus, registry, snapshots, dispute) = (vs_, models_, consensus_, registry_, snapshots_, dispute_);
-        relayer = relayer_;
+        (relayer, regulator) = (relayer_, regulator_);
         arbiters = arbiters_;
         for (uint256 i; i < N; ++i) modelOf[i] = keccak256("model-v1");
     }
@@ -130,19 +144,44 @@ contract LedgerHandler {
 
     /// Several validators at once (what an oracle's bundle does), through `castVotes`.
     function voteBundle(uint256 k, uint256 seed, uint8 mask) public {
+        _bundle(k, seed, mask, type(uint256).max, false);
+    }
+
+    /// An accepted vote copied verbatim into a bundle of fresh ones (a relayer replaying what
+    /// it saw): the copy is skipped and counts nothing, the fresh votes all count.
+    function replayInFreshBundle(uint256 idx, uint256 k, uint256 seed, uint8 mask) external {
+        if (_accepted.length == 0) return;
+        uint256 i = idx % _accepted.length;
+        // A vote past its own deadline is malformed and reverts any bundle (Bundle.t.sol).
+        if (_accepted[i].vote.deadline < block.timestamp) return;
+        ++replaysTried;
+        _bundle(k, seed, mask, i, false);
+    }
+
+    /// Votes of the validators in `mask` for key `k` (random scores from `seed`, or all spam
+    /// when `spam`), after a verbatim copy of accepted vote `replay` unless it is max.
+    function _bundle(uint256 k, uint256 seed, uint8 mask, uint256 replay, bool spam) internal {
         bytes32 key = keys[k % 3];
         uint64 round = consensus.currentRound(key).id;
-        Consensus.ScoreVote[] memory votes = new Consensus.ScoreVote[](N);
-        bytes[] memory sigs = new bytes[](N);
-        bool[] memory fresh = new bool[](N);
+        Consensus.ScoreVote[] memory votes = new Consensus.ScoreVote[](N + 1);
+        bytes[] memory sigs = new bytes[](N + 1);
+        // validator index + 1 of a fresh vote, POISON for a scoring vote without an approved model
+        uint256[] memory fresh = new uint256[](N + 1);
         uint256 n;
+        if (replay != type(uint256).max) {
+            (votes[0], sigs[0]) = (_accepted[replay].vote, _accepted[replay].sig);
+            if (_unapproved(_accepted[replay].signer, votes[0])) fresh[0] = POISON;
+            n = 1;
+        }
         for (uint256 j; j < N; ++j) {
             if ((mask >> j) & 1 == 0) continue;
-            uint256 r = uint256(keccak256(abi.encode(seed, j)));
-            votes[n] = _make(key, keyCountry[k % 3], round, j, uint16(r % 10001), uint8(r >> 16) % 8, (r >> 24) % 6 == 0);
+            votes[n] = _bundleVote(k, round, j, seed, spam);
             sigs[n] = _signature(j, votes[n]);
-            fresh[n] = _honestOk(key, round, j, votes[n]);
-            if (fresh[n]) ++honestAttempts;
+            if (_honestOk(key, round, j, votes[n])) {
+                fresh[n] = j + 1;
+            } else if (_unapproved(vm.addr(pks[j]), votes[n])) {
+                fresh[n] = POISON;
+            }
             ++n;
         }
         if (n == 0) return;
@@ -150,21 +189,46 @@ contract LedgerHandler {
             mstore(votes, n)
             mstore(sigs, n)
         }
+        _sendBundle(votes, sigs, fresh);
+    }
+
+    function _bundleVote(uint256 k, uint64 round, uint256 j, uint256 seed, bool spam)
+        internal
+        view
+        returns (Consensus.ScoreVote memory)
+    {
+        if (spam) return _make(keys[k % 3], keyCountry[k % 3], round, j, 10000, uint8(j % 8), false);
+        uint256 r = uint256(keccak256(abi.encode(seed, j)));
+        return _make(keys[k % 3], keyCountry[k % 3], round, j, uint16(r % 10001), uint8(r >> 16) % 8, (r >> 24) % 6 == 0);
+    }
+
+    /// A scoring vote without an approved model that gets as far as the model check: it
+    /// reverts its whole bundle (ModelNotApproved), as malformed votes do.
+    function _unapproved(address signer, Consensus.ScoreVote memory v) internal view returns (bool) {
+        return !v.abstain && !models.isApproved(signer, v.modelHash) && _open(v.numberKey, v.round, signer);
+    }
+
+    function _sendBundle(Consensus.ScoreVote[] memory votes, bytes[] memory sigs, uint256[] memory fresh) internal {
+        bool poisoned;
+        uint256 nFresh;
+        for (uint256 j; j < votes.length; ++j) {
+            if (fresh[j] == POISON) poisoned = true;
+            else if (fresh[j] != 0) ++nFresh;
+        }
+        // A bundle with a vote it must refuse whole is no honest attempt for the others in it.
+        if (!poisoned) honestAttempts += nFresh;
         try consensus.castVotes(votes, sigs) {
             ++bundlesSent;
-            for (uint256 j; j < n; ++j) {
-                address signer = vm.addr(pks[_indexOf(votes[j], sigs[j])]);
-                if (fresh[j] && consensus.hasVoted(key, round, signer) && !_ghostVoted[key][round][signer]) {
-                    _book(votes[j], sigs[j], signer);
-                }
+            if (poisoned) ++doubleCounts; // a scoring vote without an approved model was let through
+            for (uint256 j; j < votes.length; ++j) {
+                if (fresh[j] == 0 || fresh[j] == POISON) continue;
+                address signer = vm.addr(pks[fresh[j] - 1]);
+                // Booked only when the chain says it counted: a fresh vote skipped shows in
+                // afterInvariant as honest votes != counted votes.
+                if (consensus.hasVoted(votes[j].numberKey, votes[j].round, signer)) _book(votes[j], sigs[j], signer);
             }
         } catch {
-            for (uint256 j; j < n; ++j) {
-                if (fresh[j]) {
-                    ++unexpectedReverts;
-                    break;
-                }
-            }
+            if (!poisoned && nFresh != 0) ++unexpectedReverts; // poisoned: ModelNotApproved, expected
         }
     }
 
@@ -185,14 +249,17 @@ contract LedgerHandler {
         _hostile(v, _signature(j, v));
     }
 
-    /// An accepted signature resubmitted verbatim, alone: refused (any round).
+    /// An accepted signature resubmitted verbatim, alone: refused (any round), nothing changes.
     function replayAccepted(uint256 idx) external {
         if (_accepted.length == 0) return;
         Signed storage s = _accepted[idx % _accepted.length];
+        bytes32 before = _stateOf(s.vote.numberKey, s.vote.round, s.signer);
         _hostile(s.vote, s.sig);
+        if (_stateOf(s.vote.numberKey, s.vote.round, s.signer) != before) ++replayChanges;
     }
 
-    /// An accepted signature resubmitted verbatim inside a bundle: skipped, never recounted.
+    /// An accepted signature resubmitted verbatim as a bundle of one: skipped (or refused when
+    /// malformed by now, e.g. past its deadline), and nothing about the number changes.
     function replayAcceptedInBundle(uint256 idx) external {
         if (_accepted.length == 0) return;
         Signed storage s = _accepted[idx % _accepted.length];
@@ -200,17 +267,32 @@ contract LedgerHandler {
         bytes[] memory sigs = new bytes[](1);
         votes[0] = s.vote;
         sigs[0] = s.sig;
-        uint16 before = consensus.currentRound(s.vote.numberKey).voteCount;
+        bytes32 before = _stateOf(s.vote.numberKey, s.vote.round, s.signer);
         ++replaysTried;
-        try consensus.castVotes(votes, sigs) {
-            if (consensus.currentRound(s.vote.numberKey).voteCount != before) ++replaysAccepted;
-        } catch {}
+        try consensus.castVotes(votes, sigs) {} catch {}
+        if (_stateOf(s.vote.numberKey, s.vote.round, s.signer) != before) ++replayChanges;
+    }
+
+    /// Everything a replay could touch for the vote's number: the round header, its running
+    /// sums and category weights, the signer's seat, the stored record.
+    function _stateOf(bytes32 key, uint64 round, address signer) internal view returns (bytes32) {
+        Consensus.Round memory r = consensus.currentRound(key);
+        return keccak256(
+            abi.encode(
+                r, consensus.tallyOf(key), consensus.categoryWeights(key, r.id), consensus.hasVoted(key, round, signer),
+                registry.get(key)
+            )
+        );
     }
 
     function finalize(uint256 k) public {
         bytes32 key = keys[k % 3];
         Consensus.Round memory r = consensus.currentRound(key);
         if (r.status != 1) return;
+        Ghost storage g = _ghost[key][r.id];
+        if (r.voteCount != g.votes || consensus.tallyOf(key).participatingWeight != g.participating) {
+            ++recountMismatches; // counted votes differ from the handler's book before closing
+        }
         (bool allowed, bool finalizes) = _expectedOutcome(key, r);
         try consensus.finalize(key) {
             if (!allowed) ++recountMismatches;
@@ -234,6 +316,7 @@ contract LedgerHandler {
 
     /// Past record expiry (90 days) and upheld locks.
     function warpFar(uint256 secs) external {
+        ++farWarps;
         vm.warp(block.timestamp + 30 days + (secs % 80 days));
     }
 
@@ -261,17 +344,29 @@ contract LedgerHandler {
     }
 
     /// A validator moves to a new model mid-round: registered, approved by another country.
-    function churnModel(uint256 who) external {
+    function churnModel(uint256 who) public {
         uint256 j = who % N;
         address owner = vm.addr(pks[j]);
-        address approver = vm.addr(pks[(j + 1) % N]);
-        if (!vs.isValidator(owner) || !vs.isValidator(approver)) return;
+        uint256 a = (j + 1) % N;
+        while (a != j && !vs.isValidator(vm.addr(pks[a]))) a = (a + 1) % N; // every country differs
+        address approver = vm.addr(pks[a]);
+        if (!vs.isValidator(owner) || a == j) return;
         bytes32 m = keccak256(abi.encode("model", ++modelSerial));
         vm.prank(owner);
         models.registerModel(m, "bafymodel");
         vm.prank(approver);
         models.approveModel(owner, m);
         modelOf[j] = m;
+        ++churns;
+    }
+
+    /// Governance revokes the model a validator votes with, mid-round: its scoring votes are
+    /// refused from then on (a bundle holding one reverts whole) until it moves to a new model.
+    function revokeModel(uint256 who) external {
+        uint256 j = who % N;
+        address owner = vm.addr(pks[j]);
+        if (!models.isApproved(owner, modelOf[j])) return;
+        models.revokeModel(owner, modelOf[j]);
         ++churns;
     }
 
@@ -303,11 +398,22 @@ contract LedgerHandler {
         }
     }
 
+    /// Opens when the record is flagged and unexpired, with no dispute open, past its cooldown
+    /// and under the claimant's limit; refused otherwise (an expired record has nothing to dispute).
     function openDispute(uint256 k, uint8 claimant) public {
+        bytes32 key = keys[k % 3];
+        bytes32 who = keccak256(abi.encode(claimant % 4));
+        SpamRegistry.Record memory rec = registry.get(key);
+        bool live = (rec.verdict == 2 || rec.verdict == 3) && rec.expiresAt > block.timestamp;
+        bool disputable = live && dispute.openDisputeOf(key) == 0 && dispute.cooldownEndsAt(key) <= block.timestamp
+            && dispute.openCountOf(who) < dispute.maxOpenPerClaimant();
         vm.prank(relayer);
-        try dispute.openDispute(keys[k % 3], keccak256(abi.encode(claimant % 4)), "bafyclaim") returns (uint256 id) {
+        try dispute.openDispute(key, who, "bafyclaim") returns (uint256 id) {
             lastDisputeId = id;
-        } catch {}
+            if (!live) ++staleDisputes;
+        } catch {
+            if (disputable) ++unexpectedReverts;
+        }
     }
 
     /// A whole dispute at once: open, arbiters vote per `mask`, resolve.
@@ -330,7 +436,10 @@ contract LedgerHandler {
 
     function resolve(uint256 back) public {
         if (lastDisputeId == 0) return;
-        uint256 id = lastDisputeId - (back % lastDisputeId);
+        _resolveId(lastDisputeId - (back % lastDisputeId));
+    }
+
+    function _resolveId(uint256 id) internal {
         try dispute.resolve(id) {
             if (++_decisions[id] > 1) ++decidedTwice;
             ++resolved;
@@ -338,6 +447,87 @@ contract LedgerHandler {
             if (c.status != 4 && c.voteCount < 2) ++recountMismatches; // decided by fewer than two
             if (c.status == 2) ++upheld;
         } catch {}
+    }
+
+    // ------------------------------------------------------------------ end of a run
+
+    /// Whatever the fuzzer left (validators suspended or re-weighted, parameters at their
+    /// extremes, records expired or locked, rounds and disputes pending): once pending
+    /// disputes and rounds are closed, every number must still finalize when every active
+    /// validator votes, a dispute on it must be upheld, and the lock must then hold.
+    /// afterInvariant runs it; the fuzzer may call it mid-run too.
+    function settle() public {
+        ++settles;
+        _warpPastEverything();
+        for (uint256 i; i < 3; ++i) {
+            uint256 id = dispute.openDisputeOf(keys[i]);
+            if (id != 0) _resolveId(id);
+        }
+        for (uint256 i; i < 3; ++i) finalize(i);
+        _warpPastEverything(); // locks set by the disputes decided just now
+        for (uint256 j; j < N; ++j) {
+            // A validator whose model was revoked moves to a new one first.
+            if (vs.isValidator(vm.addr(pks[j])) && !models.isApproved(vm.addr(pks[j]), modelOf[j])) churnModel(j);
+        }
+        for (uint256 i; i < 3; ++i) _settleKey(i);
+    }
+
+    function _warpPastEverything() internal {
+        vm.warp(
+            block.timestamp + 1 + consensus.roundDuration() + dispute.voteWindow() + dispute.lockPeriod()
+                + dispute.cooldown()
+        );
+    }
+
+    /// Through the handlers the fuzzer calls (a broken handler breaks the settlement too):
+    /// key 0 by one bundle, key 1 by single votes, key 2 by one vote and then a bundle that
+    /// starts with a verbatim copy of it.
+    function _settleKey(uint256 i) internal {
+        bytes32 key = keys[i];
+        uint256 opener;
+        uint8 active;
+        for (uint256 j = N; j > 0; --j) {
+            if (vs.isValidator(vm.addr(pks[j - 1]))) (opener, active) = (j - 1, active | uint8(1 << (j - 1)));
+        }
+        uint64 previous = consensus.currentRound(key).id;
+        openRound(i, opener);
+        uint64 round = consensus.currentRound(key).id;
+        if (round == previous) return; // not opened: unexpectedReverts says why
+        // Every active validator flags it: quorum, verdict share and spam under any parameters.
+        if (i == 0) {
+            _bundle(i, 0, active, type(uint256).max, true);
+        } else {
+            vote(i, opener, 10000, uint8(opener % 8), false, false);
+            if (!_ghostVoted[key][round][vm.addr(pks[opener])]) return; // unexpectedReverts says why
+            for (uint256 j; j < N && i == 1; ++j) {
+                if (j != opener && (active >> j) & 1 == 1) vote(i, j, 10000, uint8(j % 8), false, false);
+            }
+            if (i == 2) _bundle(i, 0, active & ~uint8(1 << opener), _accepted.length - 1, true);
+        }
+        uint256 before = finalized;
+        finalize(i);
+        if (finalized != before + 1) return;
+        ++settledRounds;
+        openDispute(i, uint8(i));
+        uint256 id = dispute.openDisputeOf(key);
+        if (id == 0) return;
+        // Every arbiter outside the majority country and the regulator uphold it.
+        bytes2 majority = dispute.getDispute(id).majorityCountry;
+        for (uint256 a; a < 4; ++a) {
+            (bytes2 country,) = vs.arbiterOf(arbiters[a]);
+            vm.prank(arbiters[a]);
+            try dispute.vote(id, true) {} catch {
+                if (country != majority) ++unexpectedReverts;
+            }
+        }
+        vm.prank(regulator);
+        try dispute.vote(id, true) {} catch {
+            ++unexpectedReverts;
+        }
+        _resolveId(id);
+        if (dispute.getDispute(id).status != 2 || !registry.isLocked(key)) return;
+        openRound(i, opener); // refused: the record is locked (lockBreaches otherwise)
+        if (consensus.currentRound(key).id == round) ++settledDisputes;
     }
 
     // ------------------------------------------------------------------ recount
@@ -362,6 +552,10 @@ contract LedgerHandler {
 
     function ghostParticipating(bytes32 key, uint64 round) external view returns (uint256) {
         return _ghost[key][round].participating;
+    }
+
+    function ghostVotes(bytes32 key, uint64 round) external view returns (uint256) {
+        return _ghost[key][round].votes;
     }
 
     function _expectedOutcome(bytes32 key, Consensus.Round memory r) internal view returns (bool allowed, bool finalizes) {
@@ -404,21 +598,20 @@ contract LedgerHandler {
         return abi.encodePacked(r, s, sv);
     }
 
-    function _indexOf(Consensus.ScoreVote memory v, bytes memory sig) internal view returns (uint256) {
-        for (uint256 j; j < N; ++j) {
-            if (keccak256(_signature(j, v)) == keccak256(sig)) return j;
-        }
-        revert("unknown signer");
-    }
-
     /// True when an honest vote must be counted (or contest) right now.
     function _honestOk(bytes32 key, uint64 round, uint256 j, Consensus.ScoreVote memory v) internal view returns (bool) {
-        Consensus.Round memory r = consensus.currentRound(key);
         address signer = vm.addr(pks[j]);
+        return _open(key, round, signer) && !_ghostVoted[key][round][signer]
+            && (v.abstain || models.isApproved(signer, v.modelHash));
+    }
+
+    /// True when `signer` may vote in `round` of `key` right now (the round is open and the
+    /// signer eligible in it): only such a vote reaches the model check.
+    function _open(bytes32 key, uint64 round, address signer) internal view returns (bool) {
+        Consensus.Round memory r = consensus.currentRound(key);
         ValidatorSet.Validator memory val = vs.getValidator(signer);
         return r.status == 1 && r.id == round && round != 0 && block.timestamp <= r.deadline && val.active
-            && val.since <= r.openedAt && !_ghostVoted[key][round][signer]
-            && (v.abstain || models.isApproved(signer, v.modelHash));
+            && val.since <= r.openedAt;
     }
 
     function _castSigned(bytes32 key, bytes2 country, uint64 round, uint256 j, uint16 score, uint8 cat, bool abstain)
@@ -447,7 +640,7 @@ contract LedgerHandler {
     function _book(Consensus.ScoreVote memory v, bytes memory sig, address signer) internal {
         if (_ghostVoted[v.numberKey][v.round][signer]) ++doubleCounts;
         _ghostVoted[v.numberKey][v.round][signer] = true;
-        _accepted.push(Signed(v, sig));
+        _accepted.push(Signed(v, sig, signer));
         (bytes2 country, uint32 w) = vs.activeValidator(signer);
         Ghost storage g = _ghost[v.numberKey][v.round];
         Consensus.Round memory r = consensus.currentRound(v.numberKey);
@@ -457,6 +650,7 @@ contract LedgerHandler {
             return;
         }
         ++votesCounted;
+        ++g.votes;
         g.participating += w;
         if (v.abstain) return;
         g.scoring += w;
@@ -482,7 +676,7 @@ contract LedgerInvariants is LedgerFixture {
         dispute.setVoteWindow(12 hours);
         dispute.setLockPeriod(1 days);
         dispute.setCooldown(1 hours);
-        handler = new LedgerHandler(vs, models, consensus, registry, snapshots, dispute, relayer, arbiters);
+        handler = new LedgerHandler(vs, models, consensus, registry, snapshots, dispute, relayer, regulator, arbiters);
         vs.grantRole(vs.GOVERNANCE_ROLE(), address(handler)); // the churn handlers govern
         targetContract(address(handler));
     }
@@ -494,11 +688,13 @@ contract LedgerInvariants is LedgerFixture {
     function invariant_a_vote_counts_once_and_signatures_do_not_replay() public view {
         assertEq(handler.doubleCounts(), 0, "validator counted twice or an ineligible vote counted");
         assertEq(handler.replaysAccepted(), 0, "re-vote or replayed signature accepted");
+        assertEq(handler.replayChanges(), 0, "a verbatim replay changed the number's round, tally or record");
         for (uint256 i; i < 3; ++i) {
             bytes32 key = handler.keys(i);
             Consensus.Round memory r = consensus.currentRound(key);
             if (r.id == 0) continue;
             assertEq(consensus.tallyOf(key).participatingWeight, handler.ghostParticipating(key, r.id), "participation");
+            assertEq(r.voteCount, handler.ghostVotes(key, r.id), "vote count");
         }
     }
 
@@ -526,6 +722,7 @@ contract LedgerInvariants is LedgerFixture {
 
     function invariant_a_dispute_is_decided_once() public view {
         assertEq(handler.decidedTwice(), 0, "dispute decided twice");
+        assertEq(handler.staleDisputes(), 0, "a dispute opened on an expired or unflagged record");
     }
 
     function invariant_epochs_are_sequential() public view {
@@ -543,12 +740,27 @@ contract LedgerInvariants is LedgerFixture {
         }
     }
 
-    /// Runs after each invariant run: every vote the handler expected to count was counted,
-    ///         and nothing else (a run where every vote reverted fails here).
-    function afterInvariant() public view {
+    /// Runs after each invariant run: `settle` closes what the run left and drives every
+    ///         number through a full round and an upheld dispute. Counters must show that
+    ///         happened (a run in which every vote, finalization or dispute reverted fails
+    ///         here), every vote the handler expected to count was counted and nothing else,
+    ///         and nothing hostile got through during the run or the settlement.
+    function afterInvariant() public {
+        handler.settle();
+        assertGe(handler.settles(), 1, "settled");
+        assertEq(handler.settledRounds(), 3 * handler.settles(), "a number did not finalize with every active vote");
+        assertEq(handler.settledDisputes(), 3 * handler.settles(), "a dispute was not upheld or its lock did not hold");
+        assertGe(handler.votesCounted(), 6, "votes counted");
+        assertGe(handler.finalized(), 3, "rounds finalized");
+        assertGe(handler.resolved(), 3, "disputes decided");
         assertEq(
             handler.votesCounted() + handler.contestsCounted(), handler.honestAttempts(), "honest votes != counted votes"
         );
+        assertEq(handler.unexpectedReverts(), 0, "an honest action reverted");
+        assertEq(handler.recountMismatches(), 0, "finalize outcome or record differs from the recount");
+        assertEq(handler.lockBreaches(), 0, "round opened on a locked record");
+        assertEq(handler.doubleCounts() + handler.replaysAccepted() + handler.replayChanges(), 0, "a vote counted twice");
+        assertEq(handler.unauthorizedWrites() + handler.decidedTwice() + handler.staleDisputes(), 0, "hostile write");
     }
 }
 
@@ -557,7 +769,7 @@ contract LedgerInvariants is LedgerFixture {
 contract LedgerHandlerProgress is LedgerFixture {
     function test_the_handlers_make_progress() public {
         consensus.setRoundDuration(6 hours);
-        LedgerHandler h = new LedgerHandler(vs, models, consensus, registry, snapshots, dispute, relayer, arbiters);
+        LedgerHandler h = new LedgerHandler(vs, models, consensus, registry, snapshots, dispute, relayer, regulator, arbiters);
         vs.grantRole(vs.GOVERNANCE_ROLE(), address(h));
         for (uint256 s; s < 6; ++s) h.consensusRound(s, s, s, 31);
         h.replayAccepted(0);
@@ -573,5 +785,38 @@ contract LedgerHandlerProgress is LedgerFixture {
         assertEq(h.epochJumps(), 0, "epoch jump refused");
         assertEq(h.recountMismatches(), 0, "records equal the recount");
         assertEq(h.unexpectedReverts(), 0, "honest actions succeeded");
+
+        // A vote copied out of a pending bundle and relayed ahead of it: the copy is skipped,
+        // the three fresh votes count.
+        h.openRound(1, 0);
+        h.vote(1, 0, 9000, 3, false, false);
+        uint256 counted = h.votesCounted();
+        h.replayInFreshBundle(counted + h.contestsCounted() - 1, 1, 7, 0x1c);
+        assertEq(h.votesCounted(), counted + 3, "fresh votes beside a replay count");
+        assertEq(h.replayChanges(), 0, "the replay changed nothing");
+
+        // GB's model is revoked mid-round: its scoring vote is refused, nothing counts.
+        h.revokeModel(1);
+        counted = h.votesCounted();
+        h.vote(1, 1, 9000, 3, false, false);
+        assertEq(h.votesCounted(), counted, "a vote naming a revoked model is refused");
+
+        // Churn, extreme governance and a far warp (records expire): the run still settles
+        // (GB moves to a newly approved model first).
+        h.churnValidator(4, 0, 0);
+        h.churnGovernance(1, 9999); // verdict share 100% of the eligible weight
+        h.warpFar(60 days); // 90 days on: every record so far has expired, bar an upheld lock
+        for (uint256 i; i < 3; ++i) {
+            if (!registry.isLocked(h.keys(i))) {
+                assertLe(registry.get(h.keys(i)).expiresAt, block.timestamp, "record expired");
+            }
+            h.openDispute(i, 2); // nothing to dispute
+        }
+        h.settle();
+        assertEq(h.settledRounds(), 3, "every number finalized at settlement");
+        assertEq(h.settledDisputes(), 3, "every dispute upheld and locked");
+        assertEq(h.staleDisputes() + h.lockBreaches() + h.replaysAccepted() + h.replayChanges(), 0, "hostile");
+        assertEq(h.recountMismatches() + h.unexpectedReverts(), 0, "recount and honest actions");
+        assertEq(h.votesCounted() + h.contestsCounted(), h.honestAttempts(), "honest votes == counted votes");
     }
 }
