@@ -242,8 +242,13 @@ contract RoundBatchTest is LedgerFixture {
         vm.prank(stranger);
         consensus.finalize(K1);
         uint40 firstAt = registry.get(K1).finalizedAt;
-        vm.warp(block.timestamp + 60);
+        // Past the deadline too: a closed round must not be closed (or expired) again.
+        vm.warp(block.timestamp + 1 days + 1);
         vm.recordLogs();
+        vm.expectEmit(true, true, false, true, address(consensus));
+        emit Consensus.FinalizeSkipped(K1, 1, consensus.FINALIZE_SKIP_NO_OPEN_ROUND());
+        vm.expectEmit(true, true, false, true, address(consensus));
+        emit Consensus.FinalizeSkipped(K2, 1, consensus.FINALIZE_SKIP_NO_OPEN_ROUND());
         (uint256 finalized, uint256 expired) = consensus.finalizeMany(_keys(K1, K2, K2));
         assertEq(finalized, 1, "K2 once");
         assertEq(expired, 0, "none expired");
@@ -253,12 +258,16 @@ contract RoundBatchTest is LedgerFixture {
         Vm.Log[] memory logs = vm.getRecordedLogs();
         uint256 fin;
         uint256 skipped;
+        uint256 closedAgain;
         for (uint256 i; i < logs.length; ++i) {
             if (logs[i].emitter != address(consensus)) continue;
             if (logs[i].topics[0] == Consensus.RoundFinalized.selector) ++fin;
             if (logs[i].topics[0] == Consensus.FinalizeSkipped.selector) ++skipped;
+            if (logs[i].topics[0] == Consensus.RoundExpired.selector) ++closedAgain;
         }
         assertEq(fin, 1, "one RoundFinalized");
+        assertEq(closedAgain, 0, "no RoundExpired");
+        assertEq(consensus.currentRound(K1).status, consensus.ROUND_FINALIZED(), "K1 stays finalized");
         assertEq(skipped, 2, "two FinalizeSkipped");
     }
 
