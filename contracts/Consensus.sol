@@ -58,7 +58,18 @@ contract Consensus is Governed, EIP712 {
     uint8 public constant SKIP_ROUND_CLOSED = 2;
     uint8 public constant SKIP_NOT_ELIGIBLE = 3;
 
-    /// @notice Largest number of votes in one `castVotes` bundle.
+    /// Why `openRounds` skipped a key (`OpenSkipped.reason`); `openRound` reverts instead.
+    uint8 public constant OPEN_SKIP_ALREADY_OPEN = 1;
+    uint8 public constant OPEN_SKIP_LOCKED = 2;
+    uint8 public constant OPEN_SKIP_DISPUTE_PENDING = 3;
+
+    /// Why `finalizeMany` skipped a key (`FinalizeSkipped.reason`); `finalize` reverts instead.
+    uint8 public constant FINALIZE_SKIP_NO_OPEN_ROUND = 1;
+    uint8 public constant FINALIZE_SKIP_QUORUM_NOT_REACHED = 2;
+    uint8 public constant FINALIZE_SKIP_DISPUTE_PENDING = 3;
+
+    /// @notice Largest number of votes in one `castVotes` bundle, and of keys in one
+    ///         `openRounds` or `finalizeMany` batch.
     uint256 public constant MAX_BUNDLE = 64;
 
     /// @notice A validator's signed vote (EIP-712 typed data, domain "SpamLedger" version "1").
@@ -197,6 +208,14 @@ contract Consensus is Governed, EIP712 {
     event VoteSkipped(bytes32 indexed numberKey, uint64 indexed round, address indexed validator, uint8 reason);
     /// @notice Outcome of one `castVotes` bundle.
     event BundleCounted(address indexed submitter, uint16 counted, uint16 skipped);
+    /// @notice `openRounds` left out a key (OPEN_SKIP_*); `round` is the key's current round.
+    event OpenSkipped(bytes32 indexed numberKey, uint64 indexed round, uint8 reason);
+    /// @notice Outcome of one `openRounds` batch.
+    event RoundsOpened(address indexed opener, uint16 opened, uint16 skipped);
+    /// @notice `finalizeMany` left out a key (FINALIZE_SKIP_*); `round` is the key's current round.
+    event FinalizeSkipped(bytes32 indexed numberKey, uint64 indexed round, uint8 reason);
+    /// @notice Outcome of one `finalizeMany` batch.
+    event RoundsClosed(address indexed submitter, uint16 finalized, uint16 expired, uint16 skipped);
     event RoundFinalized(
         bytes32 indexed numberKey,
         uint64 indexed round,
@@ -256,23 +275,42 @@ contract Consensus is Governed, EIP712 {
     function openRound(bytes32 numberKey, bytes2 country) external returns (uint64 round) {
         if (!validatorSet.isValidator(msg.sender)) revert NotValidator(msg.sender);
         if (!LedgerTypes.isCountry(country)) revert InvalidCountry(country);
-        RoundSlot storage r = _rounds[numberKey];
-        if (r.status == ROUND_OPEN) revert RoundAlreadyOpen(numberKey, r.id);
-        SpamRegistry.Record memory rec = registry.get(numberKey);
-        if (rec.lockedUntil > block.timestamp) revert RoundRecordLocked(numberKey);
-        if (rec.disputeStatus == LedgerTypes.DISPUTE_OPEN) revert RoundDisputePending(numberKey);
-        round = uint64(r.id) + 1;
-        // Unreachable (2^48 rounds of one key), checked so the header's uint48 never wraps.
-        if (round > type(uint48).max) revert InvalidParameter("round", round);
-        uint40 deadline = uint40(block.timestamp) + roundDuration;
+        uint8 refused;
+        (round, refused) = _open(numberKey, country, uint32(validatorSet.totalActiveWeight()), roundDuration);
+        if (refused == OPEN_SKIP_ALREADY_OPEN) revert RoundAlreadyOpen(numberKey, round);
+        if (refused == OPEN_SKIP_LOCKED) revert RoundRecordLocked(numberKey);
+        if (refused == OPEN_SKIP_DISPUTE_PENDING) revert RoundDisputePending(numberKey);
+    }
+
+    /// @notice Open the next round of each of `numberKeys` in one transaction (one transaction
+    ///         base for the batch instead of one per number); the caller must be an active
+    ///         validator. A malformed country reverts the whole batch; a key the chain's state
+    ///         does not admit (a round open already, e.g. opened first by someone else or twice
+    ///         in this batch; record locked; dispute pending) is skipped with `OpenSkipped`, and
+    ///         `RoundsOpened` reports the outcome. Each opened round emits `RoundOpened` and
+    ///         `RoundEligibleWeight` exactly as `openRound` does.
+    /// @param numberKeys Keyed hashes of the E.164 numbers (at most `MAX_BUNDLE`).
+    /// @param countries ISO alpha-2 country of each number, same order.
+    /// @return opened How many rounds were opened (the rest were skipped).
+    function openRounds(bytes32[] calldata numberKeys, bytes2[] calldata countries)
+        external
+        returns (uint256 opened)
+    {
+        if (!validatorSet.isValidator(msg.sender)) revert NotValidator(msg.sender);
+        uint256 n = numberKeys.length;
+        if (n == 0) revert EmptyBundle();
+        if (n > MAX_BUNDLE) revert BundleTooLarge(n, MAX_BUNDLE);
+        if (n != countries.length) revert LengthMismatch(n, countries.length);
+        // Read once: nothing in this transaction changes the active weight or the duration.
         uint32 eligible = uint32(validatorSet.totalActiveWeight());
-        uint24 entry = _takeEntry();
-        _rounds[numberKey] = RoundSlot(
-            uint48(round), uint40(block.timestamp), deadline, ROUND_OPEN, country, bytes2(0), 0, eligible, entry
-        );
-        _live[entry] = Live(0, 0, 0, 0, 0, 0, bytes2(0), LIVE_OPEN, 0);
-        emit RoundOpened(numberKey, round, country, msg.sender, deadline);
-        emit RoundEligibleWeight(numberKey, round, eligible);
+        uint40 duration = roundDuration;
+        for (uint256 i; i < n; ++i) {
+            if (!LedgerTypes.isCountry(countries[i])) revert InvalidCountry(countries[i]);
+            (uint64 round, uint8 refused) = _open(numberKeys[i], countries[i], eligible, duration);
+            if (refused == 0) ++opened;
+            else emit OpenSkipped(numberKeys[i], round, refused);
+        }
+        emit RoundsOpened(msg.sender, uint16(opened), uint16(n - opened));
     }
 
     /// @notice Count one signed vote; anyone may submit it (the signature names the validator).
@@ -308,34 +346,29 @@ contract Consensus is Governed, EIP712 {
     ///         deadline; it expires instead when it reached no consensus (see the contract notes).
     /// @dev Anyone may call.
     function finalize(bytes32 numberKey) external {
-        RoundSlot memory r = _rounds[numberKey];
-        if (r.status != ROUND_OPEN) revert NoOpenRound(numberKey);
-        Live memory t = _live[r.aux];
-        uint256 total = r.eligibleWeight;
-        uint256 shown = uint256(t.participatingWeight) + t.contestWeight;
-        bool pastDeadline = block.timestamp > r.deadline;
-        bool quorum = shown * LedgerTypes.BPS >= uint256(quorumBps) * total;
-        if (!pastDeadline && !quorum) {
-            revert QuorumNotReached(numberKey, t.participatingWeight, _needed(quorumBps, total));
+        _settle(numberKey, false);
+    }
+
+    /// @notice Close the open round of each of `numberKeys` in one transaction, by the same
+    ///         rules as `finalize` (each round finalizes, or expires with `RoundExpired` and
+    ///         `RoundNoConsensus`). A key `finalize` would refuse (no open round, e.g. closed
+    ///         first by someone else or listed twice; quorum not reached before the deadline;
+    ///         dispute pending) is skipped with `FinalizeSkipped` instead of reverting the
+    ///         batch, and `RoundsClosed` reports the outcome.
+    /// @dev Anyone may call, as `finalize`.
+    /// @param numberKeys The keys (at most `MAX_BUNDLE`).
+    /// @return finalized Rounds finalized (registry written).
+    /// @return expired Rounds expired without consensus.
+    function finalizeMany(bytes32[] calldata numberKeys) external returns (uint256 finalized, uint256 expired) {
+        uint256 n = numberKeys.length;
+        if (n == 0) revert EmptyBundle();
+        if (n > MAX_BUNDLE) revert BundleTooLarge(n, MAX_BUNDLE);
+        for (uint256 i; i < n; ++i) {
+            uint8 outcome = _settle(numberKeys[i], true);
+            if (outcome == ROUND_FINALIZED) ++finalized;
+            else if (outcome == ROUND_EXPIRED) ++expired;
         }
-        SpamRegistry.Record memory rec = registry.get(numberKey);
-        uint8 reason;
-        if (!quorum && shown * LedgerTypes.BPS < uint256(minParticipationBps) * total) {
-            reason = NO_CONSENSUS_PARTICIPATION;
-        } else if (rec.lockedUntil > block.timestamp) {
-            reason = NO_CONSENSUS_LOCKED;
-        } else if (rec.disputeStatus == LedgerTypes.DISPUTE_OPEN) {
-            revert RoundDisputePending(numberKey);
-        } else {
-            reason = _noConsensus(r, t);
-        }
-        _close(numberKey, r, t, reason == 0 ? ROUND_FINALIZED : ROUND_EXPIRED);
-        if (reason != 0) {
-            emit RoundExpired(numberKey, r.id, t.participatingWeight, t.voteCount);
-            emit RoundNoConsensus(numberKey, r.id, reason);
-            return;
-        }
-        _finalize(numberKey, r, t);
+        emit RoundsClosed(msg.sender, uint16(finalized), uint16(expired), uint16(n - finalized - expired));
     }
 
     // ------------------------------------------------------------------ governance
@@ -493,6 +526,74 @@ contract Consensus is Governed, EIP712 {
         bool modelApproved;
         bytes2 thresholdsOf; // country whose suspiciousBps is cached below (0: none yet)
         uint16 suspiciousBps;
+    }
+
+    /// @dev Opens the next round of `numberKey` (country already checked), or returns the
+    ///      OPEN_SKIP_* reason it cannot (with the key's current round id) and changes nothing.
+    function _open(bytes32 numberKey, bytes2 country, uint32 eligible, uint40 duration)
+        private
+        returns (uint64 round, uint8 refused)
+    {
+        RoundSlot storage r = _rounds[numberKey];
+        round = r.id;
+        if (r.status == ROUND_OPEN) return (round, OPEN_SKIP_ALREADY_OPEN);
+        SpamRegistry.Record memory rec = registry.get(numberKey);
+        if (rec.lockedUntil > block.timestamp) return (round, OPEN_SKIP_LOCKED);
+        if (rec.disputeStatus == LedgerTypes.DISPUTE_OPEN) return (round, OPEN_SKIP_DISPUTE_PENDING);
+        ++round;
+        // Unreachable (2^48 rounds of one key), checked so the header's uint48 never wraps.
+        if (round > type(uint48).max) revert InvalidParameter("round", round);
+        uint40 deadline = uint40(block.timestamp) + duration;
+        uint24 entry = _takeEntry();
+        _rounds[numberKey] = RoundSlot(
+            uint48(round), uint40(block.timestamp), deadline, ROUND_OPEN, country, bytes2(0), 0, eligible, entry
+        );
+        _live[entry] = Live(0, 0, 0, 0, 0, 0, bytes2(0), LIVE_OPEN, 0);
+        emit RoundOpened(numberKey, round, country, msg.sender, deadline);
+        emit RoundEligibleWeight(numberKey, round, eligible);
+    }
+
+    /// @dev Closes the open round of `numberKey` (finalized or expired; returns the new status).
+    ///      A round `finalize` refuses reverts, or with `skip` emits `FinalizeSkipped` and returns 0.
+    function _settle(bytes32 numberKey, bool skip) private returns (uint8) {
+        RoundSlot memory r = _rounds[numberKey];
+        if (r.status != ROUND_OPEN) {
+            if (skip) return _skipFinalize(numberKey, r.id, FINALIZE_SKIP_NO_OPEN_ROUND);
+            revert NoOpenRound(numberKey);
+        }
+        Live memory t = _live[r.aux];
+        uint256 total = r.eligibleWeight;
+        uint256 shown = uint256(t.participatingWeight) + t.contestWeight;
+        bool quorum = shown * LedgerTypes.BPS >= uint256(quorumBps) * total;
+        if (block.timestamp <= r.deadline && !quorum) {
+            if (skip) return _skipFinalize(numberKey, r.id, FINALIZE_SKIP_QUORUM_NOT_REACHED);
+            revert QuorumNotReached(numberKey, t.participatingWeight, _needed(quorumBps, total));
+        }
+        SpamRegistry.Record memory rec = registry.get(numberKey);
+        uint8 reason;
+        if (!quorum && shown * LedgerTypes.BPS < uint256(minParticipationBps) * total) {
+            reason = NO_CONSENSUS_PARTICIPATION;
+        } else if (rec.lockedUntil > block.timestamp) {
+            reason = NO_CONSENSUS_LOCKED;
+        } else if (rec.disputeStatus == LedgerTypes.DISPUTE_OPEN) {
+            if (skip) return _skipFinalize(numberKey, r.id, FINALIZE_SKIP_DISPUTE_PENDING);
+            revert RoundDisputePending(numberKey);
+        } else {
+            reason = _noConsensus(r, t);
+        }
+        _close(numberKey, r, t, reason == 0 ? ROUND_FINALIZED : ROUND_EXPIRED);
+        if (reason != 0) {
+            emit RoundExpired(numberKey, r.id, t.participatingWeight, t.voteCount);
+            emit RoundNoConsensus(numberKey, r.id, reason);
+            return ROUND_EXPIRED;
+        }
+        _finalize(numberKey, r, t);
+        return ROUND_FINALIZED;
+    }
+
+    function _skipFinalize(bytes32 numberKey, uint64 round, uint8 reason) private returns (uint8) {
+        emit FinalizeSkipped(numberKey, round, reason);
+        return 0;
     }
 
     /// @dev Counts one vote. In a bundle (`skip`), state-dependent refusals are skipped and

@@ -12,6 +12,10 @@ Example::
     cast_votes(ledger, [(vote, sign_score_vote(validator, vote, chain_id, consensus))])
     finalize(ledger, key)
     read_record(ledger, key).verdict  # Verdict.SPAM
+
+Many numbers at once: ``open_rounds(ledger, [(key, "US"), ...], account=validator)`` and
+``finalize_many(ledger, keys)`` send batches of :data:`MAX_BUNDLE` (one transaction base per
+batch); keys the chain no longer admits are skipped by the contract, not reverted.
 """
 
 from __future__ import annotations
@@ -76,6 +80,14 @@ def receipt_event(ledger: Ledger, receipt: Any, contract: str, event: str) -> An
     raise LookupError(f"no {contract}.{event} event in transaction")
 
 
+def receipt_events(ledger: Ledger, receipt: Any, contract: str, event: str) -> list[Any]:
+    """The args of every ``contract.event`` in ``receipt``, in log order."""
+    ev = getattr(ledger.contract(contract).events, event)()
+    address = ledger.deployment.address(contract).lower()
+    return [ev.process_log(log)["args"] for log in receipt["logs"]
+            if log["address"].lower() == address and _matches(ev, log)]
+
+
 def _matches(ev: Any, log: Any) -> bool:
     from eth_utils import event_abi_to_log_topic
 
@@ -138,6 +150,68 @@ def cast_votes(ledger: Ledger, signed: Sequence[tuple[dict[str, Any], bytes]],
 
 def finalize(ledger: Ledger, key: bytes, account: LocalAccount | None = None) -> TxReceipt:
     return ledger.transact("Consensus", "finalize", key, account=account)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What :func:`open_rounds` or :func:`finalize_many` did, read from the receipts' events.
+
+    ``done``: key -> round id opened (``RoundOpened``) or closed (``RoundFinalized`` or
+    ``RoundExpired``); ``expired``: the closed keys that expired without consensus;
+    ``skipped``: key -> the contract's skip reason (``OpenSkipped``/``FinalizeSkipped``; a key
+    listed twice keeps its last reason)."""
+
+    receipts: list[TxReceipt]
+    done: dict[bytes, int]
+    expired: set[bytes]
+    skipped: dict[bytes, int]
+
+    @property
+    def gas_used(self) -> int:
+        return sum(int(r["gasUsed"]) for r in self.receipts)
+
+
+def open_rounds(ledger: Ledger, items: Sequence[tuple[bytes, str]],
+                account: LocalAccount | None = None) -> BatchOutcome:
+    """Open the next round of each ``(key, country)`` with ``Consensus.openRounds``, in
+    batches of :data:`MAX_BUNDLE`; ``account`` must be an active validator. A key with a
+    round open already, a locked record or a pending dispute is skipped (``skipped``)."""
+    receipts: list[TxReceipt] = []
+    done: dict[bytes, int] = {}
+    skipped: dict[bytes, int] = {}
+    for i in range(0, len(items), MAX_BUNDLE):
+        chunk = items[i:i + MAX_BUNDLE]
+        receipt = ledger.transact("Consensus", "openRounds", [k for k, _ in chunk],
+                                  [country_bytes(c) for _, c in chunk], account=account)
+        receipts.append(receipt)  # type: ignore[arg-type]
+        for a in receipt_events(ledger, receipt, "Consensus", "RoundOpened"):
+            done[bytes(a["numberKey"])] = int(a["round"])
+        for a in receipt_events(ledger, receipt, "Consensus", "OpenSkipped"):
+            skipped[bytes(a["numberKey"])] = int(a["reason"])
+    return BatchOutcome(receipts, done, set(), skipped)
+
+
+def finalize_many(ledger: Ledger, keys: Sequence[bytes],
+                  account: LocalAccount | None = None) -> BatchOutcome:
+    """Close the open round of each key with ``Consensus.finalizeMany`` (the rules of
+    :func:`finalize`), in batches of :data:`MAX_BUNDLE`. A key without an open round, short
+    of quorum before its deadline or blocked by a pending dispute is skipped."""
+    receipts: list[TxReceipt] = []
+    done: dict[bytes, int] = {}
+    expired: set[bytes] = set()
+    skipped: dict[bytes, int] = {}
+    for i in range(0, len(keys), MAX_BUNDLE):
+        receipt = ledger.transact("Consensus", "finalizeMany", list(keys[i:i + MAX_BUNDLE]),
+                                  account=account)
+        receipts.append(receipt)  # type: ignore[arg-type]
+        for a in receipt_events(ledger, receipt, "Consensus", "RoundFinalized"):
+            done[bytes(a["numberKey"])] = int(a["round"])
+        for a in receipt_events(ledger, receipt, "Consensus", "RoundExpired"):
+            done[bytes(a["numberKey"])] = int(a["round"])
+            expired.add(bytes(a["numberKey"]))
+        for a in receipt_events(ledger, receipt, "Consensus", "FinalizeSkipped"):
+            skipped[bytes(a["numberKey"])] = int(a["reason"])
+    return BatchOutcome(receipts, done, expired, skipped)
 
 
 def register_model(ledger: Ledger, model_hash: bytes, metrics_cid: str,

@@ -76,6 +76,8 @@ contract LedgerHandler {
     // the ledger disagreeing with the recount (must stay 0)
     uint256 public recountMismatches;
     uint256 public unexpectedReverts;
+    uint256 public batchMismatches; // openRounds/finalizeMany did to a key what the single call would not
+    uint256 public batchesSent;
     // progress
     uint256 public roundsOpened;
     uint256 public votesCounted;
@@ -307,6 +309,106 @@ contract LedgerHandler {
             }
         } catch {
             if (allowed) ++unexpectedReverts;
+        }
+    }
+
+    /// Keys of a batch: bits 0..2 of `mask` pick keys, bit 3 lists key 0 once more (a duplicate).
+    function _batchKeys(uint8 mask) internal view returns (bytes32[] memory ks, bytes2[] memory cs) {
+        uint256 n;
+        ks = new bytes32[](4);
+        cs = new bytes2[](4);
+        for (uint256 i; i < 3; ++i) {
+            if (mask & (1 << i) != 0) (ks[n], cs[n], n) = (keys[i], keyCountry[i], n + 1);
+        }
+        if (mask & 8 != 0) (ks[n], cs[n], n) = (keys[0], keyCountry[0], n + 1);
+        assembly {
+            mstore(ks, n)
+            mstore(cs, n)
+        }
+    }
+
+    function _inBatch(bytes32[] memory ks, bytes32 key) internal pure returns (bool) {
+        for (uint256 j; j < ks.length; ++j) if (ks[j] == key) return true;
+        return false;
+    }
+
+    /// openRounds by a validator or a stranger (`who` % 6 == 5): every listed key the chain
+    /// admits opens once (a duplicate is skipped), every other key keeps its round.
+    function openRoundsBatch(uint256 who, uint8 mask) external {
+        (bytes32[] memory ks, bytes2[] memory cs) = _batchKeys(mask);
+        if (ks.length == 0) return;
+        address opener = who % (N + 1) == N ? address(0xBAD) : vm.addr(pks[who % N]);
+        bool validator = vs.isValidator(opener);
+        uint64[3] memory before;
+        bool[3] memory canOpen;
+        uint256 expected;
+        for (uint256 i; i < 3; ++i) {
+            Consensus.Round memory r = consensus.currentRound(keys[i]);
+            before[i] = r.id;
+            canOpen[i] = validator && _inBatch(ks, keys[i]) && r.status != 1 && !registry.isLocked(keys[i])
+                && registry.get(keys[i]).disputeStatus != 1;
+            if (canOpen[i]) ++expected;
+        }
+        vm.prank(opener);
+        try consensus.openRounds(ks, cs) returns (uint256 opened) {
+            ++batchesSent;
+            if (!validator || opened != expected) ++batchMismatches;
+            for (uint256 i; i < 3; ++i) {
+                Consensus.Round memory r = consensus.currentRound(keys[i]);
+                if (!canOpen[i]) {
+                    if (r.id != before[i]) ++batchMismatches;
+                    if (r.id != before[i] && registry.isLocked(keys[i])) ++lockBreaches;
+                    continue;
+                }
+                if (r.id != before[i] + 1 || r.status != 1 || r.country != keyCountry[i]) ++batchMismatches;
+                Ghost storage g = _ghost[keys[i]][r.id];
+                g.eligible = vs.totalActiveWeight();
+                g.openedAt = block.timestamp;
+                ++roundsOpened;
+            }
+        } catch {
+            if (validator) ++unexpectedReverts;
+        }
+    }
+
+    /// finalizeMany by anyone: each listed open round closes exactly as `finalize` would close
+    /// it (same outcome, record equal to the recount) or, where `finalize` would revert, stays
+    /// open; a duplicate or a closed key changes nothing.
+    function finalizeManyBatch(uint8 mask) external {
+        (bytes32[] memory ks,) = _batchKeys(mask);
+        if (ks.length == 0) return;
+        Consensus.Round[3] memory before;
+        bool[3] memory allowed;
+        bool[3] memory finalizes;
+        for (uint256 i; i < 3; ++i) {
+            before[i] = consensus.currentRound(keys[i]);
+            if (before[i].status != 1 || !_inBatch(ks, keys[i])) continue;
+            Ghost storage g = _ghost[keys[i]][before[i].id];
+            if (before[i].voteCount != g.votes || consensus.tallyOf(keys[i]).participatingWeight != g.participating) {
+                ++recountMismatches;
+            }
+            (allowed[i], finalizes[i]) = _expectedOutcome(keys[i], before[i]);
+        }
+        try consensus.finalizeMany(ks) {
+            ++batchesSent;
+            for (uint256 i; i < 3; ++i) {
+                Consensus.Round memory r = consensus.currentRound(keys[i]);
+                if (r.id != before[i].id) ++batchMismatches;
+                if (!allowed[i]) {
+                    if (r.status != before[i].status) ++batchMismatches;
+                } else if (r.status == 2) {
+                    ++finalized;
+                    if (!finalizes[i]) ++recountMismatches;
+                    _checkRecord(keys[i], before[i]);
+                } else if (r.status == 3) {
+                    ++expired;
+                    if (finalizes[i]) ++recountMismatches;
+                } else {
+                    ++batchMismatches; // allowed to close but left open
+                }
+            }
+        } catch {
+            ++unexpectedReverts;
         }
     }
 
@@ -716,6 +818,10 @@ contract LedgerInvariants is LedgerFixture {
         }
     }
 
+    function invariant_batches_follow_the_single_call_rules() public view {
+        assertEq(handler.batchMismatches(), 0, "openRounds/finalizeMany opened or closed a key the single call would not");
+    }
+
     function invariant_honest_actions_never_revert() public view {
         assertEq(handler.unexpectedReverts(), 0, "an honest vote, open or finalize reverted");
     }
@@ -785,6 +891,20 @@ contract LedgerHandlerProgress is LedgerFixture {
         assertEq(h.epochJumps(), 0, "epoch jump refused");
         assertEq(h.recountMismatches(), 0, "records equal the recount");
         assertEq(h.unexpectedReverts(), 0, "honest actions succeeded");
+
+        // Batches: a stranger's openRounds is refused whole; a validator's opens every key the
+        // chain admits (key 0 listed twice, locked by the upheld dispute above); every voter
+        // votes on each; one finalizeMany (key 0 twice again) closes what finalize would close.
+        uint256 sent = h.batchesSent();
+        h.openRoundsBatch(5, 15);
+        assertEq(h.batchesSent(), sent, "a stranger's batch is refused");
+        h.openRoundsBatch(0, 15);
+        for (uint256 k; k < 3; ++k) h.voteBundle(k, k + 11, 31);
+        uint256 closedBefore = h.finalized() + h.expired();
+        h.finalizeManyBatch(15);
+        assertEq(h.batchesSent(), sent + 2, "both batches went through");
+        assertGe(h.finalized() + h.expired(), closedBefore + 2, "the batch closed the opened rounds");
+        assertEq(h.batchMismatches() + h.recountMismatches() + h.unexpectedReverts(), 0, "batches follow the rules");
 
         // A vote copied out of a pending bundle and relayed ahead of it: the copy is skipped,
         // the three fresh votes count.

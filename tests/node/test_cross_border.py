@@ -20,9 +20,11 @@ from node import (
     cast_votes,
     current_round,
     finalize,
+    finalize_many,
     make_vote,
     open_dispute,
     open_round,
+    open_rounds,
     read_record,
     register_model,
     resolve_dispute,
@@ -187,3 +189,29 @@ def test_upheld_dispute_sets_not_spam_and_locks(consortium, finalized_key):
     with pytest.raises(ContractRevert) as info:
         resolve_dispute(consortium.ledger, dispute_id)
     assert info.value.error_name == "DisputeClosed"
+
+
+def test_batched_open_and_finalize_match_the_single_calls(consortium, approved_models):
+    """openRounds/finalizeMany: the same records and events as openRound/finalize per key; a
+    key opened first by another validator, or listed twice, is skipped, not reverted."""
+    ledger = consortium.ledger
+    keys = [consortium.hasher.key(f"+1415555031{i}") for i in range(3)]
+    open_round(ledger, keys[0], "US", account=consortium.validators["GB"])  # front-runs item 0
+    opened = open_rounds(ledger, [(k, "US") for k in [*keys, keys[1]]],
+                         account=consortium.validators["US"])
+    assert opened.done == {keys[1]: 1, keys[2]: 1}
+    assert opened.skipped == {keys[0]: 1, keys[1]: 1}  # OPEN_SKIP_ALREADY_OPEN
+    for k in keys:
+        cast_votes(ledger, _signed_votes(consortium, approved_models, k, 1))
+    finalize(ledger, keys[2])  # finalized first by someone else
+    closed = finalize_many(ledger, [*keys, keys[0]], account=consortium.relayer)
+    assert closed.done == {keys[0]: 1, keys[1]: 1} and not closed.expired
+    assert closed.skipped == {keys[2]: 1, keys[0]: 1}  # FINALIZE_SKIP_NO_OPEN_ROUND
+    reference = read_record(ledger, keys[2])  # finalized alone, same votes
+    assert reference.verdict == Verdict.SPAM
+    for k in keys:
+        record = read_record(ledger, k)
+        assert (record.score, record.verdict, record.category, record.majority_country) == (
+            reference.score, reference.verdict, reference.category, reference.majority_country)
+        count, recomputed = _tally_from_events(consortium, k, 1)
+        assert (count, recomputed) == (5, record.score)
