@@ -72,6 +72,26 @@ def check_engine(name: str) -> str:
     return engine
 
 
+@contextlib.contextmanager
+def unordered(con: duckdb.DuckDBPyConnection, allowed: bool = True) -> Iterator[None]:
+    """Let DuckDB store the rows of the statements inside in any order
+    (``preserve_insertion_order=false``: parallel inserts need not wait for each other).
+
+    Only for statements whose readers do not depend on row order (aggregates, joins,
+    ``ORDER BY``); never around a scan that numbers rows by position (a CSV's lines):
+    ``allowed=False`` leaves the setting alone. The connection's setting is restored.
+    """
+    if not allowed:
+        yield
+        return
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    con.execute("SET preserve_insertion_order=false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order={'true' if row and row[0] else 'false'}")
+
+
 class DuckDBEngine:
     """The feature SQL on a DuckDB connection (temporary tables)."""
 
@@ -82,7 +102,10 @@ class DuckDBEngine:
 
     def materialize(self, name: str, sql: str) -> None:
         self._drop(name, "VIEW")
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        # Every reader of an intermediate table aggregates or joins it; the result frame
+        # is ordered by its query.
+        with unordered(self.con):
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
     def view(self, name: str, sql: str) -> None:
         # A column scan of the clean table plus an expression costs less than copying

@@ -29,6 +29,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from oracle._engine import unordered
 from oracle._errors import IngestError, SchemaError
 from spamledger._countries import COUNTRY_CODES
 from spamledger._fastnumbers import normalize_arrays
@@ -359,32 +360,10 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
         kept = ", ".join(f"CASE WHEN _reason IS NOT NULL THEN {c} END AS {c}"
                          for c in _CALL_RAW)
         keys = ", ".join(f"r._k_{c}" for c in _TYPED_KEYS)
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
-            SELECT epoch(ts) AS t, ts, caller, caller_region, caller_type, callee,
-                   callee_region,
-                   CASE WHEN _reason IS NULL {_until_clause(until)}
-                        THEN duration_s::INTEGER END AS duration_s,
-                   answered, country, channel, attestation, operator, caller_id, callee_id,
-                   callee_block, _reason, _fid, _line, _h, {kept}
-            FROM (
-            SELECT r.*, a.e164 AS caller, a.region AS caller_region, a.ntype AS caller_type,
-                   b.e164 AS callee, b.region AS callee_region, a.nid AS caller_id,
-                   b.nid AS callee_id, b.block AS callee_block,
-                   hash({keys}, r.caller_raw, r.callee_raw, r.country, r.channel,
-                        r.attestation, r.operator) AS _h,
-                   CASE WHEN r.ts IS NULL AND r.raw_ts IS NULL THEN 'missing_timestamp'
-                        WHEN r.ts IS NULL THEN 'bad_timestamp'
-                        WHEN k.code IS NULL THEN 'unknown_country'
-                        WHEN a.reason IS NOT NULL THEN 'caller:' || a.reason
-                        WHEN b.reason IS NOT NULL THEN 'callee:' || b.reason
-                        {_AFTER_DUPLICATE}
-                   END AS _reason
-            FROM {table}_raw r
-            LEFT JOIN iso_countries k ON k.code = r.country
-            LEFT JOIN {table}_numbers a ON a.raw = coalesce(r.caller_raw, '')
-                 AND a.country = coalesce(r.country, '')
-            LEFT JOIN {table}_numbers b ON b.raw = coalesce(r.callee_raw, '')
-                 AND b.country = coalesce(r.country, ''))""")
+        # Row order is free (the quarantine file is sorted; readers aggregate) unless a CSV
+        # is read: its line numbers come from the order of the scan.
+        with unordered(con, allowed=not any(_is_csv(f) for f, _ in files)):
+            _create_calls(con, table, keys, kept, until)
         _mark_call_copies(con, table)
         stats = IngestStats("calls", names)
         _quarantine_calls(con, table, names, quarantine, stats)
@@ -399,6 +378,38 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
         raise IngestError(f"reading calls from {path} failed: {exc}") from exc
     logger.info("%s", stats.summary())
     return stats
+
+
+def _create_calls(con: duckdb.DuckDBPyConnection, table: str, keys: str, kept: str,
+                  until: datetime | None) -> None:
+    """TEMP TABLE ``table``: every row of ``<table>_raw`` with its numbers, its reason
+    (``_reason``, duplicates aside), identity hash ``_h``, file and line."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
+        SELECT epoch(ts) AS t, ts, caller, caller_region, caller_type, callee,
+               callee_region,
+               CASE WHEN _reason IS NULL {_until_clause(until)}
+                    THEN duration_s::INTEGER END AS duration_s,
+               answered, country, channel, attestation, operator, caller_id, callee_id,
+               callee_block, _reason, _fid, _line, _h, {kept}
+        FROM (
+        SELECT r.*, a.e164 AS caller, a.region AS caller_region, a.ntype AS caller_type,
+               b.e164 AS callee, b.region AS callee_region, a.nid AS caller_id,
+               b.nid AS callee_id, b.block AS callee_block,
+               hash({keys}, r.caller_raw, r.callee_raw, r.country, r.channel,
+                    r.attestation, r.operator) AS _h,
+               CASE WHEN r.ts IS NULL AND r.raw_ts IS NULL THEN 'missing_timestamp'
+                    WHEN r.ts IS NULL THEN 'bad_timestamp'
+                    WHEN k.code IS NULL THEN 'unknown_country'
+                    WHEN a.reason IS NOT NULL THEN 'caller:' || a.reason
+                    WHEN b.reason IS NOT NULL THEN 'callee:' || b.reason
+                    {_AFTER_DUPLICATE}
+               END AS _reason
+        FROM {table}_raw r
+        LEFT JOIN iso_countries k ON k.code = r.country
+        LEFT JOIN {table}_numbers a ON a.raw = coalesce(r.caller_raw, '')
+             AND a.country = coalesce(r.country, '')
+        LEFT JOIN {table}_numbers b ON b.raw = coalesce(r.callee_raw, '')
+             AND b.country = coalesce(r.country, ''))""")
 
 
 # The reasons a call is quarantined for when it is not a duplicate, checked after the
