@@ -241,6 +241,14 @@ def markdown(r: dict) -> str:
               f"{d['quarantined']:,} rows quarantined.",
               f"- Target: feature build <= 10x the floor. Measured: "
               f"{d['build_s'] / fl:.1f}x (issue #15 baseline: 112.8x)."]
+    if "before" in r:
+        b, bd = r["before"], r["before"]["duckdb"]
+        lines.append(
+            f"- Before ({b['label']}, run {b['when']} on the same files, load average "
+            f"{b.get('load_average', float('nan')):.1f}): ingest {bd['ingest_s']:.2f} s, "
+            f"features {bd['features_s']:.2f} s, total {bd['build_s']:.2f} s = "
+            f"{bd['build_s'] / b['floor_s']:.1f}x its floor ({b['floor_s']:.2f} s); peak "
+            f"{bd['peak_rss_mb']:,.0f} MB.")
     n = r["normalization"]
     lines += ["", "## Normalization", "",
               (f"Measured {n['when']} (a separate run). " if "when" in n else "")
@@ -289,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=HERE / "INGEST.md")
     p.add_argument("--spark-only", action="store_true",
                    help="run the Spark step only and add it to the last bench/ingest.json")
+    p.add_argument("--before", type=Path, help="the ingest.json of a run of the previous "
+                   "code on the same files, shown next to this run (label: --before-label)")
+    p.add_argument("--before-label", default="previous code")
     p.add_argument("--normalization-only", action="store_true",
                    help="re-measure normalization only, into the last bench/ingest.json")
     args = p.parse_args(argv)
@@ -303,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     else:
         result = _duckdb_figures(args.work, data)
+        if args.before:
+            result["before"] = {"label": args.before_label,
+                                **json.loads(args.before.read_text())}
+            result["before"].pop("normalization", None)
         _save(result, args.out)
     if args.spark or args.spark_only:
         try:
