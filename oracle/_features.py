@@ -250,6 +250,8 @@ _PAIRS = """
     FROM fpairs p LEFT JOIN fpairs q ON q.caller = p.callee AND q.callee = p.caller
     GROUP BY p.caller"""
 
+# ``callee_countries`` is counted over the pairs (a callee has one region), not the calls.
+
 _IN = "SELECT callee AS number, count(*) AS n_in FROM fw GROUP BY callee"
 
 # Callers who rang the number before it ever rang them (in the window): customers calling a
@@ -279,6 +281,8 @@ SEQUENTIAL = """
 # by the calls its old acquaintances still make to it. Ties go to the later day. A day
 # without answered calls has no short share: the busiest day that has one is read
 # (DuckDB's arg_max skips NULL values; the ordering key is NULLed so every engine does).
+# One ``d`` row per active day (``i`` has at most one row per day to join): its count is
+# the number's active days, read here rather than by a ``count(DISTINCT day)`` in f_out.
 _PEAK = """
     WITH d AS (SELECT caller, floor(t / 86400) AS d, count(*) AS n,
                       avg(answered::INTEGER) AS ans,
