@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -432,9 +433,11 @@ def _mark_call_copies(con: duckdb.DuckDBPyConnection, table: str) -> None:
     values are read again from the files and compared column by column. A copy keeps an
     earlier reason (bad timestamp, country or number) and takes the place of a later one.
     """
-    repeated = con.execute(f"SELECT count(*) FROM (SELECT _h FROM {table} GROUP BY _h "
-                           "HAVING count(*) > 1)").fetchone()
-    if not repeated or not repeated[0]:
+    # Whether any hash repeats, by sorting the column in numpy: a DuckDB GROUP BY over
+    # millions of distinct values costs about twice as much (10M rows: ~2-3.5 s vs ~1.2 s).
+    hashes = np.asarray(con.execute(f"SELECT _h FROM {table}").fetchnumpy()["_h"])
+    hashes.sort()
+    if not bool((hashes[1:] == hashes[:-1]).any()):
         return
     cols = ", ".join(_CALL_IDENTITY)
     later = ", ".join(f"'{r}'" for r in _LATER_REASONS)
