@@ -73,14 +73,18 @@ def _timed(fn, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
-def floor(calls: Path, threads: int | None = None) -> tuple[int, float]:
-    """Bare DuckDB GROUP BY caller over the same files: the floor of any feature build."""
+FLOOR_RUNS = 5  # the floor takes ~0.1-0.3 s: on a shared machine two runs are not enough
+
+
+def floor(calls: Path, threads: int | None = None, runs: int = FLOOR_RUNS) -> tuple[int, float]:
+    """Bare DuckDB GROUP BY caller over the same files: the floor of any feature build
+    (best of ``runs``)."""
     con = duckdb.connect()
     if threads:
         con.execute(f"SET threads={threads}")
     glob = str(calls / "*.parquet")
     best = float("inf")
-    for _ in range(2):
+    for _ in range(runs):
         start = time.perf_counter()
         con.execute(f"CREATE OR REPLACE TEMP TABLE g AS SELECT caller, count(*) AS n "
                     f"FROM read_parquet('{glob}') GROUP BY caller")
@@ -214,7 +218,7 @@ def markdown(r: dict) -> str:
         "figures are not edited by hand.", "",
         f"## Feature build on {rows:,} call rows (simulator output, {r['chunks']} chunks)", "",
         "Same files, same process run; the floor is a bare DuckDB `GROUP BY caller` "
-        "(best of two)."
+        f"(best of {r.get('floor_runs', 2)})."
         + (f" Load average when the run started: {r['load_average']:.1f} (a shared machine; "
            "compare ratios within this file)." if "load_average" in r else ""), "",
         "| step | seconds | rows/s | x floor |", "|---|---|---|---|",
@@ -241,6 +245,15 @@ def markdown(r: dict) -> str:
               f"{d['quarantined']:,} rows quarantined.",
               f"- Target: feature build <= 10x the floor. Measured: "
               f"{d['build_s'] / fl:.1f}x (issue #15 baseline: 112.8x)."]
+    if "before" in r:
+        b, bd = r["before"], r["before"]["duckdb"]
+        lines.append(
+            f"- Before ({b['label']}, run {b['when']} on the same files, load average "
+            f"{b.get('load_average', float('nan')):.1f}): ingest {bd['ingest_s']:.2f} s, "
+            f"features {bd['features_s']:.2f} s, total {bd['build_s']:.2f} s = "
+            f"{bd['build_s'] / b['floor_s']:.1f}x its floor ({b['floor_s']:.2f} s, best of "
+            f"{b.get('floor_runs', 2)}); peak "
+            f"{bd['peak_rss_mb']:,.0f} MB.")
     n = r["normalization"]
     lines += ["", "## Normalization", "",
               (f"Measured {n['when']} (a separate run). " if "when" in n else "")
@@ -289,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=HERE / "INGEST.md")
     p.add_argument("--spark-only", action="store_true",
                    help="run the Spark step only and add it to the last bench/ingest.json")
+    p.add_argument("--before", type=Path, help="the ingest.json of a run of the previous "
+                   "code on the same files, shown next to this run (label: --before-label)")
+    p.add_argument("--before-label", default="previous code")
     p.add_argument("--normalization-only", action="store_true",
                    help="re-measure normalization only, into the last bench/ingest.json")
     args = p.parse_args(argv)
@@ -303,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     else:
         result = _duckdb_figures(args.work, data)
+        if args.before:
+            result["before"] = {"label": args.before_label,
+                                **json.loads(args.before.read_text())}
+            result["before"].pop("normalization", None)
         _save(result, args.out)
     if args.spark or args.spark_only:
         try:
@@ -324,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
 def _duckdb_figures(work: Path, data: dict[str, Path]) -> dict:
     rows, floor_s = floor(data["calls"])
     print(f"call rows: {rows:,}; floor (GROUP BY caller): {floor_s:.2f} s", flush=True)
-    result: dict = {"rows": rows, "floor_s": floor_s, "when": f"{datetime.now():%Y-%m-%d %H:%M}",
+    result: dict = {"rows": rows, "floor_s": floor_s, "floor_runs": FLOOR_RUNS,
+                    "when": f"{datetime.now():%Y-%m-%d %H:%M}",
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                                f"{platform.python_version()}, duckdb {duckdb.__version__}",
                     "chunks": json.loads((work / "manifest.json").read_text())["chunks"],

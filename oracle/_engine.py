@@ -53,6 +53,10 @@ class Engine(Protocol):
     def materialize(self, name: str, sql: str) -> None:
         """Make ``sql``'s rows readable as table ``name`` by later statements."""
 
+    def view(self, name: str, sql: str) -> None:
+        """Make ``sql`` readable as ``name``: the engine may compute it where it is read
+        (an engine that would rather keep the rows materializes it)."""
+
     def frame(self, sql: str) -> pd.DataFrame:
         """``sql``'s rows as a pandas frame, in the query's order."""
 
@@ -68,6 +72,26 @@ def check_engine(name: str) -> str:
     return engine
 
 
+@contextlib.contextmanager
+def unordered(con: duckdb.DuckDBPyConnection, allowed: bool = True) -> Iterator[None]:
+    """Let DuckDB store the rows of the statements inside in any order
+    (``preserve_insertion_order=false``: parallel inserts need not wait for each other).
+
+    Only for statements whose readers do not depend on row order (aggregates, joins,
+    ``ORDER BY``); never around a scan that numbers rows by position (a CSV's lines):
+    ``allowed=False`` leaves the setting alone. The connection's setting is restored.
+    """
+    if not allowed:
+        yield
+        return
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    con.execute("SET preserve_insertion_order=false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order={'true' if row and row[0] else 'false'}")
+
+
 class DuckDBEngine:
     """The feature SQL on a DuckDB connection (temporary tables)."""
 
@@ -77,7 +101,26 @@ class DuckDBEngine:
         self.con = con
 
     def materialize(self, name: str, sql: str) -> None:
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        self._drop(name, "VIEW")
+        # Every reader of an intermediate table aggregates or joins it; the result frame
+        # is ordered by its query.
+        with unordered(self.con):
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def view(self, name: str, sql: str) -> None:
+        # A column scan of the clean table plus an expression costs less than copying
+        # millions of rows into a table that each reader then scans anyway.
+        self._drop(name, "TABLE")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+
+    def _drop(self, name: str, kind: str) -> None:
+        """Drop ``name`` if it is a ``kind`` (a table or view left by an earlier build)."""
+        column, catalog = (("view_name", "duckdb_views()") if kind == "VIEW"
+                           else ("table_name", "duckdb_tables()"))
+        row = self.con.execute(f"SELECT count(*) FROM {catalog} WHERE temporary "
+                               f"AND {column} = ?", [name]).fetchone()
+        if row and row[0]:
+            self.con.execute(f"DROP {kind} {name}")
 
     def frame(self, sql: str) -> pd.DataFrame:
         return self.con.execute(sql).df()
@@ -126,6 +169,10 @@ class SparkEngine:
         self._cached[name] = df
         if old is not None:
             old.unpersist()
+
+    def view(self, name: str, sql: str) -> None:
+        # Spark would re-read the Parquet exchange for every reader: keep the rows.
+        self.materialize(name, sql)
 
     def frame(self, sql: str) -> pd.DataFrame:
         return self.spark.sql(sql).toArrow().to_pandas()

@@ -26,9 +26,11 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from oracle._engine import unordered
 from oracle._errors import IngestError, SchemaError
 from spamledger._countries import COUNTRY_CODES
 from spamledger._fastnumbers import normalize_arrays
@@ -182,9 +184,16 @@ def _opt(cols: dict[str, str], name: str) -> str:
     return f"nullif(trim({name}::VARCHAR), '')" if name in cols else "NULL::VARCHAR"
 
 
-def _calls_select(path: Path, cols: dict[str, str]) -> str:
+def _calls_select(path: Path, cols: dict[str, str], index: int = 0,
+                  typed: frozenset[str] = frozenset()) -> str:
+    """One file's calls. ``_fid`` numbers the file; ``_k_ts``, ``_k_duration``,
+    ``_k_answered`` are what the duplicate hash reads: the stored value when its text is a
+    one-to-one function of it in every file (``typed``, see :func:`_typed_keys`), else
+    the text itself (formatting millions of timestamps as text costs more than the hash)."""
     dur = "duration_s"
     dur_expr = (f"try_cast(trim({dur}) AS DOUBLE)" if _is_csv(path) else f"{dur}::DOUBLE")
+    keys = ", ".join(f"{name if name in typed else f'{name}::VARCHAR'} AS _k_{name}"
+                     for name in _TYPED_KEYS)
     return f"""
         SELECT {_ts_expr('ts', cols['ts'])} AS ts, ts::VARCHAR AS raw_ts,
                trim(caller::VARCHAR) AS caller_raw, trim(callee::VARCHAR) AS callee_raw,
@@ -195,8 +204,28 @@ def _calls_select(path: Path, cols: dict[str, str]) -> str:
                coalesce(lower({_opt(cols, 'channel')}), 'voice') AS channel,
                upper({_opt(cols, 'attestation')}) AS attestation,
                {_opt(cols, 'operator')} AS operator,
-               '{_sql_str(path)}' AS _file, _line
+               '{_sql_str(path)}' AS _file, {int(index)} AS _fid, _line, {keys}
         FROM ({_scan(path)})"""
+
+
+# Raw columns whose text (``::VARCHAR``) is part of a call's identity, and the stored types
+# whose text is one-to-one with the value (so equal text means an equal stored value, and
+# hashing the value finds every group of equal texts).
+_TYPED_KEYS = ("ts", "duration_s", "answered")
+_ONE_TO_ONE = ("VARCHAR", "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+               "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "DATE", "TIMESTAMP",
+               "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
+
+
+def _typed_keys(files: list[tuple[Path, dict[str, str]]]) -> frozenset[str]:
+    """The columns of :data:`_TYPED_KEYS` stored with one and the same one-to-one type in
+    every file (a CSV column is text): their values can be hashed instead of their text."""
+    out = set()
+    for name in _TYPED_KEYS:
+        types = {"VARCHAR" if _is_csv(f) else cols[name] for f, cols in files}
+        if len(types) == 1 and next(iter(types)) in _ONE_TO_ONE:
+            out.add(name)
+    return frozenset(out)
 
 
 def _reports_select(path: Path, cols: dict[str, str]) -> str:
@@ -212,15 +241,22 @@ def _reports_select(path: Path, cols: dict[str, str]) -> str:
         FROM ({_scan(path)})"""
 
 
-def _union(con: duckdb.DuckDBPyConnection, path: str | Path, required: tuple[str, ...],
-           select: object) -> tuple[str, list[str]]:
-    files = sources(path)
-    parts = []
-    for f in files:
+def _read_columns(con: duckdb.DuckDBPyConnection, path: str | Path,
+                  required: tuple[str, ...]) -> list[tuple[Path, dict[str, str]]]:
+    """Every source file at ``path`` with its checked column types."""
+    out = []
+    for f in sources(path):
         cols = _columns(con, f)
         _check_types(f, cols, required)
-        parts.append(select(f, cols))  # type: ignore[operator]
-    return " UNION ALL BY NAME ".join(f"({p})" for p in parts), [str(f) for f in files]
+        out.append((f, cols))
+    return out
+
+
+def _union(con: duckdb.DuckDBPyConnection, path: str | Path, required: tuple[str, ...],
+           select: object) -> tuple[str, list[str]]:
+    files = _read_columns(con, path, required)
+    parts = [select(f, cols) for f, cols in files]  # type: ignore[operator]
+    return " UNION ALL BY NAME ".join(f"({p})" for p in parts), [str(f) for f, _ in files]
 
 
 def _register_numbers(con: duckdb.DuckDBPyConnection, name: str, query: str) -> None:
@@ -302,61 +338,137 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
     ``country``, ``channel``, ``attestation``, ``operator``, and integer ``caller_id``,
     ``callee_id``, ``callee_block`` (ids into TEMP TABLE ``<table>_ids``: ``nid``, ``e164``).
     Bad rows go to ``quarantine``.
+
+    One pass over the files builds ``table`` with every row, its quarantine reason and a
+    hash of its identity; duplicates are then found among the rows whose hash repeats
+    (almost always none), bad rows are written out, and ``DELETE`` plus ``DROP COLUMN``
+    (both cheap in DuckDB) leave the clean rows: the rows are materialized once.
     """
-    union, files = _union(con, path, CALL_COLUMNS, _calls_select)
+    files = _read_columns(con, path, CALL_COLUMNS)
+    typed = _typed_keys(files)
+    union = " UNION ALL BY NAME ".join(f"({_calls_select(f, cols, i, typed)})"
+                                       for i, (f, cols) in enumerate(files))
+    names = [str(f) for f, _ in files]
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {table}_raw AS {union}")
         _register_numbers(con, f"{table}_numbers",
                           f"SELECT DISTINCT caller_raw, country FROM {table}_raw UNION "
                           f"SELECT DISTINCT callee_raw, country FROM {table}_raw")
         _register_countries(con)
-        _register_copies(con, table, _CALL_IDENTITY)
         # Raw strings are kept for quarantined rows only: storing them for every clean
-        # row doubled the cost of this table.
-        kept = ", ".join(f"CASE WHEN reason IS NOT NULL THEN {c} END AS {c}"
+        # row doubled the cost of this table. Duration is cast for clean rows only (the
+        # cast fails on values out of range, which only matters for a row that is kept).
+        kept = ", ".join(f"CASE WHEN _reason IS NOT NULL THEN {c} END AS {c}"
                          for c in _CALL_RAW)
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_checked AS
-            SELECT * EXCLUDE ({', '.join(_CALL_RAW)}), {kept} FROM (
-            SELECT r.*, a.e164 AS caller, a.region AS caller_region, a.ntype AS caller_type,
-                   b.e164 AS callee, b.region AS callee_region, a.nid AS caller_id,
-                   b.nid AS callee_id, b.block AS callee_block,
-                   CASE WHEN r.ts IS NULL AND r.raw_ts IS NULL THEN 'missing_timestamp'
-                        WHEN r.ts IS NULL THEN 'bad_timestamp'
-                        WHEN k.code IS NULL THEN 'unknown_country'
-                        WHEN a.reason IS NOT NULL THEN 'caller:' || a.reason
-                        WHEN b.reason IS NOT NULL THEN 'callee:' || b.reason
-                        WHEN c._line IS NOT NULL THEN 'duplicate'
+        keys = ", ".join(f"r._k_{c}" for c in _TYPED_KEYS)
+        # Row order is free (the quarantine file is sorted; readers aggregate) unless a CSV
+        # is read: its line numbers come from the order of the scan.
+        with unordered(con, allowed=not any(_is_csv(f) for f, _ in files)):
+            _create_calls(con, table, keys, kept, until)
+        _mark_call_copies(con, table)
+        stats = IngestStats("calls", names)
+        _quarantine_calls(con, table, names, quarantine, stats)
+        con.execute(f"DELETE FROM {table} WHERE _reason IS NOT NULL "
+                    f"{_until_clause(until).replace('AND ts <', 'OR ts >=')}")
+        for col in ("_reason", "_fid", "_line", "_h", *_CALL_RAW):
+            con.execute(f"ALTER TABLE {table} DROP COLUMN {col}")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_ids AS
+            SELECT DISTINCT nid, e164 FROM {table}_numbers WHERE nid IS NOT NULL""")
+        stats.clean = _count(con, table)
+    except duckdb.Error as exc:
+        raise IngestError(f"reading calls from {path} failed: {exc}") from exc
+    logger.info("%s", stats.summary())
+    return stats
+
+
+def _create_calls(con: duckdb.DuckDBPyConnection, table: str, keys: str, kept: str,
+                  until: datetime | None) -> None:
+    """TEMP TABLE ``table``: every row of ``<table>_raw`` with its numbers, its reason
+    (``_reason``, duplicates aside), identity hash ``_h``, file and line."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
+        SELECT epoch(ts) AS t, ts, caller, caller_region, caller_type, callee,
+               callee_region,
+               CASE WHEN _reason IS NULL {_until_clause(until)}
+                    THEN duration_s::INTEGER END AS duration_s,
+               answered, country, channel, attestation, operator, caller_id, callee_id,
+               callee_block, _reason, _fid, _line, _h, {kept}
+        FROM (
+        SELECT r.*, a.e164 AS caller, a.region AS caller_region, a.ntype AS caller_type,
+               b.e164 AS callee, b.region AS callee_region, a.nid AS caller_id,
+               b.nid AS callee_id, b.block AS callee_block,
+               hash({keys}, r.caller_raw, r.callee_raw, r.country, r.channel,
+                    r.attestation, r.operator) AS _h,
+               CASE WHEN r.ts IS NULL AND r.raw_ts IS NULL THEN 'missing_timestamp'
+                    WHEN r.ts IS NULL THEN 'bad_timestamp'
+                    WHEN k.code IS NULL THEN 'unknown_country'
+                    WHEN a.reason IS NOT NULL THEN 'caller:' || a.reason
+                    WHEN b.reason IS NOT NULL THEN 'callee:' || b.reason
+                    {_AFTER_DUPLICATE}
+               END AS _reason
+        FROM {table}_raw r
+        LEFT JOIN iso_countries k ON k.code = r.country
+        LEFT JOIN {table}_numbers a ON a.raw = coalesce(r.caller_raw, '')
+             AND a.country = coalesce(r.country, '')
+        LEFT JOIN {table}_numbers b ON b.raw = coalesce(r.callee_raw, '')
+             AND b.country = coalesce(r.country, ''))""")
+
+
+# The reasons a call is quarantined for when it is not a duplicate, checked after the
+# duplicate check: a later copy of such a row is a 'duplicate' (see _mark_call_copies).
+_LATER_REASONS = ("bad_duration", "negative_duration", "bad_answered", "bad_channel",
+                  "bad_attestation")
+_AFTER_DUPLICATE = """
                         WHEN r.duration_s IS NULL THEN 'bad_duration'
                         WHEN r.duration_s < 0 THEN 'negative_duration'
                         WHEN r.answered IS NULL THEN 'bad_answered'
                         WHEN r.channel NOT IN ('voice', 'sms') THEN 'bad_channel'
                         WHEN coalesce(r.attestation, 'A') NOT IN ('A', 'B', 'C')
-                             THEN 'bad_attestation'
-                   END AS reason
-            FROM {table}_raw r
-            LEFT JOIN iso_countries k ON k.code = r.country
-            LEFT JOIN {table}_copies c ON c._file = r._file AND c._line = r._line
-            LEFT JOIN {table}_numbers a ON a.raw = coalesce(r.caller_raw, '')
-                 AND a.country = coalesce(r.country, '')
-            LEFT JOIN {table}_numbers b ON b.raw = coalesce(r.callee_raw, '')
-                 AND b.country = coalesce(r.country, ''))""")
-        stats = IngestStats("calls", files)
-        _quarantine(con, f"{table}_checked", quarantine, stats,
-                    "caller_raw, callee_raw, raw_ts, raw_duration, raw_answered, country")
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
-            SELECT epoch(ts) AS t, ts, caller, caller_region, caller_type, callee,
-                   callee_region, duration_s::INTEGER AS duration_s, answered, country,
-                   channel, attestation, operator, caller_id, callee_id, callee_block
-            FROM {table}_checked WHERE reason IS NULL {_until_clause(until)}""")
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_ids AS
-            SELECT DISTINCT nid, e164 FROM {table}_numbers WHERE nid IS NOT NULL""")
-        stats.clean = _count(con, table)
-        con.execute(f"DROP TABLE {table}_checked")
-        con.execute(f"DROP TABLE {table}_copies")
-    except duckdb.Error as exc:
-        raise IngestError(f"reading calls from {path} failed: {exc}") from exc
-    logger.info("%s", stats.summary())
-    return stats
+                             THEN 'bad_attestation'"""
+
+
+def _mark_call_copies(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Mark every exact copy after a row's first (by file name, then line) 'duplicate'.
+
+    Only rows whose identity hash repeats are candidates (almost always none); their raw
+    values are read again from the files and compared column by column. A copy keeps an
+    earlier reason (bad timestamp, country or number) and takes the place of a later one.
+    """
+    # Whether any hash repeats, by sorting the column in numpy: a DuckDB GROUP BY over
+    # millions of distinct values costs about twice as much (10M rows: ~2-3.5 s vs ~1.2 s).
+    hashes = np.asarray(con.execute(f"SELECT _h FROM {table}").fetchnumpy()["_h"])
+    hashes.sort()
+    if not bool((hashes[1:] == hashes[:-1]).any()):
+        return
+    cols = ", ".join(_CALL_IDENTITY)
+    later = ", ".join(f"'{r}'" for r in _LATER_REASONS)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_copies AS
+        WITH candidates AS (
+            SELECT _fid, _line FROM {table}
+            WHERE _h IN (SELECT _h FROM {table} GROUP BY _h HAVING count(*) > 1))
+        SELECT _fid, _line, {', '.join(_CALL_RAW)} FROM (
+            SELECT r.*, row_number() OVER (PARTITION BY {cols} ORDER BY _file, _line) AS copy
+            FROM {table}_raw r SEMI JOIN candidates c ON c._fid = r._fid AND c._line = r._line)
+        WHERE copy > 1""")
+    sets = ", ".join(f"{c} = c.{c}" for c in _CALL_RAW)
+    con.execute(f"""UPDATE {table} SET _reason = 'duplicate', {sets}
+        FROM {table}_copies c WHERE {table}._fid = c._fid AND {table}._line = c._line
+        AND ({table}._reason IS NULL OR {table}._reason IN ({later}))""")
+    con.execute(f"DROP TABLE {table}_copies")
+
+
+def _quarantine_calls(con: duckdb.DuckDBPyConnection, table: str, files: list[str],
+                      path: str | Path | None, stats: IngestStats) -> None:
+    """Bad calls of ``table`` (``_reason`` set) counted per reason and written to ``path``."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_files (_fid INTEGER, _file VARCHAR)")
+    con.executemany(f"INSERT INTO {table}_files VALUES (?, ?)", list(enumerate(files)))
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW {table}_bad AS
+        SELECT f._file, b.* FROM {table} b JOIN {table}_files f USING (_fid)
+        WHERE b._reason IS NOT NULL""")
+    _quarantine(con, f"(SELECT * EXCLUDE (_reason), _reason AS reason FROM {table}_bad)",
+                path, stats, "caller_raw, callee_raw, raw_ts, raw_duration, raw_answered, "
+                "country")
+    con.execute(f"DROP VIEW {table}_bad")
+    con.execute(f"DROP TABLE {table}_files")
 
 
 def load_reports(con: duckdb.DuckDBPyConnection, path: str | Path,

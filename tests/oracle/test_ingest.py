@@ -160,3 +160,33 @@ def test_exact_duplicate_rows_are_quarantined_once_counted(tmp_path: Path) -> No
     stats = load_reports(con, reports, quarantine=tmp_path / "q_reports.csv")
     # The same subscriber twice is one complaint; two anonymous feed lines are two.
     assert stats.clean == 3 and stats.quarantined == {"duplicate": 1}
+
+
+def test_copies_across_files_and_file_types_are_found_and_keep_earlier_reasons(
+        tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    ts = pa.array([datetime(2026, 1, 5, 10)] * 3, pa.timestamp("us", "UTC"))
+    rows = {"ts": ts, "caller": ["+14155550123", "+14155550123", "12"],
+            "callee": ["+12125551234"] * 3, "duration_s": [30, -4, 30],
+            "answered": [True, True, True], "country": ["US"] * 3}
+    pq.write_table(pa.table(rows), src / "a.parquet")
+    pq.write_table(pa.table(rows), src / "b.parquet")      # the same three rows again
+    con = connect()
+    stats = load_calls(con, src, quarantine=tmp_path / "q" / "calls.parquet")
+    # A copy of a row kept for a later reason (negative duration) is a duplicate; a copy
+    # of a row with a bad number keeps the number's reason.
+    assert stats.clean == 1
+    assert stats.quarantined == {"duplicate": 2, "negative_duration": 1,
+                                 "caller:too_short": 2}
+    bad = pd.read_parquet(tmp_path / "q" / "calls.parquet")
+    dup = bad[bad["reason"] == "duplicate"]
+    assert set(dup["source_file"]) == {str(src / "b.parquet")}
+    assert sorted(dup["line"]) == [1, 2]
+    # The same call as text in a CSV (the text the Parquet values read as) is a copy too.
+    text = con.execute("SELECT ts::VARCHAR FROM read_parquet(?) LIMIT 1",
+                       [str(src / "a.parquet")]).fetchone()[0]
+    _write(src / "c.csv", HEADER + f"{text},+14155550123,+12125551234,30,true,US\n"
+           + f"{text},+14155550123,+12125551234,31,true,US\n")
+    stats = load_calls(connect(), src)
+    assert stats.clean == 2 and stats.quarantined["duplicate"] == 3
