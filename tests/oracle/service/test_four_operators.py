@@ -132,3 +132,28 @@ def test_a_vote_relayed_first_by_someone_else_is_settled_and_the_bundle_counts(
     skipped = consortium.ledger.events("Consensus", "VoteSkipped", 0, "latest",
                                        numberKey=bytes.fromhex(copied.payload["numberKey"]))
     assert [int(e["args"]["reason"]) for e in skipped] == [1]
+
+
+def test_rounds_at_quorum_are_finalized_in_one_batch_transaction(consortium, make_operator):
+    rigs = {cc: make_operator(cc) for cc in WEIGHTS}
+    approve_models(list(rigs.values()))
+    scammers = [_fresh_number() for _ in range(5)]
+    keys = [consortium.hasher.key(n) for n in scammers]
+    start = consortium.w3.eth.block_number
+    reports = {cc: rigs[cc].votes.push([_scammer_row(n, 0.9) for n in scammers])
+               for cc in ("US", "IN", "BR")}
+    finalized = consortium.ledger.events("Consensus", "RoundFinalized", start + 1, "latest")
+    mine = [e for e in finalized if bytes(e["args"]["numberKey"]) in set(keys)]
+    assert len(mine) == len(set(keys))
+    # Every one of them closed by the same transaction: finalizeMany, not one finalize each.
+    assert len({e["transactionHash"] for e in mine}) == 1
+    tx = consortium.w3.eth.get_transaction(mine[0]["transactionHash"])
+    fn, args = consortium.ledger.contract("Consensus").decode_function_input(tx["input"])
+    assert fn.fn_name == "finalizeMany" and set(keys) <= {bytes(k) for k in args["numberKeys"]}
+    # What the push reports as finalized is what that transaction closed (the shared chain
+    # may hold other tests' rounds these validators answered: they close in it too).
+    closed = [e for e in finalized if e["transactionHash"] == mine[0]["transactionHash"]]
+    expired = consortium.ledger.events("Consensus", "RoundExpired", start + 1, "latest")
+    closed += [e for e in expired if e["transactionHash"] == mine[0]["transactionHash"]]
+    assert reports["BR"].finalized == len(closed) == len(args["numberKeys"])
+    assert reports["US"].finalized == reports["IN"].finalized == 0

@@ -74,7 +74,7 @@ def test_a_card_whose_portable_copy_is_another_model_is_refused(
         make_operator, tmp_path: Path) -> None:
     br, us, gb = (make_operator(cc) for cc in ("BR", "US", "GB"))
     model, folder, _ = _trained(tmp_path, 2)
-    other, other_folder, _ = _trained(tmp_path, 3)
+    _, other_folder, _ = _trained(tmp_path, 3)
     card = json.loads((folder / "model_card.json").read_text())
     with pytest.raises(ModelGovernanceError, match="portable_sha256"):
         br.models.register(model.hash, card, other_folder)
