@@ -244,8 +244,9 @@ def _train_once(data: pd.DataFrame, config: TrainConfig, window: dict[str, Any] 
     fit_config = config if "firm" in data.columns else _whole(config)
     model.countries[GLOBAL] = _fit_group(GLOBAL, x, y, groups, llr, firm, cat_mask,
                                          fit_config)
+    networks = sorted(set(keys))
     # One network only: its own model would be the global one fitted a second time.
-    for cc in sorted(set(keys)) if len(set(keys)) > 1 else []:
+    for cc in networks if len(networks) > 1 else []:
         sel = keys == cc
         pos, neg = int(y[sel].sum()), int((y[sel] == 0).sum())
         if pos >= config.min_positives and neg >= config.min_negatives:

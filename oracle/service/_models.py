@@ -114,9 +114,11 @@ class ModelGovernance:
         action_id = f"model:{chain.chain_id}:{h.hex()}"
         chain.outbox.clear_failed("model")  # an earlier refusal is retried, not replayed
         found = chain.outbox.find(action_id)
-        if not found and portable_dir is not None:
-            card = attach_portable(card, Path(portable_dir), self._store())
         state = self._load()
+        if found:  # published already: keep the card as it went into IPFS
+            card = state["cards"].get(h.hex(), card)
+        elif portable_dir is not None:
+            card = attach_portable(card, Path(portable_dir), self._evidence().store)
         state["cards"][h.hex()] = card
         self._save(state)
         cid = found.payload["cid"] if found else self._put_card(card)
@@ -133,15 +135,13 @@ class ModelGovernance:
                                        f"{done.error}")
         return action.payload["cid"]
 
-    def _store(self) -> Any:
-        if self.evidence is None:
-            raise ModelGovernanceError("publishing a model needs the IPFS evidence store")
-        return self.evidence.store
-
-    def _put_card(self, card: dict[str, Any]) -> str:
+    def _evidence(self) -> EvidenceWriter:
         if self.evidence is None:
             raise ModelGovernanceError("registering a model needs the IPFS evidence store")
-        return self.evidence.put(card)
+        return self.evidence
+
+    def _put_card(self, card: dict[str, Any]) -> str:
+        return self._evidence().put(card)
 
     def approve(self, model_hash: str | bytes, owner: str) -> bool:
         """Approve another country's validator ``owner``'s model (once per validator); True

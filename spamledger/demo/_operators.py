@@ -86,7 +86,7 @@ def learn_together(rigs: dict[str, OperatorRig], sim: dict[str, Path],
     trained alone and the one trained with its peers, and how many peers it fetched.
     """
     import oracle
-    from oracle import LabelError
+    from oracle.service import ModelGovernanceError
     from oracle.service._peers import fetch_peer_models
     from oracle.service._scenario import train_operator
 
@@ -96,7 +96,7 @@ def learn_together(rigs: dict[str, OperatorRig], sim: dict[str, Path],
         fetched, skipped = fetch_peer_models(rig.app.chain, rig.app.store,
                                              rig.app.operator.state_dir / "peers")
         if skipped:
-            raise LabelError(f"operator {cc}: peer models skipped: {skipped}")
+            raise ModelGovernanceError(f"operator {cc}: peer models skipped: {skipped}")
         peers = [oracle.load_portable(p.directory, p.portable_sha256, owner=p.country)
                  for p in fetched]
         rig.model_hash, rig.card = train_operator(rig.app.operator, cut, peers=peers)

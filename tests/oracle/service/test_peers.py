@@ -44,6 +44,9 @@ def test_an_approved_peer_model_is_fetched_by_its_card_and_scores_the_same(
     published = us.models.evidence.get(cid)
     assert published["portable_sha256"] == model.portable_hash
     assert set(published["portable"]) == {"json", "npz"}
+    # Registering again (a re-run) keeps the card as it went into IPFS.
+    assert gb.models.register(model.hash, card) == cid
+    assert gb.models.card(model.hash)["portable"] == published["portable"]
     _approve([us, br], gb, bytes.fromhex(model.hash))
 
     fetched, _skipped = fetch_peer_models(us.chain, us.models.evidence.store, tmp_path / "p")
