@@ -127,8 +127,8 @@ def _verify(ctx: Context, number: Number, session: Session) -> VerifyOut:
     ledger = chain.ledger
     first = int(chain.deployment.first_block())
     kb = bytes.fromhex(key[2:])
-    votes = ledger.events("Consensus", "VoteCast", first, "latest", numberKey=kb)
-    finals = ledger.events("Consensus", "RoundFinalized", first, "latest", numberKey=kb)
+    votes = _round_events(chain, "VoteCast", first, kb)
+    finals = _round_events(chain, "RoundFinalized", first, kb)
     checks: list[Check] = []
     checks += [_signature_check(chain, v) for v in votes]
     checks += [_role_check(chain, v) for v in votes]
@@ -142,6 +142,24 @@ def _verify(ctx: Context, number: Number, session: Session) -> VerifyOut:
                      ok=bool(checks) and all(c.ok for c in checks), checks=checks)
 
 
+# Contracts that run rounds and emit the round events (the vote path, the report path).
+ROUND_CONTRACTS = ("Consensus", "ReportConsensus")
+
+
+def _round_events(chain, event: str, first: int, kb: bytes) -> list[Any]:
+    """``event`` of the number from every deployed round contract, in chain order."""
+    names = [n for n in ROUND_CONTRACTS if n in chain.deployment.contract_names()]
+    logs = [log for n in names
+            for log in chain.ledger.events(n, event, first, "latest", numberKey=kb)]
+    return sorted(logs, key=lambda log: (int(log["blockNumber"]), int(log["logIndex"])))
+
+
+def _from_report(chain, log: Any) -> bool:
+    names = chain.deployment.contract_names()
+    return "ReportConsensus" in names and str(log["address"]).lower() == \
+        chain.deployment.address("ReportConsensus").lower()
+
+
 def _where(log: Any) -> str:
     return f"block {log['blockNumber']} tx 0x{bytes(log['transactionHash']).hex()}"
 
@@ -152,6 +170,8 @@ def _signature_check(chain, log: Any) -> Check:
 
     a = log["args"]
     name = f"signature: {a['validator']} round {a['round']}"
+    if _from_report(chain, log):
+        return _report_signature_check(chain, log, name)
     try:
         vote, signature = _signed_vote(chain, log)
     except LookupError as exc:
@@ -160,6 +180,36 @@ def _signature_check(chain, log: Any) -> Check:
                                      chain.deployment.address("Consensus"))
     ok = signer.lower() == str(a["validator"]).lower()
     return Check(name=name, ok=ok, detail=f"{_where(log)}: recovered {signer}")
+
+
+def _report_signature_check(chain, log: Any, name: str) -> Check:
+    """A report vote: the report in the calldata carries this vote for the logged validator,
+    and that validator's signature over the report recovers to it."""
+    import node
+    from node._report import REPORT_FIELDS
+
+    tx = chain.w3.eth.get_transaction(log["transactionHash"])
+    _fn, params = chain.ledger.contract("ReportConsensus").decode_function_input(tx["input"])
+    raw, signatures = params["report"], params["signatures"]
+    report = dict(raw) if isinstance(raw, dict) else dict(zip(REPORT_FIELDS, raw, strict=True))
+    a = log["args"]
+    signers = [str(s).lower() for s in report["signers"]]
+    keys = [bytes(k) for k in report["numberKeys"]]
+    validator = str(a["validator"]).lower()
+    if validator not in signers or bytes(a["numberKey"]) not in keys \
+            or int(a["round"]) != node.round_of(int(report["seq"])):
+        return Check(name=name, ok=False, detail=f"{_where(log)}: not in the submitted report")
+    j, i = signers.index(validator), keys.index(bytes(a["numberKey"]))
+    packed = int(report["votes"][i * len(signers) + j])
+    same = (packed & 0xFFFF == a["score"] and (packed >> 32) & 0xFF == a["category"]
+            and bool(packed & (1 << 40)) == a["abstain"]
+            and bytes(report["modelHashes"][j]) == bytes(a["modelHash"])
+            and report["evidenceCid"] == a["evidenceCid"])
+    signer = node.recover_report(report, bytes(signatures[j]), chain.deployment.chain_id,
+                                 chain.deployment.address("ReportConsensus"))
+    ok = same and signer.lower() == validator
+    return Check(name=name, ok=ok, detail=f"{_where(log)}: report {report['seq']}, "
+                                          f"recovered {signer}, vote matches: {same}")
 
 
 def _signed_vote(chain, log: Any) -> tuple[dict[str, Any], bytes]:

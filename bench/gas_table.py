@@ -15,6 +15,9 @@ with one ``finalizeMany`` transaction (the batched path: the same votes and per-
 one transaction base per batch). Proof verification is measured twice: as its own
 transaction (21,000 gas base and the calldata floor of EIP-7623 included) and as the gas a
 contract pays to call it on-chain (``contracts/test/GasProbe.sol``, read with eth_call).
+Last, the report path (``ReportConsensus``): the same four validators sign ONE report each for
+1, 16 and 64 new numbers, and one transaction opens, counts and closes every number's round
+(the same per-number events) and writes its record.
 
     .venv/bin/python -m bench.gas_table [--numbers 1000000]
 """
@@ -36,8 +39,10 @@ from migrations import deploy, fund_dev_accounts
 from node import (
     AnvilNode,
     Ledger,
+    ReportVote,
     admit_consortium,
     approve_model,
+    build_report,
     cast_votes,
     commit_epoch,
     connect,
@@ -47,7 +52,9 @@ from node import (
     open_rounds,
     register_model,
     resolve_dispute,
+    sign_report,
     sign_score_vote,
+    submit_report,
     vote_dispute,
 )
 from node._artifacts import load_artifact
@@ -148,10 +155,13 @@ class Bench:
         for name, info in self.deployment.contracts.items():
             receipt = self.w3.eth.get_transaction_receipt(info["tx_hash"])
             self.add(f"deploy {name}", receipt["gasUsed"])
-        # Runtime size of Consensus (EIP-170 caps a contract at 24,576 bytes).
-        consensus = self.w3.to_checksum_address(self.deployment.address("Consensus"))
-        self.consensus_size = len(self.w3.eth.get_code(consensus))
-        print(f"Consensus runtime size: {self.consensus_size:,} bytes")
+        # Runtime sizes (EIP-170 caps a contract at 24,576 bytes).
+        self.sizes = {name: len(self.w3.eth.get_code(
+            self.w3.to_checksum_address(info["address"])))
+            for name, info in self.deployment.contracts.items()}
+        self.consensus_size = self.sizes["Consensus"]
+        for name, size in self.sizes.items():
+            print(f"{name} runtime size: {size:,} bytes")
 
     def approve(self) -> None:
         """Every validator registers the model as its own; two other countries approve it."""
@@ -253,6 +263,24 @@ class Bench:
                  f"{fins:,} for the batch")
         self.add(f"per finalized number ({len(voters)} voters: openRounds, votes, "
                  "finalizeMany)", (opens + votes + fins) // n, f"{n} numbers")
+
+    def per_number_report(self, n: int, voters: tuple[str, ...] = ("US", "IN", "BR", "GB"),
+                          seq: int = 1) -> None:
+        """``n`` new numbers decided by one signed report: each of ``voters`` signs it once
+        (its vote on every number inside), the relayer submits it in one transaction."""
+        keys = [(self.hasher.key(f"+1416{seq:02d}{i:05d}"), "US") for i in range(n)]
+        signers = [self.vals[cc] for cc in voters]
+        votes = {a.address: [ReportVote(9000, category=Category.SCAM)] * n for a in signers}
+        report = build_report(seq, keys, votes, {a.address: self.model for a in signers},
+                              cid="bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
+        address = self.deployment.address("ReportConsensus")
+        sigs = {a.address: sign_report(a, report, self.w3.eth.chain_id, address)
+                for a in signers}
+        outcome = submit_report(self.ledger, report, sigs, account=self.relayer)
+        assert len(outcome.finalized) == n and not outcome.expired and not outcome.skipped, \
+            "every number finalizes"
+        self.add(f"per finalized number ({len(voters)} voters: report of {n})",
+                 outcome.gas_used // n, f"{outcome.gas_used:,} for the report")
 
     def epoch(self, numbers: int) -> None:
         t0 = time.perf_counter()
@@ -369,19 +397,52 @@ events per number are the same (`RoundOpened`, `RoundEligibleWeight`, `RoundFina
 It does not reach 200k, and no batching of opens and finalizations can: the four signed votes
 alone cost 4 x {vote:,} = {votes:,} gas per number here, and opening plus finalizing still
 create two slots and emit four events per number ({floor:,} together in this run). Below 200k
-needs fewer signatures per number: a report that each validator signs once for a batch of
-numbers (Chainlink OCR style, option (b) of issue #12). It is not built. Consensus is already
-{size:,} bytes of the 24,576-byte contract limit (EIP-170), so such a path needs its own
-contract or a split of this one. Finalizing inside the vote that reaches quorum is not built
-either: over `finalizeMany` it would save the cold reads of the round's slots and of the
-record (a few thousand gas per number, estimated, not measured), and it would end a round
-before the remaining validators' votes count.
+needs fewer signatures per number: the report path below. Finalizing inside the vote that
+reaches quorum is not built: over `finalizeMany` it would save the cold reads of the round's
+slots and of the record (a few thousand gas per number, estimated, not measured), and it would
+end a round before the remaining validators' votes count.
 
-Proof verification as its own transaction cannot reach 30k: a 20-hash proof is about 900
+{report}Proof verification as its own transaction cannot reach 30k: a 20-hash proof is about 900
 bytes of calldata, and Prague's calldata floor (EIP-7623: 21,000 + 10 gas per token, a
 nonzero byte counting 4 tokens) alone is about 50,000. The target is met where proofs are
 checked on-chain: a contract calling `verifyLeaf` pays the row "called by a contract".
 """
+
+
+REPORT_NOTE = """Signed reports (`ReportConsensus`, this run): each validator signs ONE EIP-712
+report holding its votes on every number of the batch, and one transaction verifies the four
+signatures once, then opens, counts and closes each number's round by the vote path's rules
+(`contracts/lib/TallyRules.sol`, Consensus' parameters and thresholds) and writes its record.
+Per finalized number with four voters: {r1:,} (report of 1), {r16:,} (16), {r64:,} (64),
+against {batched:,} batched through the vote path. The events per number are the vote path's
+(`RoundOpened`, `RoundEligibleWeight`, four `VoteCast`, `RoundFinalized`; the registry's
+`RecordFinalized`), so the tally stays recomputable from logs; per report one
+`ReportSubmitted`. What is left per number: the registry record slot (22,100 for a new
+number), the four `VoteCast` events with the report's evidence CID in each, the number's other
+events and calldata; the report needs no round slot (its rounds are numbered
+`2^48 + seq`, one replay bit per report) and the four signatures are recovered once per
+report. A report of one number pays the transaction base, the four signature recoveries and
+the four validator reads alone: 200k needs reports of two numbers or more.
+
+Sharing the rules (`TallyRules`, used by both paths) moved the vote path by {dvote:+,} gas per
+vote and {dfin:+,} per finalize against the last run before it (commit dc6e7e5: {vote0:,} and
+{fin0:,}); Consensus is {size:,} bytes.
+
+"""
+# The vote path's figures in the last run before the report path (commit dc6e7e5).
+BEFORE_REPORT = {"castVotes, bundle of 64: mean per vote over 4 voters": 44_051,
+                 "finalize (mean of 64)": 99_485}
+
+
+def _report_note(got: dict[str, int], batched: int, size: int) -> str:
+    rows = [got.get(f"per finalized number (4 voters: report of {n})") for n in (1, 16, 64)]
+    if not all(rows):
+        return ""
+    r1, r16, r64 = (int(r) for r in rows)  # type: ignore[arg-type]
+    vote, fin = (got[k] for k in BEFORE_REPORT)
+    vote0, fin0 = BEFORE_REPORT.values()
+    return REPORT_NOTE.format(r1=r1, r16=r16, r64=r64, batched=batched, size=size,
+                              dvote=vote - vote0, dfin=fin - fin0, vote0=vote0, fin0=fin0)
 
 
 def _targets(rows: list[tuple[str, int, str]], consensus_size: int) -> list[str]:
@@ -396,6 +457,12 @@ def _targets(rows: list[tuple[str, int, str]], consensus_size: int) -> list[str]
          "per finalized number (4 voters: open, votes, finalize)", 200_000),
         ("per finalized number, 4 voters, batched (openRounds, votes, finalizeMany)",
          "per finalized number (4 voters: openRounds, votes, finalizeMany)", 200_000),
+        ("per finalized number, 4 voters, report of 1 number",
+         "per finalized number (4 voters: report of 1)", 200_000),
+        ("per finalized number, 4 voters, report of 16 numbers",
+         "per finalized number (4 voters: report of 16)", 200_000),
+        ("per finalized number, 4 voters, report of 64 numbers",
+         "per finalized number (4 voters: report of 64)", 200_000),
         ("proof verification, called by a contract", proof, 30_000),
         ("proof verification, as its own transaction", own, 30_000)]
     lines = ["## Issue #12 targets", "", "| | v2 | now | target | met |",
@@ -416,11 +483,24 @@ def _targets(rows: list[tuple[str, int, str]], consensus_size: int) -> list[str]
         notes.append(BATCH_NOTE.format(
             old=old, new=new, pct=100 * (old - new) / old, opens=opens, fins=fins,
             open1=got["openRound (mean of 64)"], fin1=got["finalize (mean of 64)"],
-            vote=vote, votes=4 * vote, floor=opens + fins, size=consensus_size))
+            vote=vote, votes=4 * vote, floor=opens + fins, size=consensus_size,
+            report=_report_note(got, new, consensus_size)))
     return [*lines, "", *notes]
 
 
-def write_markdown(rows: list[tuple[str, int, str]], numbers: int, consensus_size: int) -> None:
+def _sizes(sizes: dict[str, int]) -> str:
+    """The deployed runtime size of every contract against EIP-170's limit."""
+    if not sizes:
+        return ""
+    lines = ["## Contract sizes", "", "Deployed runtime bytecode (EIP-170 limit: 24,576 bytes).",
+             "", "| contract | bytes | of the limit |", "|---|---:|---:|"]
+    lines += [f"| {name} | {size:,} | {100 * size / 24_576:.1f}% |"
+              for name, size in sizes.items()]
+    return "\n".join(lines) + "\n\n"
+
+
+def write_markdown(rows: list[tuple[str, int, str]], numbers: int, consensus_size: int,
+                   sizes: dict[str, int] | None = None) -> None:
     lines = ["# Gas table", "",
              f"Measured by `bench/gas_table.py` on Anvil 1.7.1 (its default hardfork), "
              f"{time.strftime('%Y-%m-%d')}. Snapshot size: {numbers:,} numbers.", "",
@@ -435,7 +515,8 @@ def write_markdown(rows: list[tuple[str, int, str]], numbers: int, consensus_siz
         lines.append(f"| {what} | {f'{v1:,}' if v1 else ''} | {f'{v2:,}' if v2 else ''} | "
                      f"{gas:,} | {ratio} | {note} |")
     targets = "\n".join(_targets(rows, consensus_size))
-    OUT.write_text("\n".join(lines) + "\n\n" + targets + "\n" + DEMO_NOTE)
+    OUT.write_text("\n".join(lines) + "\n\n" + targets + "\n" + _sizes(sizes or {})
+                   + DEMO_NOTE)
     print(f"wrote {OUT}")
 
 
@@ -455,11 +536,13 @@ def main() -> None:
             bench.per_number(cycle=1, suffix=", first 64 rounds")
             bench.per_number(cycle=2)
             bench.per_number_batched()
+            for seq, n in enumerate((1, 16, 64), start=1):
+                bench.per_number_report(n, seq=seq)
             bench.epoch(args.numbers)
             bench.dispute(key)
         finally:
             node.stop()
-    write_markdown(bench.rows, args.numbers, bench.consensus_size)
+    write_markdown(bench.rows, args.numbers, bench.consensus_size, bench.sizes)
 
 
 if __name__ == "__main__":

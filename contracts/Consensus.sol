@@ -8,6 +8,7 @@ import {ModelRegistry} from "./ModelRegistry.sol";
 import {SpamRegistry} from "./SpamRegistry.sol";
 import {Governed} from "./lib/Governed.sol";
 import {LedgerTypes} from "./lib/LedgerTypes.sol";
+import {TallyRules} from "./lib/TallyRules.sol";
 
 /// @title Consensus
 /// @notice Weighted cross-country voting on one number key at a time. A validator opens a round
@@ -47,11 +48,11 @@ contract Consensus is Governed, EIP712 {
     uint8 public constant ROUND_EXPIRED = 3;
 
     /// Why a round expired (`RoundNoConsensus.reason`).
-    uint8 public constant NO_CONSENSUS_PARTICIPATION = 1;
-    uint8 public constant NO_CONSENSUS_LOCKED = 2;
-    uint8 public constant NO_CONSENSUS_COUNTRY_CONTESTED = 3;
-    uint8 public constant NO_CONSENSUS_NO_SCORES = 4;
-    uint8 public constant NO_CONSENSUS_VERDICT_SHARE = 5;
+    uint8 public constant NO_CONSENSUS_PARTICIPATION = TallyRules.NO_CONSENSUS_PARTICIPATION;
+    uint8 public constant NO_CONSENSUS_LOCKED = TallyRules.NO_CONSENSUS_LOCKED;
+    uint8 public constant NO_CONSENSUS_COUNTRY_CONTESTED = TallyRules.NO_CONSENSUS_COUNTRY_CONTESTED;
+    uint8 public constant NO_CONSENSUS_NO_SCORES = TallyRules.NO_CONSENSUS_NO_SCORES;
+    uint8 public constant NO_CONSENSUS_VERDICT_SHARE = TallyRules.NO_CONSENSUS_VERDICT_SHARE;
 
     /// Why a bundle skipped a vote (`VoteSkipped.reason`); a single `castVote` reverts instead.
     uint8 public constant SKIP_ALREADY_COUNTED = 1;
@@ -499,14 +500,12 @@ contract Consensus is Governed, EIP712 {
     /// @notice Verdict for `score` under `country`'s thresholds.
     function verdictFor(bytes2 country, uint16 score) public view returns (uint8) {
         (uint16 spamBps, uint16 suspiciousBps) = thresholdsOf(country);
-        if (score >= spamBps) return LedgerTypes.VERDICT_SPAM;
-        if (score >= suspiciousBps) return LedgerTypes.VERDICT_SUSPICIOUS;
-        return LedgerTypes.VERDICT_NOT_SPAM;
+        return TallyRules.verdict(score, spamBps, suspiciousBps);
     }
 
     // ------------------------------------------------------------------ internals
 
-    uint256 private constant CAT_MASK = (1 << 28) - 1;
+    uint256 private constant CAT_MASK = TallyRules.CAT_MASK;
     uint256 private constant FLAG_SLOTS = 5;
     uint256 private constant LOW_SEATS = 32; // seats kept in the category slot's top bits
     uint8 private constant LIVE_OPEN = 1;
@@ -564,14 +563,14 @@ contract Consensus is Governed, EIP712 {
         Live memory t = _live[r.aux];
         uint256 total = r.eligibleWeight;
         uint256 shown = uint256(t.participatingWeight) + t.contestWeight;
-        bool quorum = shown * LedgerTypes.BPS >= uint256(quorumBps) * total;
+        bool quorum = TallyRules.meets(shown, total, quorumBps);
         if (block.timestamp <= r.deadline && !quorum) {
             if (skip) return _skipFinalize(numberKey, r.id, FINALIZE_SKIP_QUORUM_NOT_REACHED);
             revert QuorumNotReached(numberKey, t.participatingWeight, _needed(quorumBps, total));
         }
         SpamRegistry.Record memory rec = registry.get(numberKey);
         uint8 reason;
-        if (!quorum && shown * LedgerTypes.BPS < uint256(minParticipationBps) * total) {
+        if (!quorum && !TallyRules.meets(shown, total, minParticipationBps)) {
             reason = NO_CONSENSUS_PARTICIPATION;
         } else if (rec.lockedUntil > block.timestamp) {
             reason = NO_CONSENSUS_LOCKED;
@@ -750,20 +749,26 @@ contract Consensus is Governed, EIP712 {
             c.thresholdsOf = r.country;
             (, c.suspiciousBps) = thresholdsOf(r.country);
         }
-        if (vote.score < c.suspiciousBps) return cs;
+        if (!TallyRules.flags(vote.score, c.suspiciousBps)) return cs;
         unchecked {
             l.flaggingWeight += weight;
         }
+        _flagVote(entry, l, vote, c.country, weight);
+        return cs;
+    }
+
+    /// @dev Adds a flagging vote's weight to its country's and moves the majority country
+    ///      (TallyRules.takesLead, spelled out so the leader's weight is read only when needed).
+    function _flagVote(uint256 entry, Live memory l, ScoreVote calldata vote, bytes2 country, uint32 weight) private {
         uint256 f = l.bits & LIVE_FLAGS != 0 ? _flags[entry] : 0;
         l.bits |= LIVE_FLAGS;
         uint64 w;
-        bytes2 country = c.country;
         (f, w) = _addFlag(entry, f, vote, country, weight);
         bytes2 leader = l.majorityCountry;
-        if (country != leader && (leader == bytes2(0) || w > _flagWeight(f, vote.numberKey, vote.round, leader))) {
-            l.majorityCountry = country;
-        }
-        return cs;
+        if (
+            country != leader
+                && (leader == bytes2(0) || TallyRules.outweighs(w, _flagWeight(f, vote.numberKey, vote.round, leader)))
+        ) l.majorityCountry = country;
     }
 
     /// @dev Adds flagging weight to `country`'s packed entry in `f` (or the overflow map) and
@@ -808,12 +813,11 @@ contract Consensus is Governed, EIP712 {
 
     /// @dev 0 when the round's votes carry a verdict, else the NO_CONSENSUS_* reason.
     function _noConsensus(RoundSlot memory r, Live memory t) private view returns (uint8) {
-        if (t.contestWeight != 0 && t.contestWeight >= t.participatingWeight) return NO_CONSENSUS_COUNTRY_CONTESTED;
-        if (t.scoringWeight == 0) return NO_CONSENSUS_NO_SCORES;
-        uint8 verdict = verdictFor(r.country, uint16(t.weightedScoreSum / t.scoringWeight));
-        uint256 side = verdict == LedgerTypes.VERDICT_NOT_SPAM ? t.scoringWeight - t.flaggingWeight : t.flaggingWeight;
-        if (side * LedgerTypes.BPS < uint256(minVerdictShareBps) * r.eligibleWeight) return NO_CONSENSUS_VERDICT_SHARE;
-        return 0;
+        (uint16 spamBps, uint16 suspiciousBps) = thresholdsOf(r.country);
+        TallyRules.Sums memory sums = TallyRules.Sums(
+            t.participatingWeight, t.scoringWeight, t.flaggingWeight, t.contestWeight, t.weightedScoreSum
+        );
+        return TallyRules.noConsensus(sums, r.eligibleWeight, minVerdictShareBps, spamBps, suspiciousBps);
     }
 
     /// @dev Closes the round: its header keeps the final figures and its pool entry goes to the
@@ -841,21 +845,13 @@ contract Consensus is Governed, EIP712 {
     }
 
     function _finalize(bytes32 numberKey, RoundSlot memory r, Live memory t) private {
-        uint16 score = uint16(t.weightedScoreSum / t.scoringWeight);
+        uint16 score = TallyRules.weightedScore(t.weightedScoreSum, t.scoringWeight);
         uint8 verdict = verdictFor(r.country, score);
         uint8 category;
         // Scoring weight > 0, so a scoring vote wrote this round's categories (LIVE_CATS).
-        if (verdict != LedgerTypes.VERDICT_NOT_SPAM) category = _topCategory(_catSeats[r.aux]);
+        if (verdict != LedgerTypes.VERDICT_NOT_SPAM) category = TallyRules.topCategory(_catSeats[r.aux]);
         registry.recordFinal(numberKey, r.id, score, verdict, category, t.majorityCountry);
         emit RoundFinalized(numberKey, r.id, score, verdict, category, t.participatingWeight, t.voteCount);
-    }
-
-    function _topCategory(uint256 packed) private pure returns (uint8 best) {
-        uint256 bestWeight;
-        for (uint8 c; c < LedgerTypes.CATEGORY_COUNT; ++c) {
-            uint256 x = (packed >> (28 * uint256(c))) & CAT_MASK;
-            if (x > bestWeight) (best, bestWeight) = (c, x);
-        }
     }
 
     function _structHash(ScoreVote calldata vote) private pure returns (bytes32) {

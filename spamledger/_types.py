@@ -61,3 +61,18 @@ SCORE_VOTE_TYPES = {
         {"name": "deadline", "type": "uint64"},
     ]
 }
+
+# The aggregated report every listed validator signs once; ReportConsensus verifies it.
+# ``votes[i * len(signers) + j]`` is signer j's packed vote on key i (see node._report).
+REPORT_TYPES = {
+    "Report": [
+        {"name": "seq", "type": "uint64"},
+        {"name": "deadline", "type": "uint64"},
+        {"name": "numberKeys", "type": "bytes32[]"},
+        {"name": "countries", "type": "bytes2[]"},
+        {"name": "signers", "type": "address[]"},
+        {"name": "modelHashes", "type": "bytes32[]"},
+        {"name": "votes", "type": "uint64[]"},
+        {"name": "evidenceCid", "type": "string"},
+    ]
+}

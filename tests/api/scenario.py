@@ -123,3 +123,25 @@ def evidence_round(consortium, store, number: str) -> str:
               {"US": 9000, "IN": 8000, "BR": 7000}, approved_model(consortium, "evidence"),
               cids=cids)
     return marker
+
+
+def run_report(consortium, keys: list[tuple[bytes, str]], scores: dict[str, int | None],
+               model: bytes, cid: str = "") -> int:
+    """One signed report (``ReportConsensus``) over ``keys``: each validator in ``scores``
+    votes the same on every key (None = abstain), all sign once, the relayer submits.
+    Returns the report's round id."""
+    from node import ReportVote, build_report, free_seq, sign_report, submit_report
+
+    v = consortium.validators
+    votes = {v[cc].address: [ReportVote(abstain=True) if score is None
+                             else ReportVote(score, category=3)] * len(keys)
+             for cc, score in scores.items()}
+    deadline = int(consortium.w3.eth.get_block("latest")["timestamp"]) + 3600
+    seq = free_seq(consortium.ledger, int.from_bytes(os.urandom(4), "big"))
+    report = build_report(seq, keys, votes, {v[cc].address: model for cc in scores},
+                          cid=cid, deadline=deadline)
+    address = consortium.deployment.address("ReportConsensus")
+    sigs = {v[cc].address: sign_report(v[cc], report, consortium.chain_id, address)
+            for cc in scores}
+    outcome = submit_report(consortium.ledger, report, sigs, account=consortium.relayer)
+    return outcome.finalized.get(keys[0][0]) or outcome.expired[keys[0][0]]

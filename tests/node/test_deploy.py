@@ -35,9 +35,9 @@ def test_consortium_weights_are_on_chain(consortium):
                                   consortium.validators["IN"].address)
 
 
-def test_registry_writers_are_exactly_consensus_and_dispute(consortium):
+def test_registry_writers_are_exactly_the_round_contracts_and_dispute(consortium):
     role = consortium.ledger.call("ValidatorSet", "REGISTRY_WRITER_ROLE")
-    for name in ("Consensus", "Dispute"):
+    for name in ("Consensus", "ReportConsensus", "Dispute"):
         assert consortium.ledger.call("ValidatorSet", "hasRole", role,
                                       consortium.deployment.address(name))
     assert not consortium.ledger.call("ValidatorSet", "hasRole", role,
