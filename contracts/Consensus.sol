@@ -33,6 +33,8 @@ import {TallyRules} from "./lib/TallyRules.sol";
 ///      is at least the counted weight, no vote scored, or the weight on the verdict's side
 ///      (flagging for SPAM/SUSPICIOUS, non-flagging for NOT_SPAM) is below minVerdictShareBps
 ///      of the eligible weight: abstentions never hand a verdict to a minority.
+///      Every decision from the sums is taken in `lib/TallyRules.sol`, shared with the report
+///      path (`ReportConsensus`), which reads this contract's parameters and thresholds.
 ///      Storage: a key keeps one header slot; an open round's sums, seats, categories and flags
 ///      live in a pool entry that closing hands to the next round opened (see the storage notes
 ///      below and contracts/README.md), so only the open round's seats and sums are readable.
