@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import oracle
 from bench.independent_eval import SCORE_UNTIL, Counts, evaluate, rate, run_seed
 from bench.independent_world import generate
 
@@ -100,9 +101,22 @@ def test_same_seed_same_world_other_seed_other_world(tmp_path):
     assert not pq.read_table(a["calls"]).equals(pq.read_table(c["calls"]))
 
 
+def test_the_oracle_reads_every_row_and_every_number_back_to_the_truth_table(tmp_path):
+    paths = generate(tmp_path / "world", seed=7, scale=0.03)
+    features = oracle.build_features(paths["calls"], paths["reports"],
+                                     quarantine_dir=tmp_path / "quarantine")
+    truth = pd.read_parquet(paths["truth"])
+    assert not (tmp_path / "quarantine").exists()    # written only when a row is bad
+    assert set(features["number"]) <= set(truth["number"])   # national formats included
+    assert set(truth.loc[truth["is_spam"], "number"]) <= set(features["number"])
+
+
 @pytest.mark.slow
-def test_the_oracle_cli_ingests_the_world_with_nothing_quarantined(tmp_path):
-    run = run_seed(tmp_path / "world", seed=5, scale=0.1)
+@pytest.mark.timeout(1800)
+def test_the_oracle_cli_trains_and_scores_the_world_with_nothing_quarantined(tmp_path):
+    # scale 0.25: at 0.1 the CLI refuses to train (too few derived spam labels), a finding
+    # reported in bench/INDEPENDENT_WORLD.md's changelog entry, not a property of the files
+    run = run_seed(tmp_path / "world", seed=1, scale=0.25)
     assert run["quarantined"]["train"] == {"calls": 0, "reports": 0}
     assert run["quarantined"]["score"] == {"calls": 0, "reports": 0}
     assert run["scored_not_in_truth"] == 0           # national formats read back to our E.164
