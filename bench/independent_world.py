@@ -21,10 +21,12 @@ Calls are voice only (no SMS rows: the contract does not say how an SMS's ``answ
 ``duration_s`` should read).
 
 Scale. ``scale`` 1.0 has 3,000 private subscribers, 165 businesses and 76 spam numbers per
-network (12,964 numbers, 304 spam, ~2M calls). Counts scale linearly; the daily volume of a
+network (12,964 numbers, 304 spam, ~2.9M calls). Counts scale linearly; the daily volume of a
 high-volume caller is a *fraction of the subscriber base* (a robocaller rings ~40% of the
 base on an active day), so a smaller world is a smaller operator, with proportionally fewer
-calls and therefore fewer complaints per spam number.
+calls and therefore fewer complaints per spam number; high-volume calls grow with the square of
+the scale (~0.3M calls at 0.25, ~2.9M at 1.0). Exact copies of a call row (a caller ringing
+the same callee twice in one second, unanswered) are written once.
 
 Number plans. Numbers are drawn so that libphonenumber calls them valid: US NANP local numbers
 (real area codes, exchange 2xx-9xx) and toll-free 833/844/855/866/877/888 for some campaigns;
@@ -675,6 +677,21 @@ def _attestation(rng: np.random.Generator, classes: np.ndarray, network: np.ndar
     return out
 
 
+def _first_of_each_call(a: dict[str, np.ndarray], attestation: np.ndarray) -> np.ndarray:
+    """Rows to write: the first of exact copies (every column the same); a CDR file holds
+    a call once.
+
+    Applied after every random draw, so worlds without a copy are unchanged by it.
+    """
+    codes = np.unique(attestation, return_inverse=True)[1]
+    keys = np.stack([a["ts"], a["caller"], a["callee"], a["duration"],
+                     a["answered"].astype(np.int64), codes], axis=1)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    keep = np.zeros(len(keys), bool)
+    keep[first] = True
+    return keep
+
+
 def generate(out: str | Path, seed: int, scale: float = 1.0) -> dict[str, Path]:
     """Write ``calls.parquet``, ``reports.parquet`` and ``truth.parquet`` under ``out``."""
     out = Path(out)
@@ -701,6 +718,7 @@ def generate(out: str | Path, seed: int, scale: float = 1.0) -> dict[str, Path]:
     fmt = _formatter(book)
     nat = np.array([COUNTRIES[c].national_format for c in network])
     start_s = int(START.timestamp())
+    attestation = _attestation(rng, cls_of[a["caller"]], network, foreign[a["caller"]])
     calls_tbl = pa.table({
         "ts": pa.array((start_s + a["ts"]) * 1_000_000, pa.timestamp("us", tz="UTC")),
         "caller": pa.array(fmt(a["caller"], nat), pa.string()),
@@ -709,8 +727,7 @@ def generate(out: str | Path, seed: int, scale: float = 1.0) -> dict[str, Path]:
         "answered": pa.array(a["answered"], pa.bool_()),
         "country": pa.array(network, pa.string()),
         "channel": pa.array(np.full(len(network), "voice", dtype=object), pa.string()),
-        "attestation": pa.array(_attestation(rng, cls_of[a["caller"]], network,
-                                             foreign[a["caller"]]), pa.string()),
+        "attestation": pa.array(attestation, pa.string()),
         "operator": pa.array(np.char.add("op-", network.astype(str)), pa.string()),
     })
     r = _reports(book, a, network, rng)
@@ -748,7 +765,7 @@ def generate(out: str | Path, seed: int, scale: float = 1.0) -> dict[str, Path]:
     })
     paths = {"calls": out / "calls.parquet", "reports": out / "reports.parquet",
              "truth": out / "truth.parquet"}
-    pq.write_table(calls_tbl, paths["calls"])
+    pq.write_table(calls_tbl.filter(_first_of_each_call(a, attestation)), paths["calls"])
     pq.write_table(reports_tbl, paths["reports"])
     pq.write_table(truth_tbl, paths["truth"])
     us = (r["network"] == "US") & (r["label"] == "spam")
