@@ -113,6 +113,7 @@ def duckdb_build(data: dict[str, Path], memory_limit: str | None = None,
     if temp_dir:
         Path(temp_dir).mkdir(parents=True, exist_ok=True)
     con = connect(memory_limit=memory_limit, temp_dir=temp_dir)
+    con.execute("SET enable_progress_bar=false")
     stats, ingest_s = _timed(load_calls, con, data["calls"])
     _progress(f"ingest {ingest_s:.1f} s: {stats.clean:,} clean rows, {stats.bad:,} quarantined")
     _, reports_s = _timed(load_reports, con, data["reports"])
@@ -174,10 +175,11 @@ def in_child(step: str, data: Path, **kw: str) -> dict:
     if proc.returncode:
         raise RuntimeError(f"{step} build failed (exit {proc.returncode}, {err_log}):\n"
                            f"{stderr[-1500:]}")
-    line = next((x for x in stdout.splitlines() if x.startswith("RESULT ")), None)
+    # DuckDB's progress bar (queries over 2 s) may precede the result on its line
+    line = next((x for x in stdout.splitlines() if "RESULT {" in x), None)
     if line is None:
         raise RuntimeError(f"{step} build printed no result ({out_log}):\n{stdout[-1500:]}")
-    result = json.loads(line[len("RESULT "):])
+    result = json.loads(line.rpartition("RESULT ")[2])
     result.update(wall_s=wall, peak_rss_mb=usage.ru_maxrss / 1024,
                   load_average_end=os.getloadavg()[0],
                   **{k: v for k, v in kw.items() if k != "temp_dir"})
@@ -274,8 +276,10 @@ def markdown(r: dict) -> str:
             f"{_ratio(sp['features_s'], fl)} |",
             f"| Spark: feature build, total (ingest on DuckDB) | {sp['build_s']:.2f} | "
             f"{rows / sp['build_s']:,.0f} | {_ratio(sp['build_s'], fl)} |"]
+    peak = (f"peak memory (max RSS) {d['peak_rss_mb']:,.0f} MB" if "peak_rss_mb" in d
+            else "peak memory not recorded")
     lines += ["", f"- DuckDB build in a child process: wall {d['wall_s']:.1f} s (with start-up), "
-              f"peak memory (max RSS) {d['peak_rss_mb']:,.0f} MB; {d['numbers']:,} numbers, "
+              f"{peak}; {d['numbers']:,} numbers, "
               f"{d['quarantined']:,} rows quarantined."
               + _bounds(d) + _data_size(r),
               f"- Target: feature build <= 10x the floor. Measured: "
