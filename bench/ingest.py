@@ -278,7 +278,8 @@ def markdown(r: dict) -> str:
             f"{rows / sp['build_s']:,.0f} | {_ratio(sp['build_s'], fl)} |"]
     peak = (f"peak memory (max RSS) {d['peak_rss_mb']:,.0f} MB" if "peak_rss_mb" in d
             else "peak memory not recorded")
-    lines += ["", f"- DuckDB build in a child process: wall {d['wall_s']:.1f} s (with start-up), "
+    wall = f"wall {d['wall_s']:.1f} s (with start-up)" if "wall_s" in d else "wall not recorded"
+    lines += ["", f"- DuckDB build in a child process: {wall}, "
               f"{peak}; {d['numbers']:,} numbers, "
               f"{d['quarantined']:,} rows quarantined."
               + _bounds(d) + _data_size(r),
