@@ -10,10 +10,16 @@ Usage::
     .venv/bin/python -m bench.ingest --rows 100000000 --big     # 100M: wall time, peak memory
 
 Data: the simulator's call files, generated in chunks of ~2M rows (one ``simulate`` run per
-chunk, seeds 1, 2, ...) and written chunk by chunk into one ``calls/`` folder, so memory
-stays bounded whatever ``--rows`` is; ``--work`` keeps them for the next run. The floor is
-``SELECT caller, count(*) ... GROUP BY caller`` over the same Parquet files, best of two,
+chunk, seeds 1, 2, ...; the nearest whole number of chunks to ``--rows``) and written chunk
+by chunk into one ``calls/`` folder, so memory stays bounded whatever ``--rows`` is;
+``--work`` (default ``bench/out/rows<N>m``) keeps them for the next run. The floor is
+``SELECT caller, count(*) ... GROUP BY caller`` over the same Parquet files, best of five,
 right before the feature build.
+
+``--big`` bounds DuckDB for inputs larger than memory: ``--memory-limit`` (10GB unless
+given) with a ``temp_directory`` under ``--work`` to spill to, and writes
+``bench/INGEST_<N>M.md`` unless ``--out`` is given. Each build runs in a child process whose
+own peak memory (max RSS, with its descendants: Spark's JVM) is read from ``wait4``.
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ import json
 import logging
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -41,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 HERE = Path(__file__).resolve().parent
 CHUNK_SCALE = 2.9            # ~2.0M call rows per simulate() run (four networks, 14 days)
+CHUNK_ROWS = 2_000_000
+BIG_MEMORY_LIMIT = "10GB"    # the machine is shared: well under its RAM, DuckDB spills the rest
 UNTIL = datetime(2026, 1, 19)
 
 
@@ -53,7 +60,7 @@ def generate(work: Path, rows: int) -> dict[str, Path]:
     reports.mkdir(exist_ok=True)
     manifest = work / "manifest.json"
     done = json.loads(manifest.read_text()) if manifest.exists() else {"chunks": 0, "rows": 0}
-    while done["rows"] < rows:
+    while rows - done["rows"] > CHUNK_ROWS // 2:  # the nearest whole number of chunks
         k = done["chunks"] + 1
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             paths = simulate(tmp, scale=CHUNK_SCALE, days=14, seed=k)
@@ -76,12 +83,15 @@ def _timed(fn, *args, **kwargs):
 FLOOR_RUNS = 5  # the floor takes ~0.1-0.3 s: on a shared machine two runs are not enough
 
 
-def floor(calls: Path, threads: int | None = None, runs: int = FLOOR_RUNS) -> tuple[int, float]:
+def floor(calls: Path, threads: int | None = None, runs: int = FLOOR_RUNS,
+          memory_limit: str | None = None) -> tuple[int, float]:
     """Bare DuckDB GROUP BY caller over the same files: the floor of any feature build
     (best of ``runs``)."""
     con = duckdb.connect()
     if threads:
         con.execute(f"SET threads={threads}")
+    if memory_limit:
+        con.execute(f"SET memory_limit='{memory_limit}'")
     glob = str(calls / "*.parquet")
     best = float("inf")
     for _ in range(runs):
@@ -95,20 +105,31 @@ def floor(calls: Path, threads: int | None = None, runs: int = FLOOR_RUNS) -> tu
 
 
 def duckdb_build(data: dict[str, Path], memory_limit: str | None = None,
-                 temp_dir: Path | None = None) -> dict:
+                 temp_dir: str | None = None) -> dict:
     """The oracle's feature build on DuckDB, step by step."""
     from oracle._features import build_features
     from oracle._ingest import connect, load_calls, load_reports
 
+    if temp_dir:
+        Path(temp_dir).mkdir(parents=True, exist_ok=True)
     con = connect(memory_limit=memory_limit, temp_dir=temp_dir)
+    con.execute("SET enable_progress_bar=false")
     stats, ingest_s = _timed(load_calls, con, data["calls"])
+    _progress(f"ingest {ingest_s:.1f} s: {stats.clean:,} clean rows, {stats.bad:,} quarantined")
     _, reports_s = _timed(load_reports, con, data["reports"])
     distinct = con.execute("SELECT count(*) FROM calls_numbers").fetchone()[0]
+    _progress(f"reports {reports_s:.1f} s; {distinct:,} distinct raw strings")
     feats, feat_s = _timed(build_features, con, UNTIL)
+    _progress(f"features {feat_s:.1f} s: {len(feats):,} numbers")
     con.close()
     return {"ingest_s": ingest_s, "reports_s": reports_s, "features_s": feat_s,
             "build_s": ingest_s + reports_s + feat_s, "distinct_raw_numbers": distinct,
             "numbers": len(feats), "clean_rows": stats.clean, "quarantined": stats.bad}
+
+
+def _progress(text: str) -> None:
+    """A step's figure on stderr as soon as it is known (a run stopped later keeps it)."""
+    print(f"{datetime.now():%H:%M:%S} {text}", file=sys.stderr, flush=True)
 
 
 def spark_build(data: dict[str, Path], master: str) -> dict:
@@ -133,40 +154,47 @@ def spark_build(data: dict[str, Path], master: str) -> dict:
 
 
 def in_child(step: str, data: Path, **kw: str) -> dict:
-    """Run one build in a child process: its own wall time and peak memory (max RSS)."""
+    """Run one build in a child process: its own wall time and peak memory (max RSS of the
+    child and its descendants, from ``wait4``: not the largest of all children so far)."""
     code = ("import json, sys; from pathlib import Path; sys.path.insert(0, '.'); "
             "import bench.ingest as b; d = Path(sys.argv[2]); "
             "data = {'calls': d / 'calls', 'reports': d / 'reports'}; "
             "kw = json.loads(sys.argv[3]); "
             "r = b.duckdb_build(data, **kw) if sys.argv[1] == 'duckdb' "
             "else b.spark_build(data, **kw); print('RESULT ' + json.dumps(r))")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out_log, err_log = data / f"{step}.stdout.log", data / f"{step}.stderr.log"
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, step, str(data), json.dumps(kw)],
-                          cwd=HERE.parent, capture_output=True, text=True, check=False)
+    with out_log.open("w") as out, err_log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", code, step, str(data), json.dumps(kw)],
+                                cwd=HERE.parent, stdout=out, stderr=err, text=True)
+        print(f"{step} build: child {proc.pid}, log {err_log}", flush=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
-    (HERE / "out").mkdir(exist_ok=True)
-    (HERE / "out" / f"{step}.stderr.log").write_text(proc.stderr)
+    stdout, stderr = out_log.read_text(), err_log.read_text()
     if proc.returncode:
-        raise RuntimeError(f"{step} build failed (bench/out/{step}.stderr.log):\n"
-                           f"{proc.stderr[-1500:]}")
-    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+        raise RuntimeError(f"{step} build failed (exit {proc.returncode}, {err_log}):\n"
+                           f"{stderr[-1500:]}")
+    # DuckDB's progress bar (queries over 2 s) may precede the result on its line
+    line = next((x for x in stdout.splitlines() if "RESULT {" in x), None)
     if line is None:
-        raise RuntimeError(f"{step} build printed no result (exit {proc.returncode}):\n"
-                           f"{proc.stdout[-1500:]}")
-    result = json.loads(line[len("RESULT "):])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result.update(wall_s=wall, peak_rss_mb=max(peak, before) / 1024)
+        raise RuntimeError(f"{step} build printed no result ({out_log}):\n{stdout[-1500:]}")
+    result = json.loads(line.rpartition("RESULT ")[2])
+    result.update(wall_s=wall, peak_rss_mb=usage.ru_maxrss / 1024,
+                  load_average_end=os.getloadavg()[0],
+                  **{k: v for k, v in kw.items() if k != "temp_dir"})
     return result
 
 
-def normalization(calls: Path, sample: int = 60_000) -> dict:
+def normalization(calls: Path, sample: int = 60_000, memory_limit: str | None = None) -> dict:
     """Rates on distinct strings of the file: E.164 ones, and the whole mix, against
     libphonenumber's parse + validate + type (uncached, one string at a time)."""
     from spamledger import _fastnumbers
     from spamledger._fastnumbers import normalize_arrays
 
     con = duckdb.connect()
+    if memory_limit:
+        con.execute(f"SET memory_limit='{memory_limit}'")
     glob = str(calls / "*.parquet")
     mix = con.sql(f"SELECT DISTINCT caller AS raw, country FROM read_parquet('{glob}') UNION "
                   f"SELECT DISTINCT callee, country FROM read_parquet('{glob}')").to_arrow_table()
@@ -216,6 +244,7 @@ def markdown(r: dict) -> str:
         "# Ingest and feature-build benchmark", "",
         f"Generated by `bench/ingest.py` on {r['when']} ({r['machine']}). Re-run to refresh; "
         "figures are not edited by hand.", "",
+        *([f"**{r['note']}**", ""] if r.get("note") else []),
         f"## Feature build on {rows:,} call rows (simulator output, {r['chunks']} chunks)", "",
         "Same files, same process run; the floor is a bare DuckDB `GROUP BY caller` "
         f"(best of {r.get('floor_runs', 2)})."
@@ -232,19 +261,30 @@ def markdown(r: dict) -> str:
         f"| **DuckDB: feature build, total** | {d['build_s']:.2f} | {rows / d['build_s']:,.0f} "
         f"| **{_ratio(d['build_s'], fl)}** |",
     ]
+    spark_notes: list[str] = []
     if "spark" in r:
         sp = r["spark"]
+        spark_notes.append(
+            f"- Spark build in a child process: wall {sp['wall_s']:.1f} s (JVM start, DuckDB "
+            f"ingest, one warm-up feature build, then the timed one), peak memory (max RSS, "
+            f"with the JVM) {sp['peak_rss_mb']:,.0f} MB; {sp['numbers']:,} numbers"
+            + (f"; load average when it ended: {sp['load_average_end']:.1f}."
+               if "load_average_end" in sp else "."))
         lines += [
             f"| Spark ({sp['master']}): features (SQL), after DuckDB ingest | "
             f"{sp['features_s']:.2f} | {rows / sp['features_s']:,.0f} | "
             f"{_ratio(sp['features_s'], fl)} |",
             f"| Spark: feature build, total (ingest on DuckDB) | {sp['build_s']:.2f} | "
             f"{rows / sp['build_s']:,.0f} | {_ratio(sp['build_s'], fl)} |"]
-    lines += ["", f"- DuckDB build in a child process: wall {d['wall_s']:.1f} s (with start-up), "
-              f"peak memory (max RSS) {d['peak_rss_mb']:,.0f} MB; {d['numbers']:,} numbers, "
-              f"{d['quarantined']:,} rows quarantined.",
+    peak = (f"peak memory (max RSS) {d['peak_rss_mb']:,.0f} MB" if "peak_rss_mb" in d
+            else "peak memory not recorded")
+    wall = f"wall {d['wall_s']:.1f} s (with start-up)" if "wall_s" in d else "wall not recorded"
+    lines += ["", f"- DuckDB build in a child process: {wall}, "
+              f"{peak}; {d['numbers']:,} numbers, "
+              f"{d['quarantined']:,} rows quarantined."
+              + _bounds(d) + _data_size(r),
               f"- Target: feature build <= 10x the floor. Measured: "
-              f"{d['build_s'] / fl:.1f}x (issue #15 baseline: 112.8x)."]
+              f"{d['build_s'] / fl:.1f}x (issue #15 baseline: 112.8x).", *spark_notes]
     if "before" in r:
         b, bd = r["before"], r["before"]["duckdb"]
         lines.append(
@@ -254,8 +294,18 @@ def markdown(r: dict) -> str:
             f"{bd['build_s'] / b['floor_s']:.1f}x its floor ({b['floor_s']:.2f} s, best of "
             f"{b.get('floor_runs', 2)}); peak "
             f"{bd['peak_rss_mb']:,.0f} MB.")
-    n = r["normalization"]
-    lines += ["", "## Normalization", "",
+    if "normalization" in r:
+        lines += _normalization_lines(r["normalization"])
+    if "spark_error" in r:
+        lines += ["", f"Spark local mode did not finish on this run: {r['spark_error']}"]
+    if "extrapolation" in r:
+        lines += ["", "## Spark machines for 200M calls in 30 minutes", "", r["extrapolation"]]
+    return "\n".join(lines) + "\n"
+
+
+def _normalization_lines(n: dict) -> list[str]:
+    """The normalization section: fast path against libphonenumber."""
+    lines = ["", "## Normalization", "",
               (f"Measured {n['when']} (a separate run). " if "when" in n else "")
               + f"Distinct strings of the same file: {n['distinct_strings']:,} "
               f"({n['distinct_e164']:,} already E.164). libphonenumber: parse + validate + type "
@@ -273,11 +323,22 @@ def markdown(r: dict) -> str:
                      f"{m['libphonenumber_per_s']:,.0f} | **{m['ratio']:.1f}x** |")
     lines += ["", "Target: E.164 normalization >= 5x libphonenumber. Every distinct string "
               "gives libphonenumber's answer (`tests/spamledger/test_fastnumbers.py`)."]
-    if "spark_error" in r:
-        lines += ["", f"Spark local mode did not finish on this run: {r['spark_error']}"]
-    if "extrapolation" in r:
-        lines += ["", "## Spark machines for 200M calls in 30 minutes", "", r["extrapolation"]]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _bounds(d: dict) -> str:
+    """How the DuckDB build was bounded, and the load when it ended."""
+    text = ""
+    if d.get("memory_limit"):
+        text += (f" DuckDB `memory_limit` {d['memory_limit']}, spilling to a "
+                 f"`temp_directory` on local disk.")
+    if "load_average_end" in d:
+        text += f" Load average when it ended: {d['load_average_end']:.1f}."
+    return text
+
+
+def _data_size(r: dict) -> str:
+    return (f" Input: {r['data_gb']:.2f} GB of Parquet call files." if "data_gb" in r else "")
 
 
 def extrapolate(rows: int, spark: dict, cores: int) -> str:
@@ -296,19 +357,35 @@ def extrapolate(rows: int, spark: dict, cores: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rows", type=int, default=10_000_000)
-    p.add_argument("--work", type=Path, default=HERE / "out" / "rows10m")
+    p.add_argument("--work", type=Path,
+                   help="where the generated data is kept (default bench/out/rows<N>m)")
     p.add_argument("--spark", action="store_true", help="also Spark local mode")
     p.add_argument("--master", default="local[*]")
-    p.add_argument("--out", type=Path, default=HERE / "INGEST.md")
+    p.add_argument("--big", action="store_true",
+                   help=f"input larger than memory: DuckDB bounded by --memory-limit "
+                        f"({BIG_MEMORY_LIMIT} unless given), spilling under --work; "
+                        "writes bench/INGEST_<N>M.md unless --out is given; "
+                        "normalization is measured on the 10M run, not here")
+    p.add_argument("--memory-limit", help="DuckDB memory_limit for the build, e.g. 10GB")
+    p.add_argument("--out", type=Path,
+                   help="the markdown written (default bench/INGEST.md; with --big "
+                        "bench/INGEST_<N>M.md); its JSON goes next to it")
     p.add_argument("--spark-only", action="store_true",
                    help="run the Spark step only and add it to the last bench/ingest.json")
     p.add_argument("--before", type=Path, help="the ingest.json of a run of the previous "
                    "code on the same files, shown next to this run (label: --before-label)")
     p.add_argument("--before-label", default="previous code")
+    p.add_argument("--note", help="a line shown under the title (e.g. why a run is partial)")
     p.add_argument("--normalization-only", action="store_true",
                    help="re-measure normalization only, into the last bench/ingest.json")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    millions = max(1, round(args.rows / 1_000_000))
+    args.work = args.work or HERE / "out" / f"rows{millions}m"
+    args.out = args.out or HERE / (f"INGEST_{millions}M.md" if args.big else "INGEST.md")
+    memory_limit = args.memory_limit or (BIG_MEMORY_LIMIT if args.big else None)
+    bounds = {"memory_limit": memory_limit,
+              "temp_dir": str(args.work / "duckdb-tmp")} if memory_limit else {}
     data = generate(args.work, args.rows)
     if args.spark_only or args.normalization_only:
         result = json.loads(args.out.with_name(args.out.stem.lower() + ".json").read_text())
@@ -318,7 +395,10 @@ def main(argv: list[str] | None = None) -> int:
             _save(result, args.out)
             return 0
     else:
-        result = _duckdb_figures(args.work, data)
+        # --big: the build's figures first; normalization rates do not need 100M rows
+        result = _duckdb_figures(args.work, data, bounds, normalize=not args.big)
+        if args.note:
+            result["note"] = args.note
         if args.before:
             result["before"] = {"label": args.before_label,
                                 **json.loads(args.before.read_text())}
@@ -341,21 +421,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _duckdb_figures(work: Path, data: dict[str, Path]) -> dict:
-    rows, floor_s = floor(data["calls"])
+def _duckdb_figures(work: Path, data: dict[str, Path], bounds: dict[str, str],
+                    normalize: bool = True) -> dict:
+    memory_limit = bounds.get("memory_limit")
+    rows, floor_s = floor(data["calls"], memory_limit=memory_limit)
     print(f"call rows: {rows:,}; floor (GROUP BY caller): {floor_s:.2f} s", flush=True)
     result: dict = {"rows": rows, "floor_s": floor_s, "floor_runs": FLOOR_RUNS,
                     "when": f"{datetime.now():%Y-%m-%d %H:%M}",
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                                f"{platform.python_version()}, duckdb {duckdb.__version__}",
                     "chunks": json.loads((work / "manifest.json").read_text())["chunks"],
-                    "load_average": os.getloadavg()[0]}
-    result["duckdb"] = in_child("duckdb", work)
+                    "load_average": os.getloadavg()[0],
+                    "data_gb": sum(f.stat().st_size for f in data["calls"].glob("*.parquet"))
+                    / 1e9}
+    result["duckdb"] = in_child("duckdb", work, **bounds)
     d = result["duckdb"]
     print(f"DuckDB build: ingest {d['ingest_s']:.1f} s, reports {d['reports_s']:.1f} s, "
           f"features {d['features_s']:.1f} s = {d['build_s']:.1f} s, "
           f"{d['build_s'] / floor_s:.1f}x the floor; peak {d['peak_rss_mb']:,.0f} MB", flush=True)
-    result["normalization"] = normalization(data["calls"])
+    if not normalize:
+        return result
+    result["normalization"] = normalization(data["calls"], memory_limit=memory_limit)
     for k in ("e164", "mix"):
         m = result["normalization"][k]
         print(f"normalization ({k}): {m['fast_per_s']:,.0f}/s vs libphonenumber "
