@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api import Chain, Indexer
 from api._app import create_app
+from api._errors import Conflict
 from migrations import load_archive, migrate
 from migrations._archive import leaf_of
 from node import Ledger, open_dispute
@@ -47,6 +49,8 @@ def test_the_v1_history_is_served_proven_after_the_migration(anvil, engine, tmp_
                           headers=regulator).json()["migrated"] is False
 
     v2 = migrate(c.w3, c.data_dir, c.governance)
+    with pytest.raises(Conflict, match="another deployment"):  # v1's rows would mix with v2's
+        Indexer(c.w3, v2, engine).sync()
     with _app(settings, engine, c.w3, v2) as client:
         served = client.get(f"/v1/audit/numbers/{NUMBER}/legacy", headers=regulator).json()
         assert served["migrated"] and served["ok"]
