@@ -8,12 +8,21 @@ altered in the file, or never was in v1's history, comes back ``proven: False``.
 
 from __future__ import annotations
 
+import functools
 import logging
+from pathlib import Path
 from typing import Any
 
 from web3 import Web3
 
-from migrations._archive import Archive, as_raw_log, decode_log, leaf_of, record_tuple
+from migrations._archive import (
+    Archive,
+    LeafTree,
+    as_raw_log,
+    decode_log,
+    leaf_of,
+    record_tuple,
+)
 from migrations._upgrade import WRITERS, is_migrated, load_record, recorded_path
 from node import Deployment, Ledger, load_artifact
 from node._errors import LegacyArchiveError
@@ -23,18 +32,32 @@ logger = logging.getLogger(__name__)
 
 def load_archive(record: Deployment) -> Archive:
     """The archive file of a migrated record."""
+    return _loaded(record)[0]
+
+
+def _loaded(record: Deployment) -> tuple[Archive, LeafTree]:
+    """The archive and its tree, built once per file version (path, size, mtime)."""
     if not is_migrated(record):
         raise LegacyArchiveError(f"{record.path} is not a migrated deployment: no legacy archive")
-    return Archive.load(recorded_path(record, "archive_file"))
+    path = recorded_path(record, "archive_file")
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise LegacyArchiveError(f"cannot read archive {path}: {exc}") from exc
+    return _build(str(path), st.st_size, st.st_mtime_ns)
 
 
-def legacy_trail(w3: Web3, record: Deployment, number_key: str,
-                 archive: Archive | None = None) -> list[dict[str, Any]]:
+@functools.lru_cache(maxsize=4)
+def _build(path: str, size: int, mtime_ns: int) -> tuple[Archive, LeafTree]:
+    archive = Archive.load(Path(path))
+    return archive, archive.tree()
+
+
+def legacy_trail(w3: Web3, record: Deployment, number_key: str) -> list[dict[str, Any]]:
     """The number's v1 entries (logs in chain order, then its final v1 record), each decoded
     and checked on-chain against the committed root (``proven``)."""
-    archive = archive or load_archive(record)
+    archive, tree = _loaded(record)
     ledger = Ledger(w3, record)
-    tree = archive.tree()
     decoders: dict[str, Any] = {}
     out = []
     for entry in archive.trail(number_key):
@@ -84,8 +107,32 @@ def describe(w3: Web3, record: Deployment) -> dict[str, Any]:
     out["legacy_archive"] = {**{k: _hex(v) for k, v in a.items()},
                              "sources": dict(zip(names, sources, strict=True))}
     if is_migrated(record):
-        out["v1"] = _v1_state(w3, record, int(a["lastBlock"]))
+        archive, tree = _loaded(record)
+        out["legacy_archive"]["file_root_matches_chain"] = tree.root == bytes(a["root"])
+        out["v1"] = {**_v1_state(w3, record, int(a["lastBlock"])), **unfinished(archive)}
     return out
+
+
+def unfinished(archive: Archive) -> dict[str, int]:
+    """v1 rounds and disputes still open at the last migrated block: frozen as they were
+    (recorded and provable, never decided on v1); a business refiles on v2."""
+    def count(opened: str, closed: tuple[str, ...], ident: str) -> int:
+        logs = [e for e in archive.entries if e["kind"] == "log"]
+        started = {_ident(e, ident) for e in logs if e["event"] == opened}
+        ended = {_ident(e, ident) for e in logs if e["event"] in closed}
+        return len(started - ended)
+
+    return {"rounds_open": count("RoundOpened", ("RoundFinalized", "RoundExpired"), "round"),
+            "disputes_open": count("DisputeOpened", ("DisputeDecided", "DisputeExpired"), "id")}
+
+
+def _ident(entry: dict[str, Any], what: str) -> tuple[str, ...]:
+    """(numberKey, round) of a round event, (dispute id topic) of a dispute event: indexed
+    topics of the archived raw log."""
+    if what == "round":
+        return (entry.get("number_key", ""), entry["topics"][2] if len(entry["topics"]) > 2
+                else "")
+    return (entry["topics"][1],)
 
 
 def _v1_state(w3: Web3, record: Deployment, last_block: int) -> dict[str, Any]:

@@ -40,12 +40,14 @@ def _scenario(consortium) -> dict[str, object]:
     dispute = open_dispute(consortium.ledger, keys[0], hashlib.sha256(b"claimant").digest(),
                            "bafy-dispute-evidence", account=consortium.relayer)
     uphold(consortium, dispute)
+    pending = consortium.hasher.key("+14155550104")  # voted on, not finalized at the freeze
+    run_round(consortium, pending, "US", {"US": 9000}, model, finalize=False)
     rows = [(keys[1], 8600, 3, 2), *[(os.urandom(32), 1200, 1, 0) for _ in range(5)]]
     tree = MerkleTree.build(rows)
     consortium.ledger.transact("SnapshotRegistry", "commitEpoch", country_bytes("US"), 1,
                                tree.root, "bafy-epoch-1", model, len(rows),
                                account=consortium.validators["US"])
-    return {"keys": keys, "epoch_tree": tree, "epoch_row": rows[0]}
+    return {"keys": keys, "pending": pending, "epoch_tree": tree, "epoch_row": rows[0]}
 
 
 def _v1_trail(w3, v1: Deployment, key: bytes) -> dict[tuple[int, int], tuple]:
@@ -81,9 +83,19 @@ def test_v2_is_live_and_the_chain_holds_the_committed_archive(migrated):
     assert shown["legacy_archive"]["root"] == "0x" + archive.tree().root.hex()
     assert shown["legacy_archive"]["sourceChainId"] == c.chain_id
     assert shown["legacy_archive"]["sources"]["Consensus"] == v1.address("Consensus")
+    assert shown["legacy_archive"]["file_root_matches_chain"] is True
     assert shown["v1"] == {"record": shown["v1"]["record"], "active_validators": 0,
                            "registry_writers": {"Consensus": False, "Dispute": False},
-                           "logs_after_last_block": 0}
+                           "logs_after_last_block": 0, "rounds_open": 1, "disputes_open": 0}
+
+
+def test_a_round_open_at_the_freeze_stays_in_the_trail_unfinalized(migrated):
+    c, v1, v2 = migrated["c"], migrated["v1"], migrated["v2"]
+    trail = legacy_trail(c.w3, v2, "0x" + migrated["pending"].hex())
+    assert all(e["proven"] for e in trail)
+    assert [e["event"] for e in trail if e["kind"] == "log"][:1] == ["RoundOpened"]
+    assert not any(e.get("event") == "RoundFinalized" for e in trail)
+    assert _archived_trail(trail) == _v1_trail(c.w3, v1, migrated["pending"])
 
 
 def test_every_number_keeps_its_trail_proven_from_v2(migrated):
