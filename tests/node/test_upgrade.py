@@ -212,3 +212,20 @@ def test_a_run_that_crashed_midway_finishes_without_deploying_twice(anvil, tmp_p
     trail = legacy_trail(consortium.w3, v2, "0x" + key.hex())
     assert trail and all(e["proven"] for e in trail)
     assert _archived_trail(trail) == _v1_trail(consortium.w3, consortium.deployment, key)
+
+
+def test_a_non_governance_account_cannot_migrate_and_leaves_v1_live(anvil, tmp_path):
+    consortium = deploy_consortium(anvil, tmp_path)
+    stranger = Account.create()
+    consortium.w3.provider.make_request("anvil_setBalance", [stranger.address, hex(10**20)])
+    with pytest.raises(ContractRevert) as info:
+        migrate(consortium.w3, tmp_path, stranger)
+    assert info.value.error_name == "AccessControlUnauthorizedAccount"
+    live = Deployment.load(tmp_path, consortium.chain_id)
+    assert not is_migrated(live) and live.contracts == consortium.deployment.contracts
+    ledger = consortium.ledger
+    writer = ledger.call("ValidatorSet", "REGISTRY_WRITER_ROLE")
+    assert ledger.call("ValidatorSet", "hasRole", writer, live.address("Consensus"))
+    assert ledger.call("ValidatorSet", "activeValidatorCount") == len(consortium.validators)
+    v2 = migrate(consortium.w3, tmp_path, consortium.governance)  # governance finishes it
+    assert is_migrated(v2)
