@@ -90,9 +90,8 @@ def migrate(w3: Web3, data_dir: Path, deployer: LocalAccount,
             shutil.rmtree(paths.staging)
         logger.info("deployment %s is already migrated; nothing to do", live.path)
         return live
-    if not paths.staging.exists():
+    if not (paths.staging / "v1.json").exists():  # the copy is the migration's first write
         check_record_matches_chain(w3, live)
-        paths.staging.mkdir(parents=True)
         write_atomic(paths.staging / "v1.json", live.path.read_bytes())
     v1 = load_record(paths.staging / "v1.json")
     last_block = freeze_v1(w3, v1, deployer)
