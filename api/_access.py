@@ -32,6 +32,7 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("GET", "/v1/disputes/{dispute_id}"): (("business",), "only disputes the key filed"),
     ("GET", "/v1/audit/numbers/{number}"): (("regulator",), "the number's own country"),
     ("GET", "/v1/audit/numbers/{number}/verify"): (("regulator",), "the number's own country"),
+    ("GET", "/v1/audit/numbers/{number}/legacy"): (("regulator",), "the number's own country"),
     ("GET", "/v1/audit/export"): (("regulator",),
                                   "events of numbers whose rounds are in that country, and "
                                   "that country's epoch commits"),

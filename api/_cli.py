@@ -167,6 +167,7 @@ def _lazy_evidence(settings):
 def _audit(settings, args) -> int:
     from api._app import create_app
     from api._audit import history, verify
+    from api._legacy import legacy
     from api._reputation import parse_number
 
     number = parse_number(args.number, args.country)
@@ -176,6 +177,7 @@ def _audit(settings, args) -> int:
             out = {"history": history(session, ctx, number).model_dump()}
             if not args.no_verify:
                 out["verify"] = verify(ctx, number, session).model_dump()
+                out["legacy"] = legacy(ctx, number).model_dump()  # v1 history, if migrated
     print(json.dumps(out, indent=2, default=str))
-    ok = out.get("verify", {}).get("ok", True)
+    ok = out.get("verify", {}).get("ok", True) and out.get("legacy", {}).get("ok", True)
     return 0 if ok else 3

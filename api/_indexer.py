@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from eth_typing import ChecksumAddress
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
 from api._chain import jsonable
 from api._db import session_scope
-from api._errors import UpstreamUnavailable
+from api._errors import Conflict, UpstreamUnavailable
 from api._models import ChainEvent, IndexCursor
 from api._projections import Located, apply
 from api._readmodel import notify, signal_path
@@ -68,6 +68,7 @@ class Indexer:
         self._contracts = _contracts(w3, deployment)
         self._by_address = {c.address.lower(): name for name, c in self._contracts.items()}
         self._topics = _topic_map(self._contracts)
+        self._checked = False
 
     @classmethod
     def from_settings(cls, settings, engine: Engine) -> Indexer:
@@ -100,6 +101,7 @@ class Indexer:
     def sync(self, until: int | None = None) -> SyncResult:
         """Index every range up to ``until`` (default head - confirmations) and return."""
         began = time.perf_counter()
+        self._check_deployment()
         first = self.cursor() + 1
         last = self.target() if until is None else min(until, self.target())
         events = ranges = 0
@@ -110,6 +112,20 @@ class Indexer:
             ranges += 1
             start = end + 1
         return SyncResult(first, last, events, ranges, time.perf_counter() - began)
+
+    def _check_deployment(self) -> None:
+        """Refuse a database that indexes another deployment (e.g. v1 after a migration):
+        its rounds and records would mix with this one's."""
+        if self._checked:
+            return
+        with session_scope(self.engine) as session:
+            address = session.scalar(select(ChainEvent.address).limit(1))
+        if address is not None and address.lower() not in self._by_address:
+            raise Conflict(
+                f"the API database indexes another deployment (contract {address}): after "
+                "`spamledger node migrate`, index the new deployment into a fresh database; "
+                "the previous one's trail is served by /v1/audit/numbers/{number}/legacy")
+        self._checked = True
 
     def index_range(self, start: int, end: int) -> int:
         """Index blocks ``start..end`` in one transaction; returns the number of events."""
@@ -191,7 +207,7 @@ class Indexer:
                 if evidence is not None and load_pending_epochs(
                         self.engine, evidence, retry_seconds=self.epoch_retry_seconds):
                     notify(self.signal)
-            except UpstreamUnavailable:
+            except (UpstreamUnavailable, Conflict):  # Conflict: another deployment's index
                 raise
             except Exception as exc:  # the chain or DB hiccups: retry after a pause
                 logger.warning("indexer: %s: %s; retrying", type(exc).__name__, exc)

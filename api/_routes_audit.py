@@ -20,9 +20,10 @@ from api._audit import history, verify
 from api._auth import ANY_COUNTRY, Principal
 from api._context import Context
 from api._errors import ApiError, Unprocessable
+from api._legacy import legacy
 from api._models import ChainEvent, Epoch, Round
 from api._reputation import parse_number
-from api._schemas import AuditOut, VerifyOut
+from api._schemas import AuditOut, LegacyOut, VerifyOut
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/audit", tags=["regulators"])
@@ -60,6 +61,15 @@ def audit_verify(request: Request, who: Annotated[Principal, Depends(principal)]
     parsed = _regulator_number(who, number, country)
     with ctx.session_factory() as session:
         return verify(ctx, parsed, session)
+
+
+@router.get("/numbers/{number}/legacy", response_model=LegacyOut,
+            summary="the number's history from before the last contract migration, each "
+                    "entry proven by LegacyArchive on-chain")
+def audit_legacy(request: Request, who: Annotated[Principal, Depends(principal)],
+                 number: Number, country: Country = None) -> LegacyOut:
+    ctx: Context = request.app.state.ctx
+    return legacy(ctx, _regulator_number(who, number, country))
 
 
 @router.get("/export", summary="stream a period's chain events as CSV or JSON",

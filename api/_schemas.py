@@ -194,6 +194,31 @@ class AuditOut(BaseModel):
     events: list[HistoryEvent]
 
 
+class LegacyEntry(BaseModel):
+    """One v1 history entry: a log (event as the v1 contract emitted it) or the number's v1
+    record at the last migrated block; ``proven`` is LegacyArchive's answer for its proof."""
+
+    kind: Literal["log", "record"]
+    contract: str = ""
+    event: str = ""
+    block_number: int = 0
+    log_index: int = 0
+    tx_hash: str = ""
+    args: dict[str, object]
+    leaf: str
+    proof: list[str]
+    proven: bool
+
+
+class LegacyOut(BaseModel):
+    number: str
+    number_key: str
+    migrated: bool
+    ok: bool
+    archive: dict[str, object] | None
+    entries: list[LegacyEntry]
+
+
 class Health(BaseModel):
     status: str
     database: bool

@@ -47,3 +47,13 @@ def deploy_with_settings(settings: Settings, deployer_name: str = "governance") 
                                 create=w3.eth.chain_id in LOCAL_CHAIN_IDS)
     accounts = ensure_keystores(keystore_dir(settings.data_dir), [deployer_name], password)
     return deploy(w3, settings.data_dir, accounts[deployer_name])
+
+
+def migrate_with_settings(settings: Settings, deployer_name: str = "governance") -> Deployment:
+    """``spamledger node migrate``: v1 -> v2 with the governance keystore of the data dir."""
+    from migrations._upgrade import migrate
+
+    w3 = connect(settings.rpc_url)
+    password = resolve_password(settings.data_dir, settings.keystore_password)
+    accounts = ensure_keystores(keystore_dir(settings.data_dir), [deployer_name], password)
+    return migrate(w3, settings.data_dir, accounts[deployer_name])

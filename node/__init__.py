@@ -5,7 +5,7 @@ Errors (see ``node/_errors.py``)::
     SpamLedgerError
     └── NodeError
         ├── ChainUnreachable, AnvilError, KeystoreError, ArtifactError
-        ├── DeploymentError, MigrationError
+        ├── DeploymentError, MigrationError (LegacyArchiveError)
         └── ContractRevert
             └── MissingRole
 
@@ -25,6 +25,7 @@ from node._errors import (
     InvalidAddress,
     InvalidCountry,
     KeystoreError,
+    LegacyArchiveError,
     MembershipError,
     MigrationError,
     MissingRole,
@@ -194,6 +195,7 @@ __all__ = [
     "InvalidCountry",
     "KeystoreError",
     "Ledger",
+    "LegacyArchiveError",
     "MembershipError",
     "MigrationError",
     "MissingRole",

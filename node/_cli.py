@@ -57,6 +57,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="file to write (Besu: DATA_PATH/key); refuses to overwrite")
     export.set_defaults(func=_export_key)
 
+    migrate = cmds.add_parser(
+        "migrate", help="deploy v2 and make the v1 deployment's whole history provable from "
+                        "it (freezes v1; resumable; a migrated record only reports)")
+    migrate.add_argument("--deployer", default="governance",
+                         help="keystore name of the governance account (of v1 and v2)")
+    migrate.add_argument("--show", action="store_true",
+                         help="only print what the chain holds for the live deployment")
+    add_setting_flags(migrate, ["node"])
+    migrate.set_defaults(func=_migrate)
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from migrations import describe, migrate_with_settings
+    from node import Deployment, connect
+
+    w3 = connect(settings.rpc_url)
+    if args.show:
+        record = Deployment.load(settings.data_dir, w3.eth.chain_id)
+    else:
+        record = migrate_with_settings(settings, deployer_name=args.deployer)
+    print(json.dumps(describe(w3, record), indent=2, default=str))
+    return 0
+
 
 def _anvil(settings: Settings) -> Any:
     from node._anvil import AnvilNode

@@ -64,6 +64,10 @@ class MigrationError(NodeError):
     """A migration step failed; the deployment record names the step."""
 
 
+class LegacyArchiveError(MigrationError):
+    """The v1 history archive cannot be built, read, or does not match its committed root."""
+
+
 class InvalidCountry(NodeError, _InvalidCountryCode):
     """Not an ISO 3166-1 alpha-2 code (also a :class:`spamledger.InvalidCountry`)."""
 

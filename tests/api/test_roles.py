@@ -25,6 +25,8 @@ REQUESTS = {
     ("GET", "/v1/audit/numbers/{number}"): ("GET", "/v1/audit/numbers/+14155550123", {}),
     ("GET", "/v1/audit/numbers/{number}/verify"): ("GET",
                                                    "/v1/audit/numbers/+14155550123/verify", {}),
+    ("GET", "/v1/audit/numbers/{number}/legacy"): ("GET",
+                                                   "/v1/audit/numbers/+14155550123/legacy", {}),
     ("GET", "/v1/audit/export"): ("GET", "/v1/audit/export", {}),
 }
 CELLS = [(route, role) for route in MATRIX for role in ROLES]

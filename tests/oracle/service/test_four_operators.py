@@ -157,3 +157,51 @@ def test_rounds_at_quorum_are_finalized_in_one_batch_transaction(consortium, mak
     closed += [e for e in expired if e["transactionHash"] == mine[0]["transactionHash"]]
     assert reports["BR"].finalized == len(closed) == len(args["numberKeys"])
     assert reports["US"].finalized == reports["IN"].finalized == 0
+
+
+def _distinct_numbers(n: int) -> list[str]:
+    numbers: set[str] = set()
+    while len(numbers) < n:
+        numbers.add(_fresh_number())
+    return sorted(numbers)
+
+
+def test_flagged_numbers_open_their_rounds_in_one_batch_transaction(consortium, make_operator):
+    rigs = {cc: make_operator(cc) for cc in WEIGHTS}
+    approve_models(list(rigs.values()))
+    numbers = _distinct_numbers(5)
+    keys = {consortium.hasher.key(n) for n in numbers}
+    start = consortium.w3.eth.block_number
+    report = rigs["US"].votes.push([_scammer_row(n, 0.9, reached=2) for n in numbers])
+    opened = [e for e in consortium.ledger.events("Consensus", "RoundOpened", start + 1,
+                                                  "latest")
+              if bytes(e["args"]["numberKey"]) in keys]
+    assert report.opened == len(opened) == 5
+    assert len({e["transactionHash"] for e in opened}) == 1
+    tx = consortium.w3.eth.get_transaction(opened[0]["transactionHash"])
+    fn, args = consortium.ledger.contract("Consensus").decode_function_input(tx["input"])
+    assert fn.fn_name == "openRounds" and {bytes(k) for k in args["numberKeys"]} == keys
+    assert report.votes_planned == 5 and report.votes_mined == 5
+
+
+def test_a_round_opened_first_by_another_validator_is_skipped_and_still_voted(
+        consortium, make_operator):
+    from node import open_round
+    from oracle.service._votes import PushReport
+
+    rigs = {cc: make_operator(cc) for cc in WEIGHTS}
+    approve_models(list(rigs.values()))
+    us = rigs["US"]
+    rows = {consortium.hasher.key(n): _scammer_row(n, 0.9, reached=2)
+            for n in _distinct_numbers(3)}
+    opening = [(key, row, us.votes.plan_round(key, row)[1]) for key, row in rows.items()]
+    assert all(action for _, _, action in opening)
+    first = next(iter(rows))  # the race: GB opens it between the plan and the batch
+    gb_round = open_round(consortium.ledger, first, "US", account=rigs["GB"].account)
+    report = PushReport()
+    got = us.votes.open_rounds(opening, report)
+    assert report.opened == 2
+    assert {k: r for k, r, _ in got}[first] == gb_round and len(got) == 3
+    skipped = consortium.ledger.events("Consensus", "OpenSkipped", 0, "latest",
+                                       numberKey=first)
+    assert len(skipped) == 1
