@@ -144,7 +144,8 @@ def _v1_state(w3: Web3, record: Deployment, last_block: int) -> dict[str, Any]:
                              "toBlock": "latest"})
     return {"record": str(v1.path),
             "registry_writers": {n: bool(ledger.call("ValidatorSet", "hasRole", writer,
-                                                     v1.address(n))) for n in WRITERS},
+                                                     v1.address(n))) for n in WRITERS
+                                 if n in v1.contracts},
             "active_validators": int(ledger.call("ValidatorSet", "activeValidatorCount")),
             "logs_after_last_block": len(later)}
 

@@ -8,8 +8,8 @@ switch:
    transaction below is recorded in a record before it is sent, as the deploy migrations do).
 2. **freeze v1** (recorded in ``v1.json``): the consortium as it stands is read, then v1's
    Consensus, Dispute and ReportConsensus lose ``REGISTRY_WRITER_ROLE`` and every active v1
-   validator is deactivated: no v1 record, lock, dispute outcome, vote or epoch can change afterwards. The
-   block after the freeze is the last migrated block, fixed once.
+   validator is deactivated: no v1 record, lock, dispute outcome, vote or epoch can change
+   afterwards. The block after the freeze is the last migrated block, fixed once.
 3. **archive**: every log of the v1 contracts up to that block and every v1 registry record at
    it, read from the chain, written to ``archive.json`` (see :mod:`migrations._archive`).
 4. **deploy v2**: the ordered deploy migrations on a fresh record ``v2.json``; the v1

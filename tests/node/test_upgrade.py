@@ -85,7 +85,8 @@ def test_v2_is_live_and_the_chain_holds_the_committed_archive(migrated):
     assert shown["legacy_archive"]["sources"]["Consensus"] == v1.address("Consensus")
     assert shown["legacy_archive"]["file_root_matches_chain"] is True
     assert shown["v1"] == {"record": shown["v1"]["record"], "active_validators": 0,
-                           "registry_writers": {"Consensus": False, "Dispute": False},
+                           "registry_writers": {"Consensus": False, "Dispute": False,
+                                                "ReportConsensus": False},
                            "logs_after_last_block": 0, "rounds_open": 1, "disputes_open": 0}
 
 
