@@ -5,8 +5,7 @@ For each push the oracle
 1. picks the numbers that matter: a verdict changed since it last saw the number (a new
    spam number is a change from unknown), or a suspicious number that reached subscribers
    in several countries;
-2. opens a round for each flagged one that has none open, up to 64 in one
-   ``Consensus.openRounds`` (a key someone opened first is skipped, ``OpenSkipped``);
+2. opens a round for each flagged one that has none open (``Consensus.openRound``);
 3. answers rounds other countries opened (read from ``RoundOpened`` events): with its own
    score where it has data, as an abstention where it has none;
 4. signs one EIP-712 ``ScoreVote`` per (number, round), the number's country and the
@@ -112,14 +111,11 @@ class VoteService:
         keyed = self.remember(rows)
         chosen = self.select(keyed)
         report.selected = len(chosen)
-        todo, opening = [], []
+        todo = []
         for key, row in chosen.items():
-            round_id, open_action = self.plan_round(key, row)
+            round_id = self.ensure_round(key, row, report)
             if round_id is not None:
                 todo.append((key, round_id, row))
-            elif open_action is not None:
-                opening.append((key, row, open_action))
-        todo += self.open_rounds(opening, report)
         report.votes_planned += self.plan_votes(todo)
         self.outbox.record_published(self._seen)
         self.answer_open_rounds(report)
@@ -178,60 +174,23 @@ class VoteService:
 
     def ensure_round(self, key: bytes, row: ScoredNumber, report: PushReport) -> int | None:
         """The open round of ``key``, opening one when the number is flagged."""
-        round_id, open_action = self.plan_round(key, row)
-        if open_action is None:
-            return round_id
-        opened = self.open_rounds([(key, row, open_action)], report)
-        return opened[0][1] if opened else None
-
-    def plan_round(self, key: bytes, row: ScoredNumber) -> tuple[int | None, str | None]:
-        """``(open round id, None)`` when ``key`` has a live round; ``(None, open action id)``
-        when one must be opened for it (planned in the outbox); ``(None, None)`` otherwise."""
         current = self.chain.current_round(key)
         if current.status == ROUND_OPEN and current.deadline >= self.chain.now():
-            return current.id, None
+            return current.id
         if current.status == ROUND_OPEN:  # past its deadline: close it before a new one
             self._finalize(key, current.id)
             current = self.chain.current_round(key)
         if row.verdict < Verdict.SUSPICIOUS and not self._registry_flags(key):
-            return None, None  # nothing on-chain to correct and nothing to flag
+            return None  # nothing on-chain to correct and nothing to flag
         action_id = f"open:{self.chain.chain_id}:{key.hex()}:{current.id + 1}"
         action = self.outbox.plan(action_id, "open", {"key": key.hex(),
                                                       "round": current.id + 1})
-        if action.state in (MINED, "failed"):
-            return None, None  # opened (and since closed) or refused before
-        return None, action_id
-
-    def open_rounds(self, opening: Sequence[tuple[bytes, ScoredNumber, str]],
-                    report: PushReport) -> list[tuple[bytes, int, ScoredNumber]]:
-        """Open the planned rounds up to 64 per ``Consensus.openRounds`` transaction (one
-        transaction base per batch; a key someone opened first is skipped by the contract,
-        ``OpenSkipped``, not a revert). Returns ``(key, open round, row)`` for every key
-        with a round open now, whoever opened it."""
-        out = []
-        for i in range(0, len(opening), MAX_BUNDLE):
-            chunk = opening[i:i + MAX_BUNDLE]
-            receipt = self.chain.send([a for _, _, a in chunk], "Consensus", "openRounds",
-                                      [k for k, _, _ in chunk],
-                                      [country_bytes(row.country or self.op.country)
-                                       for _, row, _ in chunk])
-            opened = self._opened_by(receipt)
-            report.opened += len(opened)
-            for key, row, _ in chunk:
-                round_id = opened.get(key)
-                if round_id is None:  # skipped or not sent: whatever the chain shows now
-                    after = self.chain.current_round(key)
-                    round_id = after.id if after.status == ROUND_OPEN else None
-                if round_id is not None:
-                    out.append((key, round_id, row))
-        return out
-
-    def _opened_by(self, receipt: dict[str, Any] | None) -> dict[bytes, int]:
-        if receipt is None or receipt["status"] != 1:
-            return {}
-        events = self.chain.consensus.events.RoundOpened().process_receipt(receipt,
-                                                                           errors=DISCARD)
-        return {bytes(e["args"]["numberKey"]): int(e["args"]["round"]) for e in events}
+        if action.state not in (MINED, "failed"):
+            receipt = self.chain.send([action_id], "Consensus", "openRound", key,
+                                      country_bytes(row.country or self.op.country))
+            report.opened += int(receipt is not None and receipt["status"] == 1)
+        after = self.chain.current_round(key)
+        return after.id if after.status == ROUND_OPEN else None
 
     def _registry_flags(self, key: bytes) -> bool:
         return int(self.chain.call("SpamRegistry", "verdictOf", key)) >= Verdict.SUSPICIOUS

@@ -99,9 +99,6 @@ def test_push_killed_at_random_points_votes_each_number_exactly_once(
                                           numberKey=key)
         assert len(votes) == 1, number
         assert len(opened) == 1
-        # an open batch resent after a kill would be skipped, not reverted: none was resent
-        assert consortium.ledger.events("Consensus", "OpenSkipped", first_block, "latest",
-                                        numberKey=key) == []
     _assert_no_reverted_tx(consortium.w3, us.address, first_block)
     op = Operator.create(data_dir, "US")
     with Outbox(op.outbox_path) as box:
@@ -133,5 +130,4 @@ def _assert_no_reverted_tx(w3, address: str, first_block: int) -> None:
             if tx["from"] == address:
                 sent += 1
                 assert w3.eth.get_transaction_receipt(tx["hash"])["status"] == 1
-    # at least one openRounds batch (64 numbers) and one castVotes bundle per 6 votes
-    assert sent >= -(-N_NUMBERS // 64) + -(-N_NUMBERS // 6)
+    assert sent >= N_NUMBERS  # one openRound per number, plus the vote bundles
