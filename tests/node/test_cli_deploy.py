@@ -66,7 +66,8 @@ def test_node_migrate_prints_what_the_chain_holds_and_a_rerun_changes_nothing(
     assert archive["leafCount"] > 0 and archive["root"] != "0x" + "00" * 32
     assert shown["contracts"]["Consensus"] != v1["Consensus"]["address"]
     assert shown["v1"]["active_validators"] == 0
-    assert shown["v1"]["registry_writers"] == {"Consensus": False, "Dispute": False}
+    assert shown["v1"]["registry_writers"] == {"Consensus": False, "Dispute": False,
+                                               "ReportConsensus": False}
     assert main([*base, "node", "migrate", *rpc]) == 0
     assert json.loads(capsys.readouterr().out) == shown
     assert main([*base, "gov", *rpc, "show"]) == 0
