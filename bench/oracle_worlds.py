@@ -45,12 +45,14 @@ SCORE_UNTIL = datetime(2026, 1, 19)
 TARGETS = {"precision": 0.97, "recall": 0.90, "flagged_recall": 0.95, "legit_flag": 0.02}
 
 
-def run_world(seed: int, scale: float, ceiling: bool = False) -> dict:
+def run_world(seed: int, scale: float, ceiling: bool = False,
+              policy: oracle.LabelPolicy | None = None) -> dict:
     """One world: simulate, train on days 0-10, score at day 14, evaluate.
 
     With ``ceiling`` the same pipeline is also trained on the world's *true* labels (a
     labels file, as an operator with perfect labels would give): what the features allow,
-    so that a gap can be told apart as the labels' or the features'.
+    so that a gap can be told apart as the labels' or the features'. ``policy``: the label
+    policy to derive labels with (default: the shipped one).
     """
     world = draw_world(seed)
     start = time.perf_counter()
@@ -60,7 +62,8 @@ def run_world(seed: int, scale: float, ceiling: bool = False) -> dict:
         feats = oracle.build_features(sim["calls"], sim["reports"], until=SCORE_UNTIL)
         truth = pd.read_parquet(sim["truth"])
         try:
-            model, _ = oracle.train_from_files(sim["calls"], sim["reports"], until=TRAIN_UNTIL)
+            model, _ = oracle.train_from_files(sim["calls"], sim["reports"], until=TRAIN_UNTIL,
+                                               policy=policy or oracle.LabelPolicy())
             scores = oracle.score(model, feats, oracle.load_rules(), reasons=False)
             complaint_model = model.window.get("complaint_model")
         except oracle.LabelError as exc:
@@ -188,6 +191,9 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=0.3)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--report", type=Path, nargs="*")
+    parser.add_argument("--self-training", choices=("on", "off"),
+                        help="derive labels with self-training on or off (default: the "
+                        "shipped label policy)")
     parser.add_argument("--ceiling", action="store_true",
                         help="also train on the true labels (what the features allow)")
     args = parser.parse_args()
@@ -201,7 +207,9 @@ def main() -> int:
     for seed in _seeds(args.seeds):
         if seed in done:
             continue
-        r = run_world(seed, args.scale, args.ceiling)
+        policy = None if args.self_training is None else oracle.LabelPolicy(
+            self_training=args.self_training == "on")
+        r = run_world(seed, args.scale, args.ceiling, policy)
         runs.append(r)
         worst = min(r["countries"].items(), key=lambda kv: kv[1]["recall"])
         print(f"seed {seed}: {r['seconds']} s; worst recall {worst[0]} "

@@ -76,7 +76,8 @@ def label_policy(settings: Any) -> LabelPolicy:
         raise LabelError(f"oracle_min_organic must be 0 (off) or more, got "
                          f"{settings.oracle_min_organic}")
     rules = {"min_organic": settings.oracle_min_organic,
-             "sweep_alpha": settings.oracle_sweep_alpha}
+             "sweep_alpha": settings.oracle_sweep_alpha,
+             "self_training": settings.oracle_self_training}
     if not spam and not background:
         return LabelPolicy(**rules)
     if not (0 < background < spam <= 1):

@@ -99,6 +99,9 @@ class LabelPolicy:
     # Established callers who rang it first ("sought out", see :func:`_anchors`): as many
     # as the "not spam" votes a vouch needs; 0 turns the anchor off.
     min_organic: int = 2
+    # A second fit with the first model's confident verdicts on left-out and soft
+    # "not spam" rows as soft spam labels (:mod:`oracle._selftrain`).
+    self_training: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.background_rate < self.spam_rate:

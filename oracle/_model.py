@@ -195,7 +195,7 @@ def feature_columns(frame: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ..
     """The features to train on: ours when present, else every numeric column given."""
     if all(f in frame.columns for f in FEATURES):
         return FEATURES, CATEGORICAL_FEATURES
-    skip = {"number", "country", "network", "label", "report_category", "snapshot",
+    skip = {"number", "country", "network", "label", "firm", "report_category", "snapshot",
             *COUNT_COLUMNS, *COMPLAINT_COLUMNS, *RECEIVED_COLUMNS}
     cols = tuple(c for c in frame.columns
                  if c not in skip and pd.api.types.is_numeric_dtype(frame[c]))

@@ -37,6 +37,7 @@ from oracle._model import Model, TrainConfig, train
 from oracle._portable import PortableModel
 from oracle._reporters import resolve_keyed_reporters
 from oracle._rules import CountryRules, load_rules, quiet_windows
+from oracle._selftrain import add_self_labels
 from spamledger._numbers import InvalidNumber, Number, normalize_many
 
 logger = logging.getLogger(__name__)
@@ -193,8 +194,12 @@ def train_from_files(calls: str | Path, reports: str | Path, until: datetime | N
     """
     feats, lab, window, info = training_data(calls, reports, until, labels, policy=policy,
                                              **kwargs)  # type: ignore[arg-type]
-    return train(feats, lab, config, window,
-                 evidence=ComplaintModel.from_card(window["complaint_model"])), info
+    evidence = ComplaintModel.from_card(window["complaint_model"])
+    model = train(feats, lab, config, window, evidence=evidence)
+    if policy.self_training and not labels:
+        lab = add_self_labels(feats, lab, model)
+        model = train(feats, lab, config, {**window, "self_training": True}, evidence=evidence)
+    return model, info
 
 
 def _stacked(con: duckdb.DuckDBPyConnection, until: datetime, delay: timedelta,

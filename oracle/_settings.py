@@ -32,6 +32,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("oracle_sweep_alpha", float, 0.001, "family-wise chance of labelling an "
             "ordinary caller spam for dialling adjacent numbers beyond chance; 0 turns the "
             "sequential-dialling label off (complaints alone name spam)", group=_G),
+    Setting("oracle_self_training", bool, False, "fit a second model with the first "
+            "model's spam verdicts on numbers the complaints left out (or labelled 'not "
+            "spam' from silence alone) as soft spam labels; thresholds stay on firm labels",
+            group=_G),
     Setting("oracle_bags", int, 5, "models per country, each on its own undersampled "
             "negatives, averaged (fewer: faster scoring, noisier borderline verdicts)",
             group=_G),

@@ -112,6 +112,13 @@ def test_label_rules_follow_the_settings() -> None:
     assert (fixed.min_organic, fixed.spam_rate, fixed.estimate) == (3, 0.05, False)
 
 
+def test_self_training_is_off_unless_the_operator_turns_it_on() -> None:
+    from oracle._configure import label_policy
+
+    assert label_policy(_settings()).self_training is False
+    assert label_policy(_settings(oracle_self_training=True)).self_training is True
+
+
 def test_a_negative_organic_count_is_refused_by_name() -> None:
     from oracle._configure import label_policy
 
