@@ -187,19 +187,21 @@ def _window(run: Engine, calls: str, p: dict[str, str],
                {_quiet_expr(quiet)} AS quiet, hr
         FROM (SELECT *, {hour} AS hr FROM {calls}
               WHERE ts >= {p['lo']} AND ts < {p['u']})""")
-    run.materialize("fpairs", """
-        SELECT caller, callee, any_value(callee_block) AS callee_block,
-               any_value(callee_region) AS callee_region, min(t) AS first_t,
-               max(t) AS last_t, bool_or(recent) AS recent, bool_or(answered) AS answered
-        FROM fw GROUP BY caller, callee""")
+    # The callee's block and region are functions of the callee: read once per pair from
+    # the number table, not carried through the GROUP BY (~45% of this statement).
+    run.materialize("fpairs", f"""
+        SELECT g.caller, g.callee, n.block AS callee_block, n.region AS callee_region,
+               g.first_t, g.last_t, g.recent, g.answered
+        FROM (SELECT caller, callee, min(t) AS first_t, max(t) AS last_t,
+                     bool_or(recent) AS recent, bool_or(answered) AS answered
+              FROM fw GROUP BY caller, callee) g
+        JOIN {calls}_ids n ON n.nid = g.callee""")
 
 
 # Distinct hours (0-23) as the bits set in a 24-bit mask: the same count as
 # ``count(DISTINCT hr)`` without a distinct set per number (~25% of this pass on DuckDB).
 _OUT = """
-    SELECT caller AS number, any_value(caller_region) AS region,
-           any_value(caller_type) AS number_type_name,
-           count(*) AS n_out, count(*) FILTER (WHERE recent) AS n_out_24h,
+    SELECT caller AS number, count(*) AS n_out, count(*) FILTER (WHERE recent) AS n_out_24h,
            min(t) AS first_out_w, max(t) AS last_out_w,
            avg(answered::INTEGER) AS answer_rate,
            sum((answered AND duration_s < 10)::INTEGER) / nullif(sum(answered::INTEGER), 0)
@@ -228,9 +230,10 @@ MOST_FREQUENT = """
 _NETWORK = MOST_FREQUENT.format(key="caller", col="country", name="network", source="fw",
                                  where="")
 
-# f_out's columns but its key, spelt out for engines without ``* EXCLUDE``.
-_OUT_COLUMNS = ", ".join(f"o.{c}" for c in (
-    "region", "number_type_name", "n_out", "n_out_24h",
+# f_out's columns but its key, spelt out for engines without ``* EXCLUDE``; the region and
+# type are the number's own (``{calls}_ids``), not aggregated over its calls.
+_OUT_COLUMNS = "ids.region, ids.ntype AS number_type_name, " + ", ".join(f"o.{c}" for c in (
+    "n_out", "n_out_24h",
     "first_out_w", "last_out_w", "answer_rate", "short_share", "mean_dur_s", "dur_cv",
     "long_share", "distinct_hours", "quiet_share", "intl_share",
     "att_a", "att_b", "att_c"))

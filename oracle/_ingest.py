@@ -343,7 +343,8 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
     Clean columns: ``t`` (epoch seconds), ``ts``, ``caller``/``callee`` (E.164),
     ``caller_region``, ``caller_type``, ``callee_region``, ``duration_s``, ``answered``,
     ``country``, ``channel``, ``attestation``, ``operator``, and integer ``caller_id``,
-    ``callee_id``, ``callee_block`` (ids into TEMP TABLE ``<table>_ids``: ``nid``, ``e164``).
+    ``callee_id``, ``callee_block`` (ids into TEMP TABLE ``<table>_ids``: ``nid``, ``e164``,
+    and the number's ``region``, ``ntype`` and 10,000-number ``block``).
     Bad rows go to ``quarantine``.
 
     One pass over the files builds ``table`` with every row, its quarantine reason and a
@@ -379,8 +380,12 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
                     f"{_until_clause(until).replace('AND ts <', 'OR ts >=')}")
         for col in ("_reason", "_fid", "_line", "_h", *_CALL_RAW):
             con.execute(f"ALTER TABLE {table} DROP COLUMN {col}")
+        # One row per number: its region, type and block are functions of the E.164
+        # (min() only makes that structural), read by the features per number, not per call.
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_ids AS
-            SELECT DISTINCT nid, e164 FROM {table}_numbers WHERE nid IS NOT NULL""")
+            SELECT nid, e164, min(region) AS region, min(ntype) AS ntype,
+                   min(block) AS block
+            FROM {table}_numbers WHERE nid IS NOT NULL GROUP BY nid, e164""")
         stats.clean = _count(con, table)
     except duckdb.Error as exc:
         raise IngestError(f"reading calls from {path} failed: {exc}") from exc
