@@ -376,8 +376,9 @@ def _statement_lines(statements: list[dict], floor_s: float,
                   key=lambda x: -x["cpu_s"])
     lines = ["", "## Where the time goes (SQL statements of the build)", "",
              "Each `execute` of the timed build, wall and CPU seconds (ingest statements, then "
-             "the feature tables `f*`); a step's time not listed here is Python "
-             "(normalization of the distinct strings, Arrow and pandas conversions).", "",
+             "the feature tables `f*`). A step's time not listed here: the query of the "
+             "distinct raw strings (read through Arrow), their normalization in Python, the "
+             "duplicate check's hash sort (numpy) and the pandas finish.", "",
              "| statement | seconds | CPU s | CPU share | x floor (CPU) |", "|---|---|---|---|---|"]
     for x in rows:
         ratio = f"{x['cpu_s'] / floor_cpu:.1f}x" if floor_cpu else ""
