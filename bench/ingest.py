@@ -80,28 +80,60 @@ def _timed(fn, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
+def _cpu_timed(fn, *args, **kwargs):
+    """``fn``'s result, wall seconds and CPU seconds of this process (every DuckDB thread)."""
+    cpu = time.process_time()
+    result, wall = _timed(fn, *args, **kwargs)
+    return result, wall, time.process_time() - cpu
+
+
+class _Statements:
+    """A DuckDB connection that notes each ``execute``'s wall and CPU seconds (per-statement
+    breakdown of a build; everything else is passed through)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._con = con
+        self.times: list[tuple[str, float, float]] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+    def execute(self, sql: str, *args, **kwargs):
+        result, wall, cpu = _cpu_timed(self._con.execute, sql, *args, **kwargs)
+        self.times.append((_label(sql), wall, cpu))
+        return result
+
+
+def _label(sql: str) -> str:
+    """A statement's short name: the table it creates, else its first words."""
+    words = str(sql).split()
+    if words[:5] == ["CREATE", "OR", "REPLACE", "TEMP", "TABLE"] and len(words) > 5:
+        return words[5]
+    return " ".join(words[:6])
+
+
 FLOOR_RUNS = 5  # the floor takes ~0.1-0.3 s: on a shared machine two runs are not enough
 
 
 def floor(calls: Path, threads: int | None = None, runs: int = FLOOR_RUNS,
-          memory_limit: str | None = None) -> tuple[int, float]:
+          memory_limit: str | None = None) -> tuple[int, float, float]:
     """Bare DuckDB GROUP BY caller over the same files: the floor of any feature build
-    (best of ``runs``)."""
+    (rows, best wall seconds and best CPU seconds of ``runs``)."""
     con = duckdb.connect()
     if threads:
         con.execute(f"SET threads={threads}")
     if memory_limit:
         con.execute(f"SET memory_limit='{memory_limit}'")
     glob = str(calls / "*.parquet")
-    best = float("inf")
+    best = best_cpu = float("inf")
     for _ in range(runs):
-        start = time.perf_counter()
-        con.execute(f"CREATE OR REPLACE TEMP TABLE g AS SELECT caller, count(*) AS n "
-                    f"FROM read_parquet('{glob}') GROUP BY caller")
-        best = min(best, time.perf_counter() - start)
+        _, wall, cpu = _cpu_timed(con.execute, "CREATE OR REPLACE TEMP TABLE g AS SELECT "
+                                  f"caller, count(*) AS n FROM read_parquet('{glob}') "
+                                  "GROUP BY caller")
+        best, best_cpu = min(best, wall), min(best_cpu, cpu)
     rows = con.execute(f"SELECT count(*) FROM read_parquet('{glob}')").fetchone()[0]
     con.close()
-    return int(rows), best
+    return int(rows), best, best_cpu
 
 
 def duckdb_build(data: dict[str, Path], memory_limit: str | None = None,
@@ -112,18 +144,22 @@ def duckdb_build(data: dict[str, Path], memory_limit: str | None = None,
 
     if temp_dir:
         Path(temp_dir).mkdir(parents=True, exist_ok=True)
-    con = connect(memory_limit=memory_limit, temp_dir=temp_dir)
-    con.execute("SET enable_progress_bar=false")
-    stats, ingest_s = _timed(load_calls, con, data["calls"])
+    raw = connect(memory_limit=memory_limit, temp_dir=temp_dir)
+    raw.execute("SET enable_progress_bar=false")
+    con = _Statements(raw)
+    stats, ingest_s, ingest_cpu = _cpu_timed(load_calls, con, data["calls"])
     _progress(f"ingest {ingest_s:.1f} s: {stats.clean:,} clean rows, {stats.bad:,} quarantined")
-    _, reports_s = _timed(load_reports, con, data["reports"])
-    distinct = con.execute("SELECT count(*) FROM calls_numbers").fetchone()[0]
+    _, reports_s, reports_cpu = _cpu_timed(load_reports, con, data["reports"])
+    distinct = raw.execute("SELECT count(*) FROM calls_numbers").fetchone()[0]
     _progress(f"reports {reports_s:.1f} s; {distinct:,} distinct raw strings")
-    feats, feat_s = _timed(build_features, con, UNTIL)
+    feats, feat_s, feat_cpu = _cpu_timed(build_features, con, UNTIL)
     _progress(f"features {feat_s:.1f} s: {len(feats):,} numbers")
-    con.close()
+    raw.close()
     return {"ingest_s": ingest_s, "reports_s": reports_s, "features_s": feat_s,
             "build_s": ingest_s + reports_s + feat_s, "distinct_raw_numbers": distinct,
+            "ingest_cpu_s": ingest_cpu, "reports_cpu_s": reports_cpu, "features_cpu_s": feat_cpu,
+            "build_cpu_s": ingest_cpu + reports_cpu + feat_cpu,
+            "statements": [{"name": n, "wall_s": w, "cpu_s": c} for n, w, c in con.times],
             "numbers": len(feats), "clean_rows": stats.clean, "quarantined": stats.bad}
 
 
@@ -181,6 +217,7 @@ def in_child(step: str, data: Path, **kw: str) -> dict:
         raise RuntimeError(f"{step} build printed no result ({out_log}):\n{stdout[-1500:]}")
     result = json.loads(line.rpartition("RESULT ")[2])
     result.update(wall_s=wall, peak_rss_mb=usage.ru_maxrss / 1024,
+                  child_cpu_s=usage.ru_utime + usage.ru_stime,
                   load_average_end=os.getloadavg()[0],
                   **{k: v for k, v in kw.items() if k != "temp_dir"})
     return result
@@ -240,6 +277,8 @@ def markdown(r: dict) -> str:
     """bench/INGEST.md from one run's figures."""
     rows, fl = r["rows"], r["floor_s"]
     d = r["duckdb"]
+    has_cpu = "floor_cpu_s" in r and "build_cpu_s" in d
+    cpu_head, cpu_rule = (" CPU s | x floor (CPU) |", "---|---|") if has_cpu else ("", "")
     lines = [
         "# Ingest and feature-build benchmark", "",
         f"Generated by `bench/ingest.py` on {r['when']} ({r['machine']}). Re-run to refresh; "
@@ -250,16 +289,20 @@ def markdown(r: dict) -> str:
         f"(best of {r.get('floor_runs', 2)})."
         + (f" Load average when the run started: {r['load_average']:.1f} (a shared machine; "
            "compare ratios within this file)." if "load_average" in r else ""), "",
-        "| step | seconds | rows/s | x floor |", "|---|---|---|---|",
-        f"| floor: bare DuckDB `GROUP BY caller` | {fl:.2f} | {rows / fl:,.0f} | 1.0 |",
+        "| step | seconds | rows/s | x floor |" + cpu_head, "|---|---|---|---|" + cpu_rule,
+        f"| floor: bare DuckDB `GROUP BY caller` | {fl:.2f} | {rows / fl:,.0f} | 1.0 |"
+        + _cpu_cells(r.get("floor_cpu_s"), r.get("floor_cpu_s")),
         f"| DuckDB: ingest + normalize ({d['distinct_raw_numbers']:,} distinct raw strings) + "
         f"quarantine | {d['ingest_s']:.2f} | {rows / d['ingest_s']:,.0f} | "
-        f"{_ratio(d['ingest_s'], fl)} |",
-        f"| DuckDB: reports | {d['reports_s']:.2f} | | {_ratio(d['reports_s'], fl)} |",
+        f"{_ratio(d['ingest_s'], fl)} |" + _cpu_cells(d.get("ingest_cpu_s"), r.get("floor_cpu_s")),
+        f"| DuckDB: reports | {d['reports_s']:.2f} | | {_ratio(d['reports_s'], fl)} |"
+        + _cpu_cells(d.get("reports_cpu_s"), r.get("floor_cpu_s")),
         f"| DuckDB: features (SQL) | {d['features_s']:.2f} | {rows / d['features_s']:,.0f} | "
-        f"{_ratio(d['features_s'], fl)} |",
+        f"{_ratio(d['features_s'], fl)} |"
+        + _cpu_cells(d.get("features_cpu_s"), r.get("floor_cpu_s")),
         f"| **DuckDB: feature build, total** | {d['build_s']:.2f} | {rows / d['build_s']:,.0f} "
-        f"| **{_ratio(d['build_s'], fl)}** |",
+        f"| **{_ratio(d['build_s'], fl)}** |"
+        + _cpu_cells(d.get("build_cpu_s"), r.get("floor_cpu_s"), bold=True),
     ]
     spark_notes: list[str] = []
     if "spark" in r:
@@ -284,7 +327,15 @@ def markdown(r: dict) -> str:
               f"{d['quarantined']:,} rows quarantined."
               + _bounds(d) + _data_size(r),
               f"- Target: feature build <= 10x the floor. Measured: "
-              f"{d['build_s'] / fl:.1f}x (issue #15 baseline: 112.8x).", *spark_notes]
+              f"{d['build_s'] / fl:.1f}x"
+              + (f" in wall time, {d['build_cpu_s'] / r['floor_cpu_s']:.1f}x in CPU seconds"
+                 if has_cpu else "") + " (issue #15 baseline: 112.8x).", *spark_notes]
+    if has_cpu:
+        lines.append(
+            f"- CPU seconds (user + system, every DuckDB thread) are what a loaded machine "
+            f"inflates least: the build took {d['build_cpu_s']:.1f} CPU-s in its own steps "
+            f"({d.get('child_cpu_s', float('nan')):.1f} CPU-s for the whole child process, "
+            f"start-up included) against the floor's {r['floor_cpu_s']:.2f} CPU-s.")
     if "before" in r:
         b, bd = r["before"], r["before"]["duckdb"]
         lines.append(
@@ -293,7 +344,14 @@ def markdown(r: dict) -> str:
             f"features {bd['features_s']:.2f} s, total {bd['build_s']:.2f} s = "
             f"{bd['build_s'] / b['floor_s']:.1f}x its floor ({b['floor_s']:.2f} s, best of "
             f"{b.get('floor_runs', 2)}); peak "
-            f"{bd['peak_rss_mb']:,.0f} MB.")
+            f"{bd['peak_rss_mb']:,.0f} MB"
+            + (f"; CPU: ingest {bd['ingest_cpu_s']:.1f} s, features {bd['features_cpu_s']:.1f} s,"
+               f" total {bd['build_cpu_s']:.1f} CPU-s = "
+               f"{bd['build_cpu_s'] / b['floor_cpu_s']:.1f}x its floor's "
+               f"{b['floor_cpu_s']:.2f} CPU-s." if "build_cpu_s" in bd and "floor_cpu_s" in b
+               else "."))
+    if d.get("statements"):
+        lines += _statement_lines(d["statements"], fl, r.get("floor_cpu_s"))
     if "normalization" in r:
         lines += _normalization_lines(r["normalization"])
     if "spark_error" in r:
@@ -301,6 +359,36 @@ def markdown(r: dict) -> str:
     if "extrapolation" in r:
         lines += ["", "## Spark machines for 200M calls in 30 minutes", "", r["extrapolation"]]
     return "\n".join(lines) + "\n"
+
+
+def _cpu_cells(cpu: float | None, floor_cpu: float | None, bold: bool = False) -> str:
+    """The CPU columns of a step's row (empty when the run did not record CPU)."""
+    if cpu is None or not floor_cpu:
+        return ""
+    mark = "**" if bold else ""
+    return f" {cpu:.2f} | {mark}{cpu / floor_cpu:.1f}x{mark} |"
+
+
+def _statement_lines(statements: list[dict], floor_s: float,
+                     floor_cpu: float | None) -> list[str]:
+    """Where the build's time goes: its SQL statements over 1% of the CPU, costliest
+    first (the rest of a step is Python: normalization, Arrow and pandas conversions)."""
+    total = sum(x["cpu_s"] for x in statements) or 1.0
+    rows = sorted((x for x in statements if x["cpu_s"] >= 0.01 * total),
+                  key=lambda x: -x["cpu_s"])
+    lines = ["", "## Where the time goes (SQL statements of the build)", "",
+             "Each `execute` of the timed build, wall and CPU seconds (ingest statements, then "
+             "the feature tables `f*`). A step's time not listed here: the query of the "
+             "distinct raw strings (read through Arrow), their normalization in Python, the "
+             "duplicate check's hash sort (numpy) and the pandas finish.", "",
+             "| statement | seconds | CPU s | CPU share | x floor (CPU) |", "|---|---|---|---|---|"]
+    for x in rows:
+        ratio = f"{x['cpu_s'] / floor_cpu:.1f}x" if floor_cpu else ""
+        lines.append(f"| `{x['name']}` | {x['wall_s']:.2f} | {x['cpu_s']:.2f} | "
+                     f"{x['cpu_s'] / total:.0%} | {ratio} |")
+    lines.append(f"| all statements | {sum(x['wall_s'] for x in statements):.2f} | "
+                 f"{total:.2f} | 100% | |")
+    return lines
 
 
 def _normalization_lines(n: dict) -> list[str]:
@@ -424,9 +512,11 @@ def main(argv: list[str] | None = None) -> int:
 def _duckdb_figures(work: Path, data: dict[str, Path], bounds: dict[str, str],
                     normalize: bool = True) -> dict:
     memory_limit = bounds.get("memory_limit")
-    rows, floor_s = floor(data["calls"], memory_limit=memory_limit)
-    print(f"call rows: {rows:,}; floor (GROUP BY caller): {floor_s:.2f} s", flush=True)
-    result: dict = {"rows": rows, "floor_s": floor_s, "floor_runs": FLOOR_RUNS,
+    rows, floor_s, floor_cpu = floor(data["calls"], memory_limit=memory_limit)
+    print(f"call rows: {rows:,}; floor (GROUP BY caller): {floor_s:.2f} s, "
+          f"{floor_cpu:.2f} CPU-s", flush=True)
+    result: dict = {"rows": rows, "floor_s": floor_s, "floor_cpu_s": floor_cpu,
+                    "floor_runs": FLOOR_RUNS,
                     "when": f"{datetime.now():%Y-%m-%d %H:%M}",
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                                f"{platform.python_version()}, duckdb {duckdb.__version__}",
@@ -438,7 +528,9 @@ def _duckdb_figures(work: Path, data: dict[str, Path], bounds: dict[str, str],
     d = result["duckdb"]
     print(f"DuckDB build: ingest {d['ingest_s']:.1f} s, reports {d['reports_s']:.1f} s, "
           f"features {d['features_s']:.1f} s = {d['build_s']:.1f} s, "
-          f"{d['build_s'] / floor_s:.1f}x the floor; peak {d['peak_rss_mb']:,.0f} MB", flush=True)
+          f"{d['build_s'] / floor_s:.1f}x the floor; {d['build_cpu_s']:.1f} CPU-s = "
+          f"{d['build_cpu_s'] / floor_cpu:.1f}x the floor's; peak {d['peak_rss_mb']:,.0f} MB",
+          flush=True)
     if not normalize:
         return result
     result["normalization"] = normalization(data["calls"], memory_limit=memory_limit)

@@ -139,7 +139,9 @@ def _columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
 def _ts_expr(col: str, dtype: str) -> str:
     """SQL turning column ``col`` of type ``dtype`` into a naive UTC TIMESTAMP (NULL if bad)."""
     if dtype.startswith("TIMESTAMP WITH TIME ZONE"):
-        return f"{col}::TIMESTAMP"
+        # The stored instant is UTC microseconds: read them as they are (a cast goes
+        # through the time-zone calendar, ~5x the cost on millions of rows).
+        return f"make_timestamp(epoch_us({col}))"
     if dtype.startswith(("TIMESTAMP", "DATE")):
         return f"{col}::TIMESTAMP"
     if dtype.startswith(_NUMERIC):
@@ -189,17 +191,18 @@ def _calls_select(path: Path, cols: dict[str, str], index: int = 0,
     """One file's calls. ``_fid`` numbers the file; ``_k_ts``, ``_k_duration``,
     ``_k_answered`` are what the duplicate hash reads: the stored value when its text is a
     one-to-one function of it in every file (``typed``, see :func:`_typed_keys`), else
-    the text itself (formatting millions of timestamps as text costs more than the hash)."""
+    the text itself (formatting millions of timestamps as text costs more than the hash).
+    Their text (``_k_<name>::VARCHAR``) is the raw value a quarantined row shows: it is
+    formatted only where it is read (:data:`_RAW_TEXT`), not for every row."""
     dur = "duration_s"
     dur_expr = (f"try_cast(trim({dur}) AS DOUBLE)" if _is_csv(path) else f"{dur}::DOUBLE")
     keys = ", ".join(f"{name if name in typed else f'{name}::VARCHAR'} AS _k_{name}"
                      for name in _TYPED_KEYS)
     return f"""
-        SELECT {_ts_expr('ts', cols['ts'])} AS ts, ts::VARCHAR AS raw_ts,
+        SELECT {_ts_expr('ts', cols['ts'])} AS ts,
                trim(caller::VARCHAR) AS caller_raw, trim(callee::VARCHAR) AS callee_raw,
-               {dur_expr} AS duration_s, duration_s::VARCHAR AS raw_duration,
+               {dur_expr} AS duration_s,
                {_bool_expr('answered', cols['answered'])} AS answered,
-               answered::VARCHAR AS raw_answered,
                upper(trim(country::VARCHAR)) AS country,
                coalesce(lower({_opt(cols, 'channel')}), 'voice') AS channel,
                upper({_opt(cols, 'attestation')}) AS attestation,
@@ -212,6 +215,10 @@ def _calls_select(path: Path, cols: dict[str, str], index: int = 0,
 # whose text is one-to-one with the value (so equal text means an equal stored value, and
 # hashing the value finds every group of equal texts).
 _TYPED_KEYS = ("ts", "duration_s", "answered")
+# The raw text of those columns, from the keys: a key is the value itself when its text
+# is one-to-one with it, else already that text (``::VARCHAR`` of text is a no-op).
+_RAW_TEXT = {"raw_ts": "_k_ts::VARCHAR", "raw_duration": "_k_duration_s::VARCHAR",
+             "raw_answered": "_k_answered::VARCHAR"}
 _ONE_TO_ONE = ("VARCHAR", "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
                "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "DATE", "TIMESTAMP",
                "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
@@ -336,7 +343,8 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
     Clean columns: ``t`` (epoch seconds), ``ts``, ``caller``/``callee`` (E.164),
     ``caller_region``, ``caller_type``, ``callee_region``, ``duration_s``, ``answered``,
     ``country``, ``channel``, ``attestation``, ``operator``, and integer ``caller_id``,
-    ``callee_id``, ``callee_block`` (ids into TEMP TABLE ``<table>_ids``: ``nid``, ``e164``).
+    ``callee_id``, ``callee_block`` (ids into TEMP TABLE ``<table>_ids``: ``nid``, ``e164``,
+    and the number's ``region``, ``ntype`` and 10,000-number ``block``).
     Bad rows go to ``quarantine``.
 
     One pass over the files builds ``table`` with every row, its quarantine reason and a
@@ -358,7 +366,7 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
         # Raw strings are kept for quarantined rows only: storing them for every clean
         # row doubled the cost of this table. Duration is cast for clean rows only (the
         # cast fails on values out of range, which only matters for a row that is kept).
-        kept = ", ".join(f"CASE WHEN _reason IS NOT NULL THEN {c} END AS {c}"
+        kept = ", ".join(f"CASE WHEN _reason IS NOT NULL THEN {_RAW_TEXT.get(c, c)} END AS {c}"
                          for c in _CALL_RAW)
         keys = ", ".join(f"r._k_{c}" for c in _TYPED_KEYS)
         # Row order is free (the quarantine file is sorted; readers aggregate) unless a CSV
@@ -372,8 +380,12 @@ def load_calls(con: duckdb.DuckDBPyConnection, path: str | Path,
                     f"{_until_clause(until).replace('AND ts <', 'OR ts >=')}")
         for col in ("_reason", "_fid", "_line", "_h", *_CALL_RAW):
             con.execute(f"ALTER TABLE {table} DROP COLUMN {col}")
+        # One row per number: its region, type and block are functions of the E.164
+        # (min() only makes that structural), read by the features per number, not per call.
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_ids AS
-            SELECT DISTINCT nid, e164 FROM {table}_numbers WHERE nid IS NOT NULL""")
+            SELECT nid, e164, min(region) AS region, min(ntype) AS ntype,
+                   min(block) AS block
+            FROM {table}_numbers WHERE nid IS NOT NULL GROUP BY nid, e164""")
         stats.clean = _count(con, table)
     except duckdb.Error as exc:
         raise IngestError(f"reading calls from {path} failed: {exc}") from exc
@@ -398,7 +410,7 @@ def _create_calls(con: duckdb.DuckDBPyConnection, table: str, keys: str, kept: s
                b.nid AS callee_id, b.block AS callee_block,
                hash({keys}, r.caller_raw, r.callee_raw, r.country, r.channel,
                     r.attestation, r.operator) AS _h,
-               CASE WHEN r.ts IS NULL AND r.raw_ts IS NULL THEN 'missing_timestamp'
+               CASE WHEN r.ts IS NULL AND r._k_ts IS NULL THEN 'missing_timestamp'
                     WHEN r.ts IS NULL THEN 'bad_timestamp'
                     WHEN k.code IS NULL THEN 'unknown_country'
                     WHEN a.reason IS NOT NULL THEN 'caller:' || a.reason
@@ -440,14 +452,16 @@ def _mark_call_copies(con: duckdb.DuckDBPyConnection, table: str) -> None:
     if not bool((hashes[1:] == hashes[:-1]).any()):
         return
     cols = ", ".join(_CALL_IDENTITY)
+    text = ", ".join(f"{expr} AS {name}" for name, expr in _RAW_TEXT.items())
     later = ", ".join(f"'{r}'" for r in _LATER_REASONS)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {table}_copies AS
         WITH candidates AS (
             SELECT _fid, _line FROM {table}
             WHERE _h IN (SELECT _h FROM {table} GROUP BY _h HAVING count(*) > 1))
         SELECT _fid, _line, {', '.join(_CALL_RAW)} FROM (
-            SELECT r.*, row_number() OVER (PARTITION BY {cols} ORDER BY _file, _line) AS copy
-            FROM {table}_raw r SEMI JOIN candidates c ON c._fid = r._fid AND c._line = r._line)
+            SELECT *, row_number() OVER (PARTITION BY {cols} ORDER BY _file, _line) AS copy
+            FROM (SELECT r.*, {text} FROM {table}_raw r
+                  SEMI JOIN candidates c ON c._fid = r._fid AND c._line = r._line))
         WHERE copy > 1""")
     sets = ", ".join(f"{c} = c.{c}" for c in _CALL_RAW)
     con.execute(f"""UPDATE {table} SET _reason = 'duplicate', {sets}
