@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,12 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import oracle_worlds
-from oracle_worlds import SCORE_UNTIL, TRAIN_UNTIL, _judge
+from oracle_worlds import _judge
+from oracle_worlds_selftrain import world_data
 
 import oracle
 from oracle._complaints import ComplaintModel
 from oracle._features import CATEGORICAL_FEATURES, FEATURES
-from oracle._simulate import draw_world
 
 KEYS = ["number", "snapshot"]
 CONFIG = oracle.TrainConfig()
@@ -81,14 +80,8 @@ def pu_labels(feats: pd.DataFrame, lab: pd.DataFrame,
 
 def run_world(seed: int, scale: float = 0.3) -> dict:
     """One world trained on the PU-extended labels, judged as ``oracle_worlds`` does."""
-    world = draw_world(seed)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as d:
-        sim = oracle.simulate(d, scale=scale, seed=seed, world=world)
-        feats = oracle.build_features(sim["calls"], sim["reports"], until=SCORE_UNTIL)
-        truth = pd.read_parquet(sim["truth"])
-        train_feats, lab, window, _ = oracle.training_data(sim["calls"], sim["reports"],
-                                                           until=TRAIN_UNTIL)
+    world, feats, truth, train_feats, lab, window = world_data(seed, scale)
     labels, info = pu_labels(train_feats, lab)
     model = oracle.train(train_feats, labels, window=window,
                          evidence=ComplaintModel.from_card(window["complaint_model"]))

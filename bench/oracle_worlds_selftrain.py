@@ -34,16 +34,23 @@ from oracle._selftrain import add_self_labels
 from oracle._simulate import draw_world
 
 
-def run_world(seed: int, scale: float) -> tuple[dict, dict]:
-    """(base, selftrain) results of one world, as :func:`oracle_worlds.run_world` gives."""
+def world_data(seed: int, scale: float) -> tuple:
+    """(world, scoring features, truth, training features, derived labels, window) of one
+    drawn world, built as :func:`oracle_worlds.run_world` builds them."""
     world = draw_world(seed)
-    start = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
         sim = oracle.simulate(d, scale=scale, seed=seed, world=world)
         feats = oracle.build_features(sim["calls"], sim["reports"], until=SCORE_UNTIL)
         truth = pd.read_parquet(sim["truth"])
         train_feats, lab, window, _ = oracle.training_data(sim["calls"], sim["reports"],
                                                            until=TRAIN_UNTIL)
+    return world, feats, truth, train_feats, lab, window
+
+
+def run_world(seed: int, scale: float) -> tuple[dict, dict]:
+    """(base, selftrain) results of one world, as :func:`oracle_worlds.run_world` gives."""
+    start = time.perf_counter()
+    world, feats, truth, train_feats, lab, window = world_data(seed, scale)
     evidence = ComplaintModel.from_card(window["complaint_model"])
     first = oracle.train(train_feats, lab, window=window, evidence=evidence)
     base_s = time.perf_counter() - start
