@@ -1,0 +1,93 @@
+"""The oracle service's report path on a real Anvil: five operators (every active validator)
+exchange observations through one relay, the leader's report lands on ReportConsensus, and
+the records equal the vote path's for the same scores; a replayed report is refused."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from node import ROUND_BASE, ContractRevert, read_record, submit_report
+from oracle.service._reportpath import ReportPolicy, relay_board, report_path_for
+from oracle.service._relay import LocalRelay
+from oracle.service._scored import ScoredNumber
+from spamledger._types import Category, Verdict
+
+from .conftest import approve_models
+
+COUNTRIES = ("US", "IN", "BR", "GB", "FR")
+SCORES = {"US": 0.95, "IN": 0.90, "BR": 0.85}  # GB's and FR's subscribers were not called
+
+
+def _number() -> str:
+    return "+1415555" + f"{secrets.randbelow(10_000):04d}"
+
+
+def _row(e164: str, score: float) -> ScoredNumber:
+    return ScoredNumber(e164=e164, country="US", score=score, verdict=Verdict.SPAM,
+                        category=Category.SCAM, confidence=0.9, countries_reached=3,
+                        features={"calls_24h": 300.0}, reasons=("many distinct callees",),
+                        reports={"spam": 9, "not_spam": 0})
+
+
+@pytest.fixture
+def rigs(make_operator):
+    rigs = {cc: make_operator(cc) for cc in COUNTRIES}
+    approve_models(list(rigs.values()))
+    return rigs
+
+
+def _push_all(rigs, rows_by_cc, passes: int) -> dict[str, list]:
+    pushes: dict[str, list] = {cc: [] for cc in rigs}
+    for n in range(passes):
+        for cc, rig in rigs.items():
+            pushes[cc].append(rig.votes.push(rows_by_cc.get(cc, []) if n == 0 else []))
+    return pushes
+
+
+def test_report_from_operators_observations_finalizes_with_the_vote_paths_record(
+        consortium, rigs):
+    by_vote, by_report = _number(), _number()
+    _push_all(rigs, {cc: [_row(by_vote, s)] for cc, s in SCORES.items()}, passes=2)
+    vote_record = read_record(consortium.ledger, consortium.hasher.key(by_vote))
+    assert vote_record.verdict == Verdict.SPAM
+
+    board = relay_board(rigs["US"].chain)
+    for rig in rigs.values():
+        rig.votes.use_report_path(report_path_for(rig.votes, LocalRelay(board),
+                                                  ReportPolicy(wait_pushes=2)))
+    pushes = _push_all(rigs, {cc: [_row(by_report, s)] for cc, s in SCORES.items()},
+                       passes=3)
+    key = consortium.hasher.key(by_report)
+    record = read_record(consortium.ledger, key)
+    assert record.round > ROUND_BASE  # decided by a report
+    assert (record.score, record.verdict, record.category) == (
+        vote_record.score, vote_record.verdict, vote_record.category)
+    assert sum(p.reported for ps in pushes.values() for p in ps) == 1
+    assert not any(p.opened for ps in pushes.values() for p in ps)  # no Consensus round
+    votes = consortium.ledger.events("ReportConsensus", "VoteCast", 0, "latest", numberKey=key)
+    assert {v["args"]["validator"]: v["args"]["abstain"] for v in votes} == {
+        rig.account.address: cc not in SCORES for cc, rig in rigs.items()}
+    for rig in rigs.values():  # the next push settles the landed report everywhere
+        rig.votes.push([])
+        assert rig.votes.reports.pending() == {}
+
+
+def test_a_replayed_report_is_refused(consortium, rigs):
+    board = relay_board(rigs["US"].chain)
+    for rig in rigs.values():
+        rig.votes.use_report_path(report_path_for(rig.votes, LocalRelay(board),
+                                                  ReportPolicy(wait_pushes=1)))
+    number = _number()
+    pushes = _push_all(rigs, {cc: [_row(number, s)] for cc, s in SCORES.items()}, passes=3)
+    seq = max(p.report_seq for ps in pushes.values() for p in ps[:1])
+    exchange = rigs["US"].votes.reports.exchange
+    report = exchange.proposal(seq)
+    assert report is not None and consortium.ledger.call("ReportConsensus", "seqUsed", seq)
+    with pytest.raises(ContractRevert, match="ReportAlreadySubmitted"):
+        submit_report(consortium.ledger, report, exchange.signatures(seq, report),
+                      account=rigs["FR"].account)
+    # The service does not send it again either.
+    again = [rig.votes.push([]) for rig in rigs.values()]
+    assert not any(p.failed for p in again)
