@@ -235,3 +235,37 @@ class LocalRelay:
 
     def fetch(self, seq: int, kind: str) -> list[bytes]:
         return [bytes(m) for m in self.board.fetch(seq, kind)]
+
+
+class HttpRelay:
+    """The API's relay endpoints: ``POST /v1/relay`` (one envelope as the body) and
+    ``GET /v1/relay/{seq}/{kind}`` (``{"messages": [envelope, ...]}``). A refusal raises
+    :class:`RelayRefused` with the API's status and detail."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0):
+        import httpx
+
+        self.base = base_url.rstrip("/")
+        self._client = httpx.Client(timeout=timeout)
+
+    def post(self, raw: bytes) -> None:
+        resp = self._client.post(f"{self.base}/v1/relay", content=raw,
+                                 headers={"Content-Type": "application/json"})
+        self._raise(resp)
+
+    def fetch(self, seq: int, kind: str) -> list[bytes]:
+        resp = self._client.get(f"{self.base}/v1/relay/{int(seq)}/{kind}")
+        self._raise(resp)
+        return [canonical(m) for m in resp.json().get("messages", [])]
+
+    @staticmethod
+    def _raise(resp: Any) -> None:
+        if resp.status_code >= 400:
+            try:
+                detail = str(resp.json().get("detail", resp.text))
+            except ValueError:
+                detail = resp.text[:200]
+            raise RelayRefused(resp.status_code, detail)
+
+    def close(self) -> None:
+        self._client.close()

@@ -60,6 +60,7 @@ class ReportPolicy:
 
     wait_pushes: int = 2  # pushes the leader waits for every validator before quorum will do
     ttl: int = 3600
+    seqs_per_push: int = 8  # a push goes on with the next seq when one lands in it
 
 
 class ReportPath:
@@ -80,14 +81,16 @@ class ReportPath:
              ) -> dict[bytes, ScoredNumber]:
         """Run one exchange step; returns the keys the vote path must take instead."""
         direct = self.add_pending(chosen)
-        seq = self.current_seq(direct)
-        self.observe(seq)
-        self.lead(seq)
-        self.sign(seq, report)
-        if self.submit(seq):
-            report.reported += self.settle(seq, direct)
+        for _ in range(self.policy.seqs_per_push):
+            seq = self.current_seq(direct)
+            report.report_seq = seq
+            self.observe(seq)
+            self.lead(seq)
+            self.sign(seq, report)
+            if not self.submit(seq):
+                break
+            report.reported += self.settle(seq, direct)  # landed: go on with the next seq
             self.outbox.set_meta(SEQ, str(seq + 1))
-        report.report_seq = seq
         return direct
 
     def pending(self) -> dict[str, dict[str, Any]]:
@@ -298,29 +301,34 @@ def _observation(doc: Mapping[str, Any]) -> Observation:
 
 
 class ActiveValidators:
-    """Active validators (address -> weight) read from the chain, kept for ``ttl`` seconds
-    (one push reads them once, not once per relay message)."""
+    """Active validators (address -> weight) read from the chain through ``call`` (a
+    ``Ledger.call``-like function), kept for ``ttl`` seconds (one push reads them once, not
+    once per relay message)."""
 
-    def __init__(self, chain: Any, ttl: float = 5.0):
-        self.chain, self.ttl = chain, ttl
-        self._at, self._value = -1e9, {}  # type: float, dict[str, int]
+    def __init__(self, call: Any, ttl: float = 5.0):
+        self.read, self.ttl = call, ttl
+        self._at: float = -1e9
+        self._value: dict[str, int] = {}
 
     def __call__(self) -> dict[str, int]:
         import time
 
         if time.monotonic() - self._at > self.ttl:
-            addresses = self.chain.call("ValidatorSet", "activeValidators")
-            self._value = {a: self.chain.validator(a)[1] for a in addresses}
+            addresses = self.read("ValidatorSet", "activeValidators")
+            self._value = {a: int(self.read("ValidatorSet", "activeValidator", a)[1])
+                           for a in addresses}
             self._at = time.monotonic()
         return dict(self._value)
 
 
-def relay_board(chain: Any) -> Any:
-    """A relay board checking messages against ``chain``'s ReportConsensus and validators."""
+def relay_board(ledger: Any) -> Any:
+    """A relay board checking messages against ``ledger``'s ReportConsensus and validators
+    (a ``node.Ledger`` or the service's ``Chain``)."""
     from oracle.service._relay import RelayBoard
 
-    return RelayBoard(chain.chain_id, chain.ledger.deployment.address(CONTRACT),
-                      ActiveValidators(chain))
+    ledger = getattr(ledger, "ledger", ledger)
+    return RelayBoard(int(ledger.w3.eth.chain_id), ledger.deployment.address(CONTRACT),
+                      ActiveValidators(ledger.call))
 
 
 def report_path_for(votes: VoteService, relay: Any,
@@ -329,6 +337,7 @@ def report_path_for(votes: VoteService, relay: Any,
     chain = votes.chain
     exchange = ReportExchange(
         chain.account, relay, chain.chain_id, chain.ledger.deployment.address(CONTRACT),
-        validators=ActiveValidators(chain), quorum_bps=int(chain.call("Consensus", "quorumBps")),
+        validators=ActiveValidators(chain.call),
+        quorum_bps=int(chain.call("Consensus", "quorumBps")),
         approved=lambda owner, model: chain.model_approved(model, owner))
     return ReportPath(votes, exchange, policy)
