@@ -127,18 +127,44 @@ class Relay(Protocol):
     def fetch(self, seq: int, kind: str) -> list[bytes]: ...
 
 
+class MessageStore(Protocol):
+    """Where a relay keeps messages: the latest raw message per (seq, kind, sender)."""
+
+    def get(self, seq: int, kind: str) -> list[tuple[str, bytes]]: ...
+
+    def put(self, seq: int, kind: str, sender: str, raw: bytes) -> None: ...
+
+
+class MemoryStore:
+    """Messages in this process, the last ``max_seqs`` seqs kept."""
+
+    def __init__(self, max_seqs: int = 64):
+        self.max_seqs = max_seqs
+        self._messages: dict[int, dict[tuple[str, str], bytes]] = {}
+
+    def get(self, seq: int, kind: str) -> list[tuple[str, bytes]]:
+        box = self._messages.get(int(seq), {})
+        return [(sender, raw) for (k, sender), raw in sorted(box.items()) if k == kind]
+
+    def put(self, seq: int, kind: str, sender: str, raw: bytes) -> None:
+        self._messages.setdefault(int(seq), {})[(kind, sender.lower())] = bytes(raw)
+        while len(self._messages) > self.max_seqs:
+            del self._messages[min(self._messages)]
+
+
 class RelayBoard:
-    """The relay's store: the latest message per (seq, kind, sender), each checked on arrival.
+    """The relay's logic: each message checked on arrival, then kept in ``store`` (the
+    latest per seq, kind and sender; a seq's proposal is never replaced by another).
 
     :param validators: active validators (address -> weight), read when a message arrives.
     """
 
     def __init__(self, chain_id: int, contract: str,
                  validators: Callable[[], Mapping[str, int]],
-                 limits: RelayLimits = RelayLimits()):
+                 limits: RelayLimits = RelayLimits(), store: MessageStore | None = None):
         self.chain_id, self.contract = int(chain_id), contract.lower()
         self.validators, self.limits = validators, limits
-        self._messages: dict[int, dict[tuple[str, str], Message]] = {}
+        self.store: MessageStore = store or MemoryStore(limits.max_seqs)
 
     def post(self, raw: bytes) -> Message:
         """Check and keep one message (a later one from the same sender replaces it)."""
@@ -150,15 +176,20 @@ class RelayBoard:
         check = {"observation": self._check_observation, "proposal": self._check_proposal,
                  "signature": self._check_signature}[msg.kind]
         check(msg, active)
-        self._keep(msg)
+        if msg.kind == "proposal":
+            kept = self.store.get(msg.seq, "proposal")
+            if kept and kept[0][1] != msg.raw:
+                raise RelayRefused(409, f"seq {msg.seq} already has a proposal")
+        self.store.put(msg.seq, msg.kind, msg.sender, msg.raw)
         return msg
 
     def fetch(self, seq: int, kind: str) -> list[bytes]:
         """The raw messages of ``kind`` kept for ``seq``."""
         if kind not in KINDS:
             raise RelayRefused(400, f"kind must be one of {', '.join(KINDS)}")
-        return [m.raw for (k, _), m in sorted(self._messages.get(int(seq), {}).items())
-                if k == kind]
+        if not 0 < int(seq) < 1 << 48:
+            raise RelayRefused(400, "seq must be an integer in 1 .. 2^48 - 1")
+        return [raw for _, raw in self.store.get(int(seq), kind)]
 
     def _check_domain(self, msg: Message) -> None:
         if msg.body.get("chainId") != self.chain_id or \
@@ -212,16 +243,6 @@ class RelayBoard:
             raise RelayRefused(400, f"bad report signature: {exc}") from exc
         if signer.lower() != msg.sender.lower():
             raise RelayRefused(403, f"report signature is {signer}'s, not {msg.sender}'s")
-
-    def _keep(self, msg: Message) -> None:
-        box = self._messages.setdefault(msg.seq, {})
-        if msg.kind == "proposal" and any(k == "proposal" for k, _ in box):
-            old = next(m for (k, _), m in box.items() if k == "proposal")
-            if old.raw != msg.raw:
-                raise RelayRefused(409, f"seq {msg.seq} already has a proposal")
-        box[(msg.kind, msg.sender.lower())] = msg
-        while len(self._messages) > self.limits.max_seqs:
-            del self._messages[min(self._messages)]
 
 
 class LocalRelay:
