@@ -9,8 +9,8 @@ import secrets
 import pytest
 
 from node import ROUND_BASE, ContractRevert, read_record, submit_report
-from oracle.service._reportpath import ReportPolicy, relay_board, report_path_for
 from oracle.service._relay import LocalRelay
+from oracle.service._reportpath import ReportPolicy, relay_board, report_path_for
 from oracle.service._scored import ScoredNumber
 from spamledger._types import Category, Verdict
 
@@ -91,3 +91,25 @@ def test_a_replayed_report_is_refused(consortium, rigs):
     # The service does not send it again either.
     again = [rig.votes.push([]) for rig in rigs.values()]
     assert not any(p.failed for p in again)
+
+
+@pytest.mark.slow
+def test_more_keys_than_one_report_holds_land_in_several_reports(consortium, rigs):
+    board = relay_board(rigs["US"].chain)
+    for rig in rigs.values():
+        rig.votes.use_report_path(report_path_for(rig.votes, LocalRelay(board),
+                                                  ReportPolicy(wait_pushes=2)))
+    numbers = sorted({_number() for _ in range(150)})  # every scoring operator sees them all
+    rows = {cc: [_row(n, s) for n in numbers] for cc, s in SCORES.items()}
+    for n in range(12):
+        for cc, rig in rigs.items():
+            rig.votes.push(rows.get(cc, []) if n == 0 else [])
+        if not any(rig.votes.reports.pending() for rig in rigs.values()):
+            break
+    assert not any(rig.votes.reports.pending() for rig in rigs.values())
+    rounds = set()
+    for number in numbers:
+        record = read_record(consortium.ledger, consortium.hasher.key(number))
+        assert record.round > ROUND_BASE and record.verdict == Verdict.SPAM
+        rounds.add(record.round)
+    assert len(rounds) >= 2  # at most 128 keys per report
