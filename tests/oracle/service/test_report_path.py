@@ -113,3 +113,54 @@ def test_more_keys_than_one_report_holds_land_in_several_reports(consortium, rig
         assert record.round > ROUND_BASE and record.verdict == Verdict.SPAM
         rounds.add(record.round)
     assert len(rounds) >= 2  # at most 128 keys per report
+
+
+class Crash(Exception):
+    """Stands for the process dying right after a transaction left it."""
+
+
+def test_a_crash_after_sending_the_report_is_finished_by_a_restart(consortium, rigs,
+                                                                   monkeypatch):
+    import oracle.service._submit as submit
+    from oracle.service._votes import VotePolicy, VoteService
+
+    board = relay_board(rigs["US"].chain)
+    for rig in rigs.values():
+        rig.votes.use_report_path(report_path_for(rig.votes, LocalRelay(board),
+                                                  ReportPolicy(wait_pushes=1)))
+    crashed: list[str] = []
+
+    def failpoint(name: str) -> None:
+        if name == "after_sent" and not crashed:
+            crashed.append(name)
+            raise Crash(name)
+
+    monkeypatch.setattr(submit, "failpoint", failpoint)
+    number = _number()
+    rows = {cc: [_row(number, s)] for cc, s in SCORES.items()}
+    victim = None
+    for n in range(4):
+        for cc, rig in rigs.items():
+            try:
+                rig.votes.push(rows.get(cc, []) if n == 0 else [])
+            except Crash:
+                victim = cc
+                break
+        if victim:
+            break
+    assert victim is not None, "no report was sent"
+    rig = rigs[victim]
+    sent = [a for a in rig.outbox.actions(["sent"]) if a.kind == "report"]
+    assert len(sent) == 1  # recorded before it left, never settled
+    # Restart: a new service over the same outbox and relay; its memory is gone.
+    rig.votes = VoteService(rig.op, rig.chain, consortium.hasher, rig.votes.evidence,
+                            rig.model_hash, VotePolicy())
+    rig.votes.use_report_path(report_path_for(rig.votes, LocalRelay(board)))
+    report = rig.votes.push([])
+    assert not report.failed
+    assert rig.outbox.get(sent[0].id).state == "mined"
+    assert rig.votes.reports.pending() == {}
+    record = read_record(consortium.ledger, consortium.hasher.key(number))
+    assert record.round > ROUND_BASE and record.verdict == Verdict.SPAM
+    submitted = consortium.ledger.events("ReportConsensus", "ReportSubmitted", 0, "latest")
+    assert sum(1 for e in submitted if e["args"]["seq"] == record.round - ROUND_BASE) == 1
