@@ -111,7 +111,7 @@ def _choose_path(settings: Any, votes: VoteService, relay: Any) -> None:
         if not settings.oracle_relay_url:
             raise ServiceError("oracle_vote_path is 'report' but oracle_relay_url is not "
                                "set: name the relay (the API's base URL)")
-        relay = HttpRelay(settings.oracle_relay_url)
+        relay = HttpRelay(settings.oracle_relay_url, settings.oracle_relay_api_key)
     votes.use_report_path(report_path_for(votes, relay,
                                           ReportPolicy(ttl=settings.service_vote_ttl)))
     logger.info("operator %s sends flagged numbers through signed reports", votes.op.name)

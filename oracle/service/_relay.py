@@ -263,19 +263,21 @@ class HttpRelay:
     ``GET /v1/relay/{seq}/{kind}`` (``{"messages": [envelope, ...]}``). A refusal raises
     :class:`RelayRefused` with the API's status and detail."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0):
+    def __init__(self, base_url: str, api_key: str = "", timeout: float = 10.0):
         import httpx
 
         self.base = base_url.rstrip("/")
+        self.headers = {"X-API-Key": api_key} if api_key else {}
         self._client = httpx.Client(timeout=timeout)
 
     def post(self, raw: bytes) -> None:
         resp = self._client.post(f"{self.base}/v1/relay", content=raw,
-                                 headers={"Content-Type": "application/json"})
+                                 headers={**self.headers, "Content-Type": "application/json"})
         self._raise(resp)
 
     def fetch(self, seq: int, kind: str) -> list[bytes]:
-        resp = self._client.get(f"{self.base}/v1/relay/{int(seq)}/{kind}")
+        resp = self._client.get(f"{self.base}/v1/relay/{int(seq)}/{kind}",
+                                headers=self.headers)
         self._raise(resp)
         return [canonical(m) for m in resp.json().get("messages", [])]
 

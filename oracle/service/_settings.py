@@ -40,6 +40,8 @@ SETTINGS: tuple[Setting, ...] = (
             group=_G),
     Setting("oracle_relay_url", str, "", "the report path's relay: the API's base URL "
             "(its /v1/relay endpoints); needed when oracle_vote_path is 'report'", group=_G),
+    Setting("oracle_relay_api_key", str, "", "API key (telco role) the operator uses on "
+            "the relay", group=_G, secret=True),
     Setting("service_cross_border_min", int, 2, "a number that called into at least this "
             "many countries is voted on per number", group=_G),
 )

@@ -202,3 +202,20 @@ def test_relay_limits_are_configurable():
     board = RelayBoard(CHAIN_ID, CONTRACT, dict, limits)
     with pytest.raises(RelayRefused, match="at most 100"):
         board.post(b"x" * 101)
+
+
+def test_vote_path_setting_is_checked_before_anything_connects():
+    from types import SimpleNamespace
+
+    from oracle.service._app import _choose_path
+    from oracle.service._errors import ServiceError
+
+    def settings(path: str, url: str = "") -> SimpleNamespace:
+        return SimpleNamespace(oracle_vote_path=path, oracle_relay_url=url,
+                               oracle_relay_api_key="", service_vote_ttl=3600)
+
+    _choose_path(settings("votes"), None, None)  # the vote path needs nothing more
+    with pytest.raises(ServiceError, match="must be one of votes, report"):
+        _choose_path(settings("gossip"), None, None)
+    with pytest.raises(ServiceError, match="oracle_relay_url is not set"):
+        _choose_path(settings("report"), None, None)
