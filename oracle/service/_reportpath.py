@@ -50,6 +50,7 @@ PENDING = "report_pending"  # {key hex: {"country", "score", "confidence", "cate
 SEQ = "report_seq"  # the seq this operator works on
 OWN = "report_own"  # this operator's observation for SEQ, as published
 LEAD = "report_lead"  # "<seq>:<pushes>" the leader has waited on SEQ
+STALL = "report_stall"  # "<seq>:<pushes>" this operator has seen SEQ not land
 MAX_KEYS = MAX_REPORT_KEYS
 MAX_TRIES = 3  # landed reports a pending key may miss before it goes to the vote path
 
@@ -61,6 +62,7 @@ class ReportPolicy:
     wait_pushes: int = 2  # pushes the leader waits for every validator before quorum will do
     ttl: int = 3600
     seqs_per_push: int = 8  # a push goes on with the next seq when one lands in it
+    stall_pushes: int = 8  # pushes without the seq landing before pending keys use votes
 
 
 class ReportPath:
@@ -91,7 +93,28 @@ class ReportPath:
                 break
             report.reported += self.settle(seq, direct)  # landed: go on with the next seq
             self.outbox.set_meta(SEQ, str(seq + 1))
+        self.fall_back_if_stalled(report.report_seq, direct)
         return direct
+
+    def fall_back_if_stalled(self, seq: int, direct: dict[bytes, ScoredNumber]) -> int:
+        """Liveness: when ``seq`` has not landed after ``stall_pushes`` pushes (a leader that
+        never proposes, a signer that refuses or is gone), this operator's pending keys go
+        to the vote path. Returns how many went."""
+        at, _, count = (self.outbox.get_meta(STALL, "") or "").partition(":")
+        pushes = int(count) + 1 if at == str(seq) else 1
+        self.outbox.set_meta(STALL, f"{seq}:{pushes}")
+        pending = self.pending()
+        if pushes < self.policy.stall_pushes or not pending:
+            return 0
+        for hex_key in list(pending):
+            pending.pop(hex_key)
+            row = self.votes._table.get(bytes.fromhex(hex_key))
+            if row is not None:
+                direct[bytes.fromhex(hex_key)] = row
+        self._save_pending(pending)
+        logger.warning("report %d has not landed in %d pushes: %d pending key(s) go to the "
+                       "vote path", seq, pushes, len(direct))
+        return len(direct)
 
     def pending(self) -> dict[str, dict[str, Any]]:
         return dict(json.loads(self.outbox.get_meta(PENDING, "{}") or "{}"))

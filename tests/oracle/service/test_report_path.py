@@ -164,3 +164,35 @@ def test_a_crash_after_sending_the_report_is_finished_by_a_restart(consortium, r
     assert record.round > ROUND_BASE and record.verdict == Verdict.SPAM
     submitted = consortium.ledger.events("ReportConsensus", "ReportSubmitted", 0, "latest")
     assert sum(1 for e in submitted if e["args"]["seq"] == record.round - ROUND_BASE) == 1
+
+
+@pytest.mark.slow  # 101 s at load 10 on 2 cores
+def test_a_leader_altering_a_vote_gets_no_signature_and_the_numbers_use_the_vote_path(
+        consortium, rigs, monkeypatch, caplog):
+    import oracle.service._exchange as exchange
+    from node import ReportVote
+
+    board = relay_board(rigs["US"].chain)
+    for rig in rigs.values():
+        rig.votes.use_report_path(report_path_for(rig.votes, LocalRelay(board),
+                                                  ReportPolicy(wait_pushes=1,
+                                                               stall_pushes=3)))
+    honest = exchange.build_report
+
+    def altering(seq, keys, votes, models, **kw):
+        report = honest(seq, keys, votes, models, **kw)
+        j = report["signers"].index(rigs["IN"].account.address)
+        report["votes"][j] = ReportVote(100, 9000, 0).packed()  # IN said 0.90 spam
+        return report
+
+    monkeypatch.setattr(exchange, "build_report", altering)
+    number = _number()
+    key = consortium.hasher.key(number)
+    rows = {cc: [_row(number, s)] for cc, s in SCORES.items()}
+    pushes = _push_all(rigs, rows, passes=5)
+    refused = sum(p.reasons.get("report refused", 0) for p in pushes["IN"])
+    assert refused >= 1 and "report row of" in caplog.text
+    assert not consortium.ledger.call("ReportConsensus", "seqUsed", pushes["IN"][0].report_seq)
+    # The report never landed: after stall_pushes the numbers went through Consensus.
+    record = read_record(consortium.ledger, key)
+    assert 0 < record.round < ROUND_BASE and record.verdict == Verdict.SPAM
