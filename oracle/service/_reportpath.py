@@ -97,13 +97,14 @@ class ReportPath:
         return direct
 
     def fall_back_if_stalled(self, seq: int, direct: dict[bytes, ScoredNumber]) -> int:
-        """Liveness: when ``seq`` has not landed after ``stall_pushes`` pushes (a leader that
-        never proposes, a signer that refuses or is gone), this operator's pending keys go
-        to the vote path. Returns how many went."""
-        at, _, count = (self.outbox.get_meta(STALL, "") or "").partition(":")
-        pushes = int(count) + 1 if at == str(seq) else 1
-        self.outbox.set_meta(STALL, f"{seq}:{pushes}")
+        """Liveness: when ``seq`` has not landed after ``stall_pushes`` pushes with keys
+        waiting (a leader that never proposes, a signer that refuses or is gone), this
+        operator's pending keys go to the vote path. Returns how many went."""
         pending = self.pending()
+        at, _, count = (self.outbox.get_meta(STALL, "") or "").partition(":")
+        # Only pushes with keys waiting count: an idle operator's seq does not go stale.
+        pushes = (int(count) + 1 if at == str(seq) else 1) if pending else 0
+        self.outbox.set_meta(STALL, f"{seq}:{pushes}")
         if pushes < self.policy.stall_pushes or not pending:
             return 0
         for hex_key in list(pending):
