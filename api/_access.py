@@ -36,6 +36,9 @@ MATRIX: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("GET", "/v1/audit/export"): (("regulator",),
                                   "events of numbers whose rounds are in that country, and "
                                   "that country's epoch commits"),
+    ("POST", "/v1/relay"): (("telco",), "none: the message's validator signature names the "
+                                        "operator"),
+    ("GET", "/v1/relay/{seq}/{kind}"): (("telco",), "none: signed report-path messages"),
 }
 
 # The web console's pages (``/console/...``): path prefix -> (roles, what the page is).

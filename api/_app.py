@@ -61,11 +61,12 @@ def create_app(settings, engine: Engine | None = None, chain: Chain | None = Non
         _routes_console_work,
         _routes_disputes,
         _routes_ops,
+        _routes_relay,
         _routes_reputation,
     )
 
     for module in (_routes_ops, _routes_reputation, _routes_bundles, _routes_disputes,
-                   _routes_audit, _routes_console, _routes_console_work):
+                   _routes_audit, _routes_console, _routes_console_work, _routes_relay):
         app.include_router(module.router)
     _install_console_assets(app)
     return app

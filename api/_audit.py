@@ -312,12 +312,16 @@ def _evidence_checks(ctx: Context, votes: list[Any], ledger, first: int,
     cids = [(f"vote {v['args']['validator']}", v["args"]["evidenceCid"]) for v in votes]
     for d in ledger.events("Dispute", "DisputeOpened", first, "latest", numberKey=kb):
         cids.append((f"dispute {d['args']['id']}", d["args"]["evidenceCid"]))
-    checks = []
+    # One fetch per CID: a report's votes all name the report's one evidence bundle.
+    owners: dict[str, list[str]] = {}
     for owner, cid in cids:
-        if not cid:
-            continue
-        checks.append(_evidence_check(ctx, owner, cid))
-    return checks
+        if cid:
+            owners.setdefault(cid, []).append(owner)
+    return [_evidence_check(ctx, _owners(names), cid) for cid, names in owners.items()]
+
+
+def _owners(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more (one CID)"
 
 
 def _evidence_check(ctx: Context, owner: str, cid: str) -> Check:

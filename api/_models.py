@@ -302,3 +302,15 @@ class Report(Base):
     ts: Mapped[float] = mapped_column(Float, nullable=False)
     api_key_id: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class RelayMessage(Base):
+    """A signed report-path message (observation, proposal, signature) the API relays between
+    operators: the latest per (seq, kind, sender), checked on arrival (``api._relay``)."""
+
+    __tablename__ = "relay_messages"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    received_at: Mapped[float] = mapped_column(Float, nullable=False)

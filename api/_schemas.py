@@ -238,3 +238,18 @@ class Health(BaseModel):
         default=None, description="whether the Redis shared by the workers' limits answers "
                                   "(null: none configured); while false every worker "
                                   "enforces its strict 1/api_workers share of each limit")
+
+
+class RelayAccepted(BaseModel):
+    """A report-path message the relay checked and kept."""
+
+    kind: str
+    seq: int
+    sender: str
+
+
+class RelayMessages(BaseModel):
+    """Signed report-path envelopes (``{"body": {...}, "signature": "0x..."}``), each checked
+    when it arrived; receivers check them again."""
+
+    messages: list[dict[str, object]]

@@ -264,7 +264,23 @@ def consortium_state(ledger: Any) -> dict[str, Any]:
         "thresholds": {cc or "00": dict(zip(("spam_bps", "suspicious_bps"), ledger.call(
             "Consensus", "thresholdsOf", cc.encode("ascii") if cc else b"\x00\x00"),
             strict=True)) for cc in ["", *countries]},
+        "contracts": {name: ledger.deployment.address(name)
+                      for name in ledger.deployment.contract_names()},
+        "report_consensus": _report_consensus(ledger),
     }
+
+
+def _report_consensus(ledger: Any) -> dict[str, Any] | None:
+    """The report path's contract: address, limits and whether it may write records (None
+    in deployments made before it existed)."""
+    if "ReportConsensus" not in ledger.deployment.contract_names():
+        return None
+    address = ledger.deployment.address("ReportConsensus")
+    role = ledger.call("ValidatorSet", "REGISTRY_WRITER_ROLE")
+    return {"address": address,
+            "max_keys": ledger.call("ReportConsensus", "MAX_KEYS"),
+            "round_base": ledger.call("ReportConsensus", "ROUND_BASE"),
+            "registry_writer": ledger.call("ValidatorSet", "hasRole", role, address)}
 
 
 def _arbiters(ledger: Any) -> list[dict[str, Any]]:

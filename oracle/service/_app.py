@@ -34,10 +34,13 @@ class OracleApp:
     votes: VoteService
 
     @classmethod
-    def from_settings(cls, settings: Any, model_hash: str | None = None) -> OracleApp:
+    def from_settings(cls, settings: Any, model_hash: str | None = None,
+                      relay: Any = None) -> OracleApp:
         """Connect to the chain and IPFS as the configured operator.
 
         :param model_hash: model to vote with (default: the promoted one).
+        :param relay: the report path's transport (default: the API at
+            ``oracle_relay_url``); used when ``oracle_vote_path`` is ``report``.
         """
         import node
         from node.ipfs import EvidenceStore
@@ -62,6 +65,7 @@ class OracleApp:
             logger.warning("operator %s has no promoted model: votes will be refused "
                            "until one is registered, approved and promoted", op.name)
         epochs = EpochService(op, chain, store, hasher, retry)
+        _choose_path(settings, votes, relay)
         return cls(settings, op, outbox, chain, store, hasher, models, epochs, votes)
 
     def require_model(self) -> bytes:
@@ -87,3 +91,27 @@ class OracleApp:
             self.store.close()
         except Exception:  # closing an HTTP session must not mask the real outcome
             logger.debug("closing the IPFS client failed", exc_info=True)
+
+
+VOTE_PATHS = ("votes", "report")
+
+
+def _choose_path(settings: Any, votes: VoteService, relay: Any) -> None:
+    """Turn the report path on when ``oracle_vote_path`` asks for it."""
+    path = str(settings.oracle_vote_path).strip().lower()
+    if path not in VOTE_PATHS:
+        raise ServiceError(f"oracle_vote_path must be one of {', '.join(VOTE_PATHS)}, "
+                           f"not {settings.oracle_vote_path!r}")
+    if path == "votes":
+        return
+    from oracle.service._relay import HttpRelay
+    from oracle.service._reportpath import ReportPolicy, report_path_for
+
+    if relay is None:
+        if not settings.oracle_relay_url:
+            raise ServiceError("oracle_vote_path is 'report' but oracle_relay_url is not "
+                               "set: name the relay (the API's base URL)")
+        relay = HttpRelay(settings.oracle_relay_url, settings.oracle_relay_api_key)
+    votes.use_report_path(report_path_for(votes, relay,
+                                          ReportPolicy(ttl=settings.service_vote_ttl)))
+    logger.info("operator %s sends flagged numbers through signed reports", votes.op.name)

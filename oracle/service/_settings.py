@@ -33,6 +33,15 @@ SETTINGS: tuple[Setting, ...] = (
             group=_G),
     Setting("service_promote_tolerance", float, 0.02, "largest drop in validation precision "
             "or recall a new model may show and still be promoted", group=_G),
+    Setting("oracle_vote_path", str, "votes", "how flagged numbers reach the chain: "
+            "'votes' (one Consensus round per number, each vote a transaction share) or "
+            "'report' (signed observations exchanged through oracle_relay_url, one "
+            "ReportConsensus report per batch; the vote path stays for keys a report skips)",
+            group=_G),
+    Setting("oracle_relay_url", str, "", "the report path's relay: the API's base URL "
+            "(its /v1/relay endpoints); needed when oracle_vote_path is 'report'", group=_G),
+    Setting("oracle_relay_api_key", str, "", "API key (telco role) the operator uses on "
+            "the relay", group=_G, secret=True),
     Setting("service_cross_border_min", int, 2, "a number that called into at least this "
             "many countries is voted on per number", group=_G),
 )

@@ -77,6 +77,8 @@ class PushReport:
     abstained: int = 0
     votes_mined: int = 0
     finalized: int = 0
+    reported: int = 0  # numbers finalized by signed reports (report path)
+    report_seq: int = 0  # the report sequence number worked on (report path)
     failed: list[str] = field(default_factory=list)  # actions that failed in this push
     reasons: dict[str, int] = field(default_factory=dict)  # why they failed, counted
 
@@ -94,6 +96,12 @@ class VoteService:
         self._table: dict[bytes, ScoredNumber] = {}
         self._round_country: dict[bytes, str] = {}
         self._seen: list[tuple[str, int, int]] = []
+        self.reports: Any = None  # a ReportPath when the report path is on
+
+    def use_report_path(self, path: Any) -> None:
+        """Send selected numbers through signed reports (:class:`ReportPath`); the vote path
+        stays for keys the report path hands back and for others' rounds."""
+        self.reports = path
 
     def set_model(self, model_hash: str | bytes) -> None:
         self.model_hash = model_hash_bytes(model_hash)
@@ -107,10 +115,12 @@ class VoteService:
         rows = list(rows)
         logger.info("push: start (%d scored numbers; outbox %s)", len(rows),
                     self.outbox.counts())
-        self.chain.submitter.reconcile(self._vote_already_counted)
+        self.chain.submitter.reconcile(self._already_done)
         keyed = self.remember(rows)
         chosen = self.select(keyed)
         report.selected = len(chosen)
+        if self.reports is not None:
+            chosen = self.reports.push(chosen, report)
         todo = []
         for key, row in chosen.items():
             round_id = self.ensure_round(key, row, report)
@@ -123,8 +133,9 @@ class VoteService:
         report.finalized = self.finalize_ready()
         self._report_failures(report, failed_before)
         logger.info("push: %d selected, %d opened, %d voted (%d abstained), %d mined, "
-                    "%d finalized", report.selected, report.opened, report.votes_planned,
-                    report.abstained, report.votes_mined, report.finalized)
+                    "%d finalized, %d finalized by reports", report.selected, report.opened,
+                    report.votes_planned, report.abstained, report.votes_mined,
+                    report.finalized, report.reported)
         return report
 
     def _report_failures(self, report: PushReport, failed_before: set[str]) -> None:
@@ -367,6 +378,11 @@ class VoteService:
                 self.outbox.mark_failed(action.id, f"skipped by the contract: {reason}")
             logger.warning("vote %s skipped by the contract: %s", action.id, reason)
         return len(skipped)
+
+    def _already_done(self, action: Action) -> int | None:
+        if action.kind == "report" and self.reports is not None:
+            return self.reports.landed(action)
+        return self._vote_already_counted(action)
 
     def _vote_already_counted(self, action: Action) -> int | None:
         if action.kind != "vote":

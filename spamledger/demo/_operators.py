@@ -49,13 +49,24 @@ def training_cut(sim: dict[str, Path]) -> datetime:
     return start + timedelta(days=TRAIN_DAYS)
 
 
-def make_rig(settings: Settings, country: str) -> OperatorRig:
+def make_rig(settings: Settings, country: str, relay: Any = None) -> OperatorRig:
+    """One operator's service; ``relay`` is its transport to the others (report path)."""
     from oracle.service._app import OracleApp
     from oracle.service._run import ContinuousRunner
 
     op_settings = settings.replace(operator_country=country, operator_name=country.lower())
-    app = OracleApp.from_settings(op_settings)
+    app = OracleApp.from_settings(op_settings, relay=relay)
     return OperatorRig(country, app, ContinuousRunner.from_app(app))
+
+
+def relay_board(ledger: Any) -> Any:
+    """The relay the operators exchange report messages through. The demo runs the four
+    operators in one process, so the relay is an in-process board; each operator still
+    reaches it only through its own transport, which passes bytes and checks every message
+    (in production the relay is the API's ``/v1/relay``)."""
+    from oracle.service._reportpath import relay_board as board_of
+
+    return board_of(ledger)
 
 
 def stage_and_train(rig: OperatorRig, sim: dict[str, Path], cut: datetime) -> None:
@@ -152,15 +163,24 @@ def register_and_approve(rigs: dict[str, OperatorRig], approvals: int = 2) -> No
         rig.app.votes.set_model(rig.model_hash)
 
 
-def release_and_push(rigs: dict[str, OperatorRig], passes: int = 3) -> None:
-    """The newest files land; every operator runs cycles until others' rounds are answered."""
+def release_and_push(rigs: dict[str, OperatorRig], passes: int = 3,
+                     max_passes: int = 40) -> None:
+    """The newest files land; every operator runs cycles until others' rounds are answered
+    (``passes``) and, on the report path, until no operator has a number waiting for a
+    report (at most ``max_passes``)."""
     from oracle.service._scenario import release_new_data
 
     for rig in rigs.values():
         release_new_data(rig.app.operator)
-    for _ in range(passes):
+    for n in range(max_passes):
         for rig in rigs.values():
             rig.pushes.append(rig.runner.cycle())
+        waiting = sum(len(r.app.votes.reports.pending()) for r in rigs.values()
+                      if r.app.votes.reports is not None)
+        logger.info("push pass %d: %d numbers waiting for a report", n + 1, waiting)
+        if n + 1 >= passes and not waiting:
+            return
+    logger.warning("numbers still waiting for a report after %d passes", max_passes)
 
 
 def scores_frame(rig: OperatorRig) -> pd.DataFrame:

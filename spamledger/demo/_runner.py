@@ -56,7 +56,7 @@ def demo_settings(settings: Settings, out_dir: Path) -> Settings:
         data_dir=out_dir, anvil_port=anvil, rpc_url=f"http://127.0.0.1:{anvil}",
         ipfs_api=f"/ip4/127.0.0.1/tcp/{ipfs}/http", ipfs_gateway_port=gateway,
         api_port=_services.port_or_free(8000), consortium_secret=secret_file.read_text(),
-        service_epoch_seconds=3600, service_retrain_seconds=0)
+        service_epoch_seconds=3600, service_retrain_seconds=0, oracle_vote_path="report")
 
 
 def run_demo(settings: Settings, *, out_dir: Path, keep: bool, scale: float, seed: int,
@@ -166,10 +166,19 @@ def _simulate(state: DemoState, scale: float, seed: int) -> None:
 def _train(state: DemoState) -> None:
     sim = state.data["sim"]
     cut = _operators.training_cut(sim)
-    rigs = {cc: _operators.make_rig(state.settings, cc) for cc in _consortium.OPERATORS}
+    board = _operators.relay_board(state.data["consortium"].ledger)
+    rigs = {cc: _operators.make_rig(state.settings, cc, _relay_for(state, board))
+            for cc in _consortium.OPERATORS}
     state.data["rigs"] = rigs
     for rig in rigs.values():
         _operators.stage_and_train(rig, sim, cut)
+
+
+def _relay_for(state: DemoState, board: Any) -> Any:
+    """Each operator's own transport to the relay (report path only)."""
+    from oracle.service._relay import LocalRelay
+
+    return LocalRelay(board) if state.settings.oracle_vote_path == "report" else None
 
 
 def _together(state: DemoState) -> None:

@@ -11,19 +11,23 @@ from node import country_str, read_record
 from spamledger._types import Verdict
 from spamledger.demo._users import arbiters_uphold, wait_indexed
 
+ROUND_CONTRACTS = ("Consensus", "ReportConsensus")
 EVIDENCE = (b"%PDF-1.4\n% SpamLedger demo evidence: delivery notification contract, "
             b"customer consent records and the number's registration with the carrier.\n%%EOF\n")
 
 
 def _finalized(state: Any) -> dict[bytes, dict[str, Any]]:
-    """Finalized rounds by number key, with the countries that voted on each."""
+    """Finalized rounds by number key (vote path and report path), with the countries that
+    voted on each."""
     ledger = state.data["consortium"].ledger
-    rounds = {bytes(e["args"]["numberKey"]): dict(e["args"])
-              for e in ledger.events("Consensus", "RoundFinalized")}
+    rounds: dict[bytes, dict[str, Any]] = {}
     voters: dict[bytes, set[str]] = defaultdict(set)
-    for e in ledger.events("Consensus", "VoteCast"):
-        if not e["args"]["abstain"]:
-            voters[bytes(e["args"]["numberKey"])].add(country_str(e["args"]["country"]))
+    for contract in ROUND_CONTRACTS:
+        for e in ledger.events(contract, "RoundFinalized"):
+            rounds[bytes(e["args"]["numberKey"])] = dict(e["args"])
+        for e in ledger.events(contract, "VoteCast"):
+            if not e["args"]["abstain"]:
+                voters[bytes(e["args"]["numberKey"])].add(country_str(e["args"]["country"]))
     for key, info in rounds.items():
         info["countries"] = sorted(voters.get(key, set()))
     return rounds

@@ -28,6 +28,8 @@ REQUESTS = {
     ("GET", "/v1/audit/numbers/{number}/legacy"): ("GET",
                                                    "/v1/audit/numbers/+14155550123/legacy", {}),
     ("GET", "/v1/audit/export"): ("GET", "/v1/audit/export", {}),
+    ("POST", "/v1/relay"): ("POST", "/v1/relay", {"json": {"body": {}, "signature": "0x"}}),
+    ("GET", "/v1/relay/{seq}/{kind}"): ("GET", "/v1/relay/1/observation", {}),
 }
 CELLS = [(route, role) for route in MATRIX for role in ROLES]
 

@@ -164,6 +164,9 @@ def test_show_lists_arbiters_roles_parameters_and_thresholds(cli):
     assert shown["roles"]["regulator"] == [cli.address("regulator")]
     assert shown["parameters"]["quorum-bps"] > 0
     assert set(shown["thresholds"]["00"]) == {"spam_bps", "suspicious_bps"}
+    report = shown["report_consensus"]
+    assert report["address"] == shown["contracts"]["ReportConsensus"]
+    assert report["registry_writer"] is True and report["max_keys"] == 128
 
 
 def test_an_rpc_url_without_a_scheme_is_one_line(cli):
