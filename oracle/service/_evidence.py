@@ -118,13 +118,6 @@ class EvidenceWriter:
         return self.retry.call(lambda: self.store.put_json(doc), "put evidence into IPFS",
                                _ipfs_transient(), _give_up)
 
-    def put_signed(self, doc: dict[str, Any]) -> str:
-        """Upload a document made of signed relay messages whose fields were shape-checked
-        on parsing (keyed hashes, countries, integers, addresses, signatures): the phone
-        pattern would match hex signatures, so it is not applied."""
-        return self.retry.call(lambda: self.store.put_json(doc), "put evidence into IPFS",
-                               _ipfs_transient(), _give_up)
-
     def put_many(self, docs: list[dict[str, Any]]) -> list[str]:
         """Upload many documents in batched API calls; CIDs in the same order."""
         if not docs:

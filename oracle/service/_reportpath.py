@@ -252,7 +252,7 @@ class ReportPath:
         evidence = self.votes.evidence
 
         def put(raws: list[bytes]) -> str:
-            return evidence.put_signed(observation_doc(raws)) if evidence is not None else ""
+            return evidence.put(observation_doc(raws)) if evidence is not None else ""
 
         return self.exchange.assemble(seq, self.chain.now() + self.policy.ttl, put)
 
