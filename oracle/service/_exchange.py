@@ -46,6 +46,7 @@ from oracle.service._relay import (
     Relay,
     RelayRefused,
     open_envelope,
+    same_domain,
     seal,
 )
 
@@ -220,8 +221,7 @@ class ReportExchange:
                 logger.warning("relay gave a bad %s for seq %d: %s", kind, seq, exc.detail)
                 continue
             if msg.kind != kind or msg.seq != int(seq) or \
-                    msg.body.get("chainId") != self.chain_id or \
-                    str(msg.body.get("contract", "")).lower() != self.contract.lower():
+                    not same_domain(msg, self.chain_id, self.contract):
                 logger.warning("relay gave a %s for another seq/chain: ignored", kind)
                 continue
             out.append(msg)

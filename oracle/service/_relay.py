@@ -89,6 +89,13 @@ def seal(account: Any, body: Mapping[str, Any]) -> bytes:
     return canonical({"body": body, "signature": "0x" + bytes(signed.signature).hex()})
 
 
+def same_domain(msg: Message, chain_id: int, contract: str) -> bool:
+    """Whether ``msg`` is for this chain and this ReportConsensus (checked by the relay on
+    arrival and again by every receiver: the relay is not trusted)."""
+    return (msg.body.get("chainId") == chain_id
+            and str(msg.body.get("contract", "")).lower() == contract.lower())
+
+
 def open_envelope(raw: bytes, limits: RelayLimits = RelayLimits()) -> Message:
     """Parse and authenticate one envelope; :class:`RelayRefused` says what is wrong."""
     if len(raw) > limits.max_bytes:
@@ -192,8 +199,7 @@ class RelayBoard:
         return [raw for _, raw in self.store.get(int(seq), kind)]
 
     def _check_domain(self, msg: Message) -> None:
-        if msg.body.get("chainId") != self.chain_id or \
-                str(msg.body.get("contract", "")).lower() != self.contract:
+        if not same_domain(msg, self.chain_id, self.contract):
             raise RelayRefused(422, "message is for another chain or contract")
 
     def _check_observation(self, msg: Message, active: Mapping[str, int]) -> None:
