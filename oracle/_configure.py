@@ -77,6 +77,7 @@ def label_policy(settings: Any) -> LabelPolicy:
                          f"{settings.oracle_min_organic}")
     rules = {"min_organic": settings.oracle_min_organic,
              "sweep_alpha": settings.oracle_sweep_alpha,
+             "night_alpha": settings.oracle_night_alpha,
              "self_training": settings.oracle_self_training}
     if not spam and not background:
         return LabelPolicy(**rules)

@@ -133,12 +133,12 @@ def _epoch(value: datetime) -> str:
     return f"CAST({seconds!r} AS DOUBLE)"
 
 
-def _local_hour_expr(offsets: Mapping[str, float]) -> str:
+def local_hour_expr(offsets: Mapping[str, float]) -> str:
     cases = " ".join(f"WHEN '{cc}' THEN {off * 3600}" for cc, off in sorted(offsets.items()))
     return f"floor(((t + CASE country {cases} ELSE 0 END) % 86400) / 3600)"
 
 
-def _quiet_expr(quiet: Mapping[str, tuple[int, int]], col: str = "hr") -> str:
+def quiet_expr(quiet: Mapping[str, tuple[int, int]], col: str = "hr") -> str:
     def window(start: int, end: int) -> str:
         if start <= end:
             return f"({col} >= {start} AND {col} < {end})"
@@ -179,12 +179,12 @@ def build_features(con: duckdb.DuckDBPyConnection, until: datetime, long_days: f
 
 def _window(run: Engine, calls: str, p: dict[str, str],
             quiet: Mapping[str, tuple[int, int]]) -> None:
-    hour = _local_hour_expr(UTC_OFFSETS)
+    hour = local_hour_expr(UTC_OFFSETS)
     run.view("fw", f"""
         SELECT t, caller_id AS caller, callee_id AS callee, callee_block, caller_region,
                caller_type, callee_region, duration_s,
                answered, country, attestation, t >= {p['s_t']} AS recent,
-               {_quiet_expr(quiet)} AS quiet, hr
+               {quiet_expr(quiet)} AS quiet, hr
         FROM (SELECT *, {hour} AS hr FROM {calls}
               WHERE ts >= {p['lo']} AND ts < {p['u']})""")
     run.materialize("fpairs0", """

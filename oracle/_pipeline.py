@@ -214,7 +214,8 @@ def _stacked(con: duckdb.DuckDBPyConnection, until: datetime, delay: timedelta,
                                     engine=run)
         except FeatureError:
             break  # no data that far back
-        lab = derive_labels(con, label_at, policy, numbers=f["number"], rates=rates)
+        lab = derive_labels(con, label_at, policy, numbers=f["number"], rates=rates,
+                            quiet_hours=quiet)
         feats.append(f.assign(snapshot=k))
         labs.append(lab.assign(snapshot=k))
     if not feats:

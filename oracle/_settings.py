@@ -32,6 +32,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("oracle_sweep_alpha", float, 0.001, "family-wise chance of labelling an "
             "ordinary caller spam for dialling adjacent numbers beyond chance; 0 turns the "
             "sequential-dialling label off (complaints alone name spam)", group=_G),
+    Setting("oracle_night_alpha", float, 0.001, "family-wise chance of labelling an "
+            "ordinary caller spam for ringing strangers in the country's quiet hours more "
+            "often than the operator's known-legitimate callers do; 0 turns that label off",
+            group=_G),
     Setting("oracle_self_training", bool, False, "fit a second model with the first "
             "model's spam verdicts on numbers the complaints left out (or labelled 'not "
             "spam' from silence alone) as soft spam labels; thresholds stay on firm labels",

@@ -240,3 +240,88 @@ def test_min_organic_zero_turns_the_sought_out_anchor_off(tmp_path: Path) -> Non
     labels = derive_labels(con, datetime(2026, 1, 6), LabelPolicy(min_organic=0),
                            numbers=pd.Series([SHOP]))
     assert _label(labels, SHOP) is None
+
+
+# --- labels from conduct: ringing strangers in the quiet hours ---------------------------
+
+NIGHT = "+14155550300"     # rings strangers round the clock (a SIM box, a scam floor)
+SHIFT = "+14155550301"     # rings strangers at night too, but its riders ring it first
+DAYTIME = "+14155550302"   # a courier: strangers, business hours only
+COURIERS = [DAYTIME, "+14155550303", "+14155550304"]
+
+
+@pytest.fixture
+def night(tmp_path: Path):
+    """300 subscribers in reciprocal circles; three couriers calling 120 strangers by day
+    (three customers rang each first: known legitimate, they set the null); a night caller and a
+    night driver each calling the same 120 strangers, a third of them between 22:00 and
+    06:00 New York time; three riders ring the driver before it calls them. Nobody
+    complains."""
+    rng = np.random.default_rng(11)
+    subs = sorted({f"+1212{int(n):07d}" for n in rng.integers(2_000_000, 9_999_999, 300)})
+    rows = ["ts,caller,callee,duration_s,answered,country"]
+    for i, s in enumerate(subs):           # circles, 15:00-02:00 UTC = 10:00-21:00 local
+        for k, j in enumerate(rng.integers(0, len(subs), 4)):
+            for a, b in ((s, subs[j]), (subs[j], s)):   # friends call back
+                rows.append(f"2026-01-04T{15 + (i + k) % 9:02d}:{i % 60:02d}:00Z,{a},{b},"
+                            "90,true,US")
+    picks = rng.choice(len(subs), 120, replace=False)
+    for n, j in enumerate(picks):          # by day: 14:00-21:00 UTC = 09:00-16:00 local
+        for courier in COURIERS:
+            rows.append(f"2026-01-0{5 + n % 4}T{14 + n % 7:02d}:{n % 60:02d}:00Z,{courier},"
+                        f"{subs[j]},40,true,US")
+        hour = 3 + n % 8 if n % 3 == 0 else 14 + n % 7   # a third at 22:00-06:00 local
+        for caller in (NIGHT, SHIFT):
+            rows.append(f"2026-01-0{5 + n % 4}T{hour:02d}:{n % 60:02d}:30Z,{caller},"
+                        f"{subs[j]},60,true,US")
+    for k, j in enumerate(picks[:3]):      # riders who ring the driver (and customers
+        for called in (SHIFT, *COURIERS):  # the couriers) first
+            rows.append(f"2026-01-04T14:0{k}:00Z,{subs[j]},{called},30,true,US")
+    (tmp_path / "calls.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "reports.csv").write_text("ts,number,label,country,reporter,source\n")
+    con = connect()
+    load_calls(con, tmp_path / "calls.csv")
+    load_reports(con, tmp_path / "reports.csv")
+    return con
+
+
+def _night_labels(con, policy: LabelPolicy = DEFAULT):
+    return derive_labels(con, datetime(2026, 1, 10), policy,
+                         numbers=pd.Series([NIGHT, SHIFT, DAYTIME]),
+                         quiet_hours={"US": (21, 8)})
+
+
+def test_a_quiet_hours_stranger_caller_is_labelled_spam_without_any_complaint(night) -> None:
+    labels = _night_labels(night)
+    assert _label(labels, NIGHT) == 1
+    assert bool(labels.loc[labels["number"] == NIGHT, "firm"].item())
+    assert _label(labels, DAYTIME) != 1    # the same strangers, in the calling window
+
+
+def test_a_night_caller_its_counterparts_seek_out_is_not_labelled_spam(night) -> None:
+    assert _label(_night_labels(night), SHIFT) != 1
+
+
+def test_night_alpha_zero_turns_the_quiet_hours_label_off(night) -> None:
+    assert _label(_night_labels(night, LabelPolicy(night_alpha=0.0)), NIGHT) != 1
+
+
+def test_the_quiet_window_is_each_countrys_own(night) -> None:
+    """Read as a country whose quiet hours are 04:00-05:00 local, the same calls are not
+    significant (only an eighth of the night calls fall in that hour)."""
+    labels = derive_labels(night, datetime(2026, 1, 10), DEFAULT,
+                           numbers=pd.Series([NIGHT]), quiet_hours={"US": (4, 5)})
+    assert _label(labels, NIGHT) != 1
+
+
+def test_night_evidence_is_a_binomial_tail_against_the_legitimate_share() -> None:
+    from oracle._labels import night_evidence
+
+    ev = night_evidence([32, 5, 0], [266, 330, 50], [0.036, 0.036, 0.036])
+    assert ev[0] > 8 and ev[1] < 1 and ev[2] == 0
+    assert night_evidence([40], [40], [1.0])[0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_night_alpha_outside_zero_one_is_refused() -> None:
+    with pytest.raises(LabelError, match="night_alpha"):
+        LabelPolicy(night_alpha=-0.1)
