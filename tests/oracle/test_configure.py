@@ -105,8 +105,11 @@ def test_fixed_complaint_rates_need_both_settings_in_order() -> None:
 def test_label_rules_follow_the_settings() -> None:
     from oracle._configure import label_policy
 
-    policy = label_policy(_settings(oracle_min_organic=0, oracle_sweep_alpha=0.0))
-    assert (policy.min_organic, policy.sweep_alpha, policy.estimate) == (0, 0.0, True)
+    policy = label_policy(_settings(oracle_min_organic=0, oracle_sweep_alpha=0.0,
+                                    oracle_night_alpha=0.0))
+    assert (policy.min_organic, policy.sweep_alpha, policy.night_alpha, policy.estimate) == (
+        0, 0.0, 0.0, True)
+    assert label_policy(_settings()).night_alpha == 0.001
     fixed = label_policy(_settings(oracle_min_organic=3, oracle_spam_rate=0.05,
                                    oracle_background_rate=0.001))
     assert (fixed.min_organic, fixed.spam_rate, fixed.estimate) == (3, 0.05, False)
