@@ -158,6 +158,11 @@ def dialled(tmp_path: Path):
         rows.append(f"2026-01-05T10:{i % 60:02d}:{i // 60:02d}Z,{SWEEPER},{v},4,true,US")
     for i, j in enumerate(rng.choice(len(subs), 80, replace=False)):
         rows.append(f"2026-01-05T11:{i % 60:02d}:{i // 60:02d}Z,{BANK},{subs[j]},80,true,US")
+    return _loaded(tmp_path, rows)
+
+
+def _loaded(tmp_path: Path, rows: list[str]):
+    """A connection holding ``rows`` as its calls and no complaint at all."""
     (tmp_path / "calls.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "reports.csv").write_text("ts,number,label,country,reporter,source\n")
     con = connect()
@@ -277,12 +282,7 @@ def night(tmp_path: Path):
     for k, j in enumerate(picks[:3]):      # riders who ring the driver (and customers
         for called in (SHIFT, *COURIERS):  # the couriers) first
             rows.append(f"2026-01-04T14:0{k}:00Z,{subs[j]},{called},30,true,US")
-    (tmp_path / "calls.csv").write_text("\n".join(rows) + "\n")
-    (tmp_path / "reports.csv").write_text("ts,number,label,country,reporter,source\n")
-    con = connect()
-    load_calls(con, tmp_path / "calls.csv")
-    load_reports(con, tmp_path / "reports.csv")
-    return con
+    return _loaded(tmp_path, rows)
 
 
 def _night_labels(con, policy: LabelPolicy = DEFAULT):
