@@ -523,12 +523,28 @@ def extrapolate(rows: int, spark: dict, cores: int) -> str:
     per_core = rows / spark["features_s"] / cores
     need = 200_000_000 / (30 * 60) / per_core
     return (f"Measured: Spark local mode ran the feature SQL at {rows / spark['features_s']:,.0f} "
-            f"rows/s on {cores} cores = {per_core:,.0f} rows/s per core (this shared 2-core "
-            f"machine, other jobs running). 200M calls in 30 minutes need 111,111 rows/s: "
+            f"rows/s on {cores} cores = {per_core:,.0f} rows/s per core (this machine; the "
+            f"load it ran under is in the table's notes above). 200M calls in 30 minutes "
+            f"need 111,111 rows/s: "
             f"**{need:,.0f} cores**, i.e. {max(1, -(-need // 16)):,.0f} machines of 16 cores "
             "if the rate scaled linearly (it does not quite: shuffles grow with the cluster; "
             "count 1.5x for headroom). Ingest (normalization, quarantine) is not yet on "
-            "Spark: it would need its own share or a DuckDB pass per file on the workers.")
+            "Spark: it would need its own share or a DuckDB pass per file on the workers."
+            + _cpu_extrapolation(rows, spark))
+
+
+def _cpu_extrapolation(rows: int, spark: dict) -> str:
+    """The same estimate from CPU seconds (the JVM and this process, read from /proc),
+    which a shared machine inflates less than wall time."""
+    cpu = spark.get("features_cpu_s")
+    if not cpu:
+        return ""
+    per_cpu_s = rows / cpu
+    need = 200_000_000 / (30 * 60) / per_cpu_s
+    return (f" By CPU time: the timed Spark build used {cpu:,.0f} CPU-s (the JVM and this "
+            f"process, from /proc) = {per_cpu_s:,.0f} rows per CPU-second, i.e. "
+            f"**{need:,.1f} busy cores** for 200M calls in 30 minutes "
+            f"({max(1, -(-need // 16)):,.0f} machine(s) of 16 cores before headroom).")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,3 +68,11 @@ def test_lower_bounds_time_both_steps_and_are_reported(tmp_path: Path) -> None:
     text = "\n".join(lines)
     assert "map both raw number columns to integer ids" in text
     assert "10x = 0.10 s for 2,000 rows" in text
+
+
+def test_the_machine_estimate_adds_a_cpu_figure_when_the_jvm_was_measured() -> None:
+    spark = {"features_s": 100.0}
+    assert "busy cores" not in bench_ingest.extrapolate(10_000_000, spark, 2)
+    text = bench_ingest.extrapolate(10_000_000, {**spark, "features_cpu_s": 180.0}, 2)
+    # 10M rows in 180 CPU-s: 55,556 rows per CPU-second; 111,111 rows/s need 2.0 cores.
+    assert "55,556 rows per CPU-second" in text and "**2.0 busy cores**" in text
