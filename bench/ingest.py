@@ -112,6 +112,15 @@ def _label(sql: str) -> str:
     return " ".join(words[:6])
 
 
+def _best_of(con: duckdb.DuckDBPyConnection, sql: str, runs: int) -> tuple[float, float]:
+    """Best wall and best CPU seconds of ``runs`` executions of ``sql``."""
+    best = best_cpu = float("inf")
+    for _ in range(runs):
+        _, wall, cpu = _cpu_timed(con.execute, sql)
+        best, best_cpu = min(best, wall), min(best_cpu, cpu)
+    return best, best_cpu
+
+
 FLOOR_RUNS = 5  # the floor takes ~0.1-0.3 s: on a shared machine two runs are not enough
 
 
@@ -125,12 +134,8 @@ def floor(calls: Path, threads: int | None = None, runs: int = FLOOR_RUNS,
     if memory_limit:
         con.execute(f"SET memory_limit='{memory_limit}'")
     glob = str(calls / "*.parquet")
-    best = best_cpu = float("inf")
-    for _ in range(runs):
-        _, wall, cpu = _cpu_timed(con.execute, "CREATE OR REPLACE TEMP TABLE g AS SELECT "
-                                  f"caller, count(*) AS n FROM read_parquet('{glob}') "
-                                  "GROUP BY caller")
-        best, best_cpu = min(best, wall), min(best_cpu, cpu)
+    best, best_cpu = _best_of(con, "CREATE OR REPLACE TEMP TABLE g AS SELECT caller, "
+                              f"count(*) AS n FROM read_parquet('{glob}') GROUP BY caller", runs)
     rows = con.execute(f"SELECT count(*) FROM read_parquet('{glob}')").fetchone()[0]
     con.close()
     return int(rows), best, best_cpu
@@ -168,11 +173,8 @@ def lower_bounds(calls: Path, runs: int = 3, memory_limit: str | None = None) ->
                JOIN m b ON b.raw = r.callee AND b.country = r.country"""
     out = {}
     for name, sql in (("read", read_sql), ("ids", ids_sql)):
-        best = best_cpu = float("inf")
-        for _ in range(runs):
-            _, wall, cpu = _cpu_timed(con.execute, sql)
-            best, best_cpu = min(best, wall), min(best_cpu, cpu)
-        out[name] = {"wall_s": best, "cpu_s": best_cpu}
+        wall, cpu = _best_of(con, sql, runs)
+        out[name] = {"wall_s": wall, "cpu_s": cpu}
     con.close()
     return out
 

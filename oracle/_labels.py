@@ -318,8 +318,10 @@ def _with_night_null(counts: pd.DataFrame, policy: LabelPolicy) -> pd.DataFrame:
         night_tested=max(int((counts["stranger_calls"] > 0).sum()), 1))
 
 
-def _night_calling(counts: pd.DataFrame, policy: LabelPolicy) -> pd.Series:
-    """Quiet-hour stranger callers by the Bonferroni-corrected test of :func:`night_evidence`."""
+def _night_calling(counts: pd.DataFrame, policy: LabelPolicy,
+                   anchored: pd.Series) -> pd.Series:
+    """Quiet-hour stranger callers by the Bonferroni-corrected test of :func:`night_evidence`
+    (``anchored``: :func:`_anchors` of ``counts``, exempt)."""
     if not policy.night_alpha or "night_p0" not in counts.columns:
         return pd.Series(False, index=counts.index)
     needed = -np.log10(policy.night_alpha / counts["night_tested"].to_numpy(dtype=float))
@@ -327,7 +329,7 @@ def _night_calling(counts: pd.DataFrame, policy: LabelPolicy) -> pd.Series:
                               counts["night_p0"])
     # A number its own counterparts seek out or know (a night-shift driver whose riders
     # ring first, a clinic's on-call line) is not a night sweeper, however late it calls.
-    return pd.Series(evidence >= needed, index=counts.index) & ~_anchors(counts, policy)
+    return pd.Series(evidence >= needed, index=counts.index) & ~anchored
 
 
 def fit_rates(counts: pd.DataFrame, policy: LabelPolicy = LabelPolicy()) -> ComplaintModel:
@@ -426,9 +428,10 @@ def _apply_policy(counts: pd.DataFrame, policy: LabelPolicy,
     complained = ((counts["spam"] >= policy.min_reporters) & (share >= policy.spam_share)
                   & (llr >= math.log(policy.spam_evidence)))
     sweeping = _sweeping(counts, policy)
-    night = _night_calling(counts, policy) & ~sweeping
+    anchored = _anchors(counts, policy)
+    night = _night_calling(counts, policy, anchored) & ~sweeping
     spam = complained | sweeping | night
-    firm = _anchors(counts, policy) | (counts["callees"] == 0)
+    firm = anchored | (counts["callees"] == 0)
     ham = (llr <= -math.log(policy.ham_evidence)) | firm
     out = counts.assign(label=pd.NA)
     out.loc[ham & ~spam, "label"] = 0
