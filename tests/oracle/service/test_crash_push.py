@@ -78,7 +78,10 @@ def test_push_killed_at_random_points_votes_each_number_exactly_once(
             proc = subprocess.Popen(cmd, env=run_env, stdout=log, stderr=subprocess.STDOUT)
             _wait_for_start(tmp_path / f"push-{attempt}.log", proc)
             if mode == "random":
-                time.sleep(rng.uniform(0.0, 2.5))
+                # Kill after a random amount of progress, not of time: a fixed time span
+                # lets a fast machine finish the whole push before the kill (seen in CI).
+                _wait_mined(tmp_path / f"push-{attempt}.log", proc, rng.randint(1, 4))
+                time.sleep(rng.uniform(0.0, 0.3))
             else:
                 _wait_exit(proc, 60)
             if proc.poll() is None:
@@ -114,6 +117,15 @@ def _wait_for_start(log: Path, proc: subprocess.Popen, timeout: float = 120.0) -
         if "push: start" in log.read_text(errors="replace"):
             return
         time.sleep(0.05)
+
+
+def _wait_mined(log: Path, proc: subprocess.Popen, count: int, timeout: float = 60.0) -> None:
+    """Until this run has had `count` more transactions mined, or has ended."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None:
+        if log.read_text(errors="replace").count(" mined in block ") >= count:
+            return
+        time.sleep(0.02)
 
 
 def _wait_exit(proc: subprocess.Popen, timeout: float) -> None:
