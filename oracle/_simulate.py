@@ -179,6 +179,11 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
+# The wide priors of draw_world: per-class volume factor and answer-rate shift.
+VOLUME_PRIOR = (0.4, 2.5)
+ANSWER_SHIFT = 0.15
+
+
 def draw_world(seed: int) -> World:
     """A world with parameters drawn from wide priors (seed -> the same world).
 
@@ -198,9 +203,10 @@ def draw_world(seed: int) -> World:
         report = (_log_uniform(rng, 1e-4, 5e-2) if b.is_spam
                   else _log_uniform(rng, 1e-5, 3e-3))
         answer = (float(rng.uniform(0.005, 0.10)) if cls == "wangiri"
-                  else float(np.clip(b.answer + rng.uniform(-0.15, 0.15), 0.08, 0.9)))
+                  else float(np.clip(b.answer + rng.uniform(-ANSWER_SHIFT, ANSWER_SHIFT),
+                                           0.08, 0.9)))
         behaviours[cls] = replace(
-            b, per_day=b.per_day * _log_uniform(rng, 0.4, 2.5), answer=answer,
+            b, per_day=b.per_day * _log_uniform(rng, *VOLUME_PRIOR), answer=answer,
             callback=min(b.callback * _log_uniform(rng, 0.5, 2.0), 0.6), report=report,
             vouch=b.vouch * _log_uniform(rng, 0.3, 3.0))
     base = SimulationPlan(reminders=8, sim_boxes=5, spoof_campaigns=3, low_scams=10)

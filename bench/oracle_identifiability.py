@@ -1,0 +1,141 @@
+"""Worlds where the complaints point the wrong way: spam no operator's own data can name.
+
+The drawn worlds (:func:`oracle.draw_world`) give some spam classes and some legitimate
+classes the same conduct priors: the same daily rhythm, the same way of picking callees,
+overlapping ranges of volume and answer rate (telemarketers and registered call centres).
+What separates such a pair is the complaints they draw, and each class's complaint
+propensity is drawn independently (spam 0.01%-5%, legitimate 0.001%-0.3% per answered
+call). In a world where the spam class draws complaints at or below the rate of its
+legitimate look-alike, nothing an operator observes says which of the two is the spam:
+complaint-derived labels name the wrong one or neither, and a model that separated them
+would be using a difference the simulator happens to draw, not evidence.
+
+For each run of ``bench/oracle_worlds.py`` this reports those worlds, the spam class's
+share of the world's spam (all networks pooled), its measured recall there, and the
+recall a world can reach if its legitimate look-alike is to stay at or below the
+legitimate flag-rate target (2%): ``1 - share * (1 - 0.02)``, under the assumption that
+conduct cannot separate the pair.
+
+Usage::
+
+    .venv/bin/python bench/oracle_identifiability.py bench/worlds-heldout-session11-night.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.oracle_worlds import TARGETS
+from oracle._simulate import ANSWER_SHIFT, BEHAVIOURS, VOLUME_PRIOR, Behaviour, draw_world
+
+HERE = Path(__file__).resolve().parent
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def look_alike(spam: Behaviour, legit: Behaviour) -> bool:
+    """Whether the priors give the two classes the same conduct: rhythm, callee choice,
+    overlapping volume and answer-rate ranges."""
+    volume = [(b.per_day * VOLUME_PRIOR[0], b.per_day * VOLUME_PRIOR[1]) for b in (spam, legit)]
+    answer = [(b.answer - ANSWER_SHIFT, b.answer + ANSWER_SHIFT) for b in (spam, legit)]
+    return (spam.hours == legit.hours and spam.targets == legit.targets
+            and _overlap(*volume) and _overlap(*answer))
+
+
+def pairs(behaviours: dict[str, Behaviour] = BEHAVIOURS) -> list[tuple[str, str]]:
+    """Every (spam class, legitimate business class) pair of look-alikes."""
+    return [(s, g) for s, bs in behaviours.items() if bs.is_spam
+            for g, bg in behaviours.items()
+            if not bg.is_spam and bg.targets not in ("circle",) and look_alike(bs, bg)]
+
+
+def reversed_pairs(run: dict, found: list[tuple[str, str]]) -> list[dict]:
+    """The look-alike pairs of one world whose spam draws no more complaints than the
+    legitimate class, with the spam class's share of the world's spam and its recall."""
+    behaviours = draw_world(run["seed"]).behaviours
+    counts = {c: v["numbers"] for c, v in run["spam_classes"].items()}
+    total = sum(counts.values()) or 1
+    out = []
+    for spam, legit in found:
+        if behaviours[spam].report <= behaviours[legit].report and counts.get(spam):
+            share = counts[spam] / total
+            out.append({"seed": run["seed"], "spam": spam, "legit": legit,
+                        "ratio": behaviours[spam].report / behaviours[legit].report,
+                        "share": share, "recall": run["spam_classes"][spam]["recall"],
+                        "cap": 1 - share * (1 - TARGETS["legit_flag"])})
+    return out
+
+
+def summarize(runs: list[dict], found: list[tuple[str, str]]) -> dict:
+    """Per run file: the reversed worlds and how many cannot reach the recall target."""
+    rows = [r for run in runs for r in reversed_pairs(run, found)]
+    lost: dict[int, dict[str, float]] = {}
+    for r in rows:  # each spam class once per world, however many look-alikes it has
+        lost.setdefault(r["seed"], {})[r["spam"]] = 1 - r["cap"]
+    caps = {seed: 1 - sum(by_class.values()) for seed, by_class in lost.items()}
+    below = sorted(s for s, c in caps.items() if c < TARGETS["recall"])
+    return {"worlds": len(runs), "rows": rows, "reversed_worlds": len(caps),
+            "below_target": below,
+            "capped_share": len(below) / len(runs) if runs else math.nan}
+
+
+def _section(path: Path, s: dict) -> list[str]:
+    rows = s["rows"]
+    lines = [f"### {path.stem}: {s['worlds']} worlds", "",
+             f"- Worlds with a reversed look-alike pair: **{s['reversed_worlds']}** "
+             f"of {s['worlds']}; worlds whose recall cannot reach "
+             f"{TARGETS['recall']:.2f} while the look-alike stays at or below "
+             f"{TARGETS['legit_flag']:.0%} flagged: **{len(s['below_target'])}** "
+             f"({s['capped_share']:.0%}; seeds {', '.join(map(str, s['below_target'])) or '-'})."]
+    if rows:
+        shares = np.array([r["share"] for r in rows])
+        lines += [f"- The spam class's share of the world's spam there: median "
+                  f"{np.median(shares):.3f}, range {shares.min():.3f}-{shares.max():.3f}; its "
+                  f"measured recall: median {np.median([r['recall'] for r in rows]):.3f}.", "",
+                  "| seed | spam class | look-alike | complaint ratio | share of spam | "
+                  "recall measured | recall cap |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['seed']} | {r['spam']} | {r['legit']} | {r['ratio']:.2f} | "
+                  f"{r['share']:.3f} | {r['recall']:.3f} | {r['cap']:.3f} |" for r in rows]
+    return [*lines, ""]
+
+
+def report(paths: list[Path]) -> str:
+    found = pairs()
+    lines = ["# Spam the complaints cannot name (look-alike classes)", "",
+             f"Generated by `bench/oracle_identifiability.py` on "
+             f"{datetime.now():%Y-%m-%d %H:%M} from the world runs named below; figures are "
+             "not edited by hand. Look-alike pairs under the drawn priors: "
+             + ", ".join(f"{s} ~ {g}" for s, g in found) + ".", "",
+             "A pair is *reversed* in a world when the spam class draws complaints at or "
+             "below the rate of the legitimate class: nothing the operator observes says "
+             "which one is spam. The recall cap assumes conduct cannot separate them and "
+             "the legitimate class stays within the 2% flag target.", ""]
+    for p in paths:
+        lines += _section(p, summarize(json.loads(p.read_text()), found))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=Path, nargs="+", help="bench/oracle_worlds.py JSON files")
+    parser.add_argument("--out", type=Path, default=HERE / "ORACLE_IDENTIFIABILITY.md")
+    args = parser.parse_args()
+    text = report(args.runs)
+    args.out.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
