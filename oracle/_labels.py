@@ -282,8 +282,8 @@ def night_evidence(quiet: np.ndarray | pd.Series, calls: np.ndarray | pd.Series,
     keeps to them, subscribers ring their own circles at night, not strangers. Needs no
     complaint at all.
 
-    Example: 32 of 266 stranger calls in the quiet hours against a 3.6% share: about 9.5
-    (a chance of 3e-10); a courier's 5 of 330: 0.
+    Example: 32 of 266 stranger calls in the quiet hours against a 3.6% share: about 8.5
+    (a chance of 3e-9); a courier's 5 of 330: 0.
     """
     k = np.asarray(quiet, dtype=np.float64)
     n = np.asarray(calls, dtype=np.float64)
