@@ -204,7 +204,7 @@ def draw_world(seed: int) -> World:
                   else _log_uniform(rng, 1e-5, 3e-3))
         answer = (float(rng.uniform(0.005, 0.10)) if cls == "wangiri"
                   else float(np.clip(b.answer + rng.uniform(-ANSWER_SHIFT, ANSWER_SHIFT),
-                                           0.08, 0.9)))
+                                     0.08, 0.9)))
         behaviours[cls] = replace(
             b, per_day=b.per_day * _log_uniform(rng, *VOLUME_PRIOR), answer=answer,
             callback=min(b.callback * _log_uniform(rng, 0.5, 2.0), 0.6), report=report,
