@@ -19,6 +19,13 @@ recall a world can reach if its legitimate look-alike is to stay at or below the
 legitimate flag-rate target (2%): ``1 - share * (1 - 0.02)``, under the assumption that
 conduct cannot separate the pair.
 
+A second table says how far complaints reach at all: per spam class, the chance that one
+of its numbers draws the two confirmed complaints a complaint label needs in its active
+life within the training window (Poisson, from the world's drawn volume, answer rate,
+complaint propensity and wrong-button share; the life is the mean of its range), next to
+the conduct labels that can name the class without complaints (sequential dialling for
+sweeps and neighbour spoofing, the quiet-hours test for round-the-clock callers).
+
 Usage::
 
     .venv/bin/python bench/oracle_identifiability.py bench/worlds-heldout-session11-night.json
@@ -38,9 +45,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.oracle_worlds import TARGETS
-from oracle._simulate import ANSWER_SHIFT, BEHAVIOURS, VOLUME_PRIOR, Behaviour, draw_world
+from oracle._simulate import (
+    ANSWER_SHIFT,
+    BEHAVIOURS,
+    LIFE_DAYS,
+    VOLUME_PRIOR,
+    Behaviour,
+    World,
+    draw_world,
+)
 
 HERE = Path(__file__).resolve().parent
+TRAIN_DAYS = 10.0   # bench/oracle_worlds.py trains on days 0-10
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -93,7 +109,39 @@ def summarize(runs: list[dict], found: list[tuple[str, str]]) -> dict:
             "capped_share": len(below) / len(runs) if runs else math.nan}
 
 
-def _section(path: Path, s: dict) -> list[str]:
+def conduct_label(b: Behaviour) -> str:
+    """The complaint-free label that can name a class, from its conduct in the priors."""
+    if b.targets in ("sweep", "neighbour"):
+        return "sequential dialling"
+    if b.hours in ("flat", "night"):
+        return "quiet hours"
+    return "none"
+
+
+def complaint_reach(world: World, cls: str) -> float:
+    """The chance that one number of ``cls`` draws two or more confirmed complaints in its
+    active life within the training window."""
+    b = world.behaviours[cls]
+    life = min(sum(LIFE_DAYS[cls]) / 2, TRAIN_DAYS)
+    lam = b.per_day * life * b.answer * b.report * (1 - world.wrong_report_share)
+    return 1 - math.exp(-lam) * (1 + lam)
+
+
+def _reach_table(runs: list[dict]) -> list[str]:
+    classes = sorted(c for c in LIFE_DAYS if c in BEHAVIOURS)
+    worlds = {r["seed"]: draw_world(r["seed"]) for r in runs}
+    lines = ["| spam class | complaint reach, median / 10th percentile over worlds | "
+             "measured recall (median) | complaint-free label |", "|---|---|---|---|"]
+    for c in classes:
+        reach = [complaint_reach(w, c) for w in worlds.values()]
+        recall = [r["spam_classes"][c]["recall"] for r in runs if c in r["spam_classes"]]
+        lines.append(f"| {c} | {np.median(reach):.3f} / {np.percentile(reach, 10):.3f} | "
+                     f"{np.median(recall) if recall else math.nan:.3f} | "
+                     f"{conduct_label(BEHAVIOURS[c])} |")
+    return lines
+
+
+def _section(path: Path, s: dict, runs: list[dict]) -> list[str]:
     rows = s["rows"]
     lines = [f"### {path.stem}: {s['worlds']} worlds", "",
              f"- Worlds with a reversed look-alike pair: **{s['reversed_worlds']}** "
@@ -110,7 +158,7 @@ def _section(path: Path, s: dict) -> list[str]:
                   "recall measured | recall cap |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {r['seed']} | {r['spam']} | {r['legit']} | {r['ratio']:.2f} | "
                   f"{r['share']:.3f} | {r['recall']:.3f} | {r['cap']:.3f} |" for r in rows]
-    return [*lines, ""]
+    return [*lines, "", *_reach_table(runs), ""]
 
 
 def report(paths: list[Path]) -> str:
@@ -125,7 +173,8 @@ def report(paths: list[Path]) -> str:
              "which one is spam. The recall cap assumes conduct cannot separate them and "
              "the legitimate class stays within the 2% flag target.", ""]
     for p in paths:
-        lines += _section(p, summarize(json.loads(p.read_text()), found))
+        runs = json.loads(p.read_text())
+        lines += _section(p, summarize(runs, found), runs)
     return "\n".join(lines)
 
 

@@ -179,6 +179,12 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
+# How long a spam number stays active, days (uniform between the two): campaigns rotate
+# numbers quickly, telemarketers and SIM boxes keep theirs; a dormant number's burst.
+LIFE_DAYS: dict[str, tuple[float, float]] = {
+    "robocall": (0.7, 2.5), "telemarketer": (3, 12), "scam": (1, 5), "wangiri": (0.3, 2.0),
+    "dormant": (1, 3), "sim_box": (2, 10), "spoofer": (0.2, 1.0), "low_scam": (4, 14)}
+
 # The wide priors of draw_world: per-class volume factor and answer-rate shift.
 VOLUME_PRIOR = (0.4, 2.5)
 ANSWER_SHIFT = 0.15
@@ -351,23 +357,24 @@ def _spammers(cc: str, plan: SimulationPlan, n: Callable[[int], int], days: floa
         make = _MOBILE[cc] if rng.random() < 0.5 else _FIXED[cc]
         for num in mint.block(make, plan.campaign_numbers):
             start = c_start + float(rng.uniform(0, max(c_len - 1, 0.1)))
-            out.append(_Entity(num, cc, "robocall", start, start + float(rng.uniform(0.7, 2.5)),
+            out.append(_Entity(num, cc, "robocall", start,
+                               start + float(rng.uniform(*LIFE_DAYS["robocall"])),
                                campaign=campaign))
-    for cls, count, life in (("telemarketer", plan.telemarketers, (3, 12)),
-                             ("scam", plan.scammers, (1, 5))):
+    for cls, count in (("telemarketer", plan.telemarketers), ("scam", plan.scammers)):
         for _ in range(n(count)):
             start = float(rng.uniform(0, days - 0.5))
             out.append(_Entity(mint.one(_MOBILE[cc]), cc, cls, start,
-                               start + float(rng.uniform(*life))))
+                               start + float(rng.uniform(*LIFE_DAYS[cls]))))
     for _ in range(n(plan.wangiri)):
         origin = WANGIRI_ORIGINS[int(rng.integers(0, len(WANGIRI_ORIGINS)))]
         start = float(rng.uniform(0, days - 0.3))
         out.append(_Entity(mint.one(_MOBILE[origin]), cc, "wangiri", start,
-                           start + float(rng.uniform(0.3, 2.0))))
+                           start + float(rng.uniform(*LIFE_DAYS["wangiri"]))))
     for _ in range(n(plan.dormant)):
         burst = float(rng.uniform(days - 5, days - 0.3))
         out.append(_Entity(mint.one(_MOBILE[cc]), cc, "dormant", 0.0,
-                           min(days, burst + float(rng.uniform(1, 3))), burst_start=burst))
+                           min(days, burst + float(rng.uniform(*LIFE_DAYS["dormant"]))),
+                           burst_start=burst))
     return [e for e in out if e.start < days]
 
 
@@ -389,7 +396,7 @@ def _new_kinds(cc: str, plan: SimulationPlan, days: float, rng: np.random.Genera
     for _ in range(n(plan.sim_boxes)):
         start = float(rng.uniform(0, days - 1))
         out.append(_Entity(mint.one(_MOBILE[cc]), cc, "sim_box", start,
-                           min(days, start + float(rng.uniform(2, 10)))))
+                           min(days, start + float(rng.uniform(*LIFE_DAYS["sim_box"])))))
     for campaign in range(n(plan.spoof_campaigns)):
         c_start = float(rng.uniform(0, days - 1))
         for _ in range(plan.spoof_numbers):
@@ -397,11 +404,12 @@ def _new_kinds(cc: str, plan: SimulationPlan, days: float, rng: np.random.Genera
             number = mint.one(_in_block(victim))
             start = c_start + float(rng.uniform(0, 2))
             out.append(_Entity(number, cc, "spoofer", start,
-                               start + float(rng.uniform(0.2, 1.0)), campaign=500 + campaign))
+                               start + float(rng.uniform(*LIFE_DAYS["spoofer"])),
+                               campaign=500 + campaign))
     for _ in range(n(plan.low_scams)):
         start = float(rng.uniform(0, days - 3))
         out.append(_Entity(mint.one(_MOBILE[cc]), cc, "low_scam", start,
-                           min(days, start + float(rng.uniform(4, 14)))))
+                           min(days, start + float(rng.uniform(*LIFE_DAYS["low_scam"])))))
     return out
 
 

@@ -3,6 +3,7 @@ only where the spam class draws no more complaints than its legitimate look-alik
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -62,3 +63,20 @@ def test_a_spam_class_with_two_reversed_look_alikes_counts_once(monkeypatch):
     # 1 - 0.06 * 0.98 = 0.94 reaches 0.90; counted twice it would be 0.88 and fall short
     assert s["below_target"] == [2]
     assert s["capped_share"] == 0.5
+
+
+def test_complaint_reach_is_the_poisson_chance_of_two_confirmed_complaints():
+    world = replace(_world(), wrong_report_share=0.0)
+    b = world.behaviours["telemarketer"]
+    lam = b.per_day * 7.5 * b.answer * b.report      # life (3 + 12) / 2 days
+    assert ident.complaint_reach(world, "telemarketer") == pytest.approx(
+        1 - math.exp(-lam) * (1 + lam))
+    silent = _world(telemarketer=0.0)
+    assert ident.complaint_reach(silent, "telemarketer") == 0.0
+
+
+def test_conduct_labels_follow_the_priors():
+    assert ident.conduct_label(BEHAVIOURS["robocall"]) == "sequential dialling"
+    assert ident.conduct_label(BEHAVIOURS["spoofer"]) == "sequential dialling"
+    assert ident.conduct_label(BEHAVIOURS["scam"]) == "quiet hours"
+    assert ident.conduct_label(BEHAVIOURS["telemarketer"]) == "none"
