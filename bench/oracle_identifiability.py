@@ -171,7 +171,12 @@ def report(paths: list[Path]) -> str:
              "A pair is *reversed* in a world when the spam class draws complaints at or "
              "below the rate of the legitimate class: nothing the operator observes says "
              "which one is spam. The recall cap assumes conduct cannot separate them and "
-             "the legitimate class stays within the 2% flag target.", ""]
+             "the legitimate class stays within the 2% flag target. The second table of "
+             "each run: per spam class, the chance that one of its numbers draws the two "
+             "confirmed complaints a complaint label needs within its life in the training "
+             "window (complaint reach), beside the complaint-free label that can name it.",
+             "", "Command: `.venv/bin/python bench/oracle_identifiability.py "
+             + " ".join(f"bench/{p.name}" for p in paths) + "`.", ""]
     for p in paths:
         runs = json.loads(p.read_text())
         lines += _section(p, summarize(runs, found), runs)
