@@ -44,11 +44,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.oracle_worlds import TARGETS
+from bench.oracle_worlds import TARGETS, TRAIN_UNTIL
 from oracle._simulate import (
     ANSWER_SHIFT,
     BEHAVIOURS,
     LIFE_DAYS,
+    START,
     VOLUME_PRIOR,
     Behaviour,
     World,
@@ -56,7 +57,8 @@ from oracle._simulate import (
 )
 
 HERE = Path(__file__).resolve().parent
-TRAIN_DAYS = 10.0   # bench/oracle_worlds.py trains on days 0-10
+# The days bench/oracle_worlds.py trains on (0-10), from its own cut-off.
+TRAIN_DAYS = (TRAIN_UNTIL - START.replace(tzinfo=None)).total_seconds() / 86400
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -76,7 +78,7 @@ def pairs(behaviours: dict[str, Behaviour] = BEHAVIOURS) -> list[tuple[str, str]
     """Every (spam class, legitimate business class) pair of look-alikes."""
     return [(s, g) for s, bs in behaviours.items() if bs.is_spam
             for g, bg in behaviours.items()
-            if not bg.is_spam and bg.targets not in ("circle",) and look_alike(bs, bg)]
+            if not bg.is_spam and bg.targets != "circle" and look_alike(bs, bg)]
 
 
 def reversed_pairs(run: dict, found: list[tuple[str, str]]) -> list[dict]:
