@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         model_card,
         retrain,
         save_model,
+        spam_tier_note,
         train,
     )
     from oracle._pipeline import (
@@ -114,6 +115,7 @@ __getattr__ = lazy_exports(__name__, {
     "save_model": "oracle._model",
     "score": "oracle._score",
     "simulate": "oracle._simulate",
+    "spam_tier_note": "oracle._model",
     "train": "oracle._model",
     "train_from_files": "oracle._pipeline",
     "training_data": "oracle._pipeline",
@@ -160,6 +162,7 @@ __all__ = [
     "save_model",
     "score",
     "simulate",
+    "spam_tier_note",
     "train",
     "train_from_files",
     "training_data",

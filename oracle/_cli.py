@@ -142,7 +142,7 @@ def _train(settings: Any, args: argparse.Namespace) -> int:
     from oracle._configure import training_options
     from oracle._engine import check_engine
     from oracle._labels import read_labels
-    from oracle._model import load_model, retrain, save_model, train
+    from oracle._model import load_model, retrain, save_model, spam_tier_note, train
     from oracle._pipeline import parse_instant, read_feature_table, training_data
 
     check_engine(settings.engine)
@@ -175,6 +175,8 @@ def _train(settings: Any, args: argparse.Namespace) -> int:
         print(f"  {key:>3}: {m['numbers']} labelled, {m['spam']} spam, out-of-fold precision "
               f"{m['precision']:.3f} recall {m['recall']:.3f} PR-AUC {m['pr_auc']:.3f}, "
               f"spam >= {cm.spam_threshold:.3f}, suspicious >= {cm.suspicious_threshold:.3f}")
+        if note := spam_tier_note(m):
+            print(f"       {note}")
     return 0
 
 

@@ -9,8 +9,11 @@ evidence (the log likelihood ratio of :func:`oracle._labels.complaint_llr`, with
 policy's rates), so the score is ``P(spam | behaviour, complaints)``: a silent scam is
 caught by its behaviour, and a busy call centre that reached thousands of people with a
 handful of complaints is cleared by them. The spam threshold is the lowest combined score
-at which out-of-fold precision reaches ``target_precision`` (default 0.95); the
-suspicious threshold is the lowest at which it reaches ``suspicious_precision``.
+at which out-of-fold precision reaches ``target_precision`` (default 0.97); the
+suspicious threshold catches what the spam tier leaves (see :func:`_thresholds`). Where no
+score reaches the target on the firm labels the spam tier is **off** (threshold 1: nothing
+is called spam by behaviour alone) and the model card and the train command say so, with
+the best precision the labels allowed (:func:`spam_tier_note`).
 
 A saved model is a directory: ``model.pkl`` (the pickled payload; its SHA-256 is the model
 hash, the ``bytes32`` the ledger records), ``model_card.json`` (hash, features, training
@@ -355,6 +358,7 @@ def _fit_group(key: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray,
     model = CountryModel(key, _fit(x, y, cat_mask, config, rng), calibrator, spam_t, susp_t,
                          pd.DataFrame(x[y == 0]).median().to_numpy(dtype=np.float64))
     model.metrics = _metrics(y[firm], combined[firm], spam_t, susp_t)
+    _note_tier(model, y[firm], combined[firm], config)
     model.metrics["soft_labels_excluded"] = int((~firm).sum())
     model.metrics["bags"] = len(model.classifier.members)
     model.metrics["behaviour_pr_auc"] = round(float(average_precision_score(y, behaviour)), 4)
@@ -397,6 +401,42 @@ def _threshold(y: np.ndarray, score: np.ndarray, precision_target: float,
     if len(ok) == 0:
         return 1.0  # never reached: nothing is called spam by this model alone
     return float(thresholds[ok[0]])
+
+
+def _note_tier(model: CountryModel, y: np.ndarray, score: np.ndarray,
+               config: TrainConfig) -> None:
+    """Record (and log) a spam tier that no threshold could turn on."""
+    if model.spam_threshold < 1.0:
+        return
+    model.metrics["spam_tier_off"] = {"target_precision": config.target_precision,
+                                      "best_precision": round(_best_precision(y, score), 4)}
+    logger.warning("model %s: %s", model.key, spam_tier_note(model.metrics))
+
+
+def _best_precision(y: np.ndarray, score: np.ndarray, min_flagged: int = 10) -> float:
+    """The highest out-of-fold precision of any threshold flagging ``min_flagged`` or more
+    labelled rows (fewer is noise: one spam number alone at the top is precision 1)."""
+    order = np.argsort(-score, kind="stable")
+    hits = np.cumsum(y[order] == 1)
+    flagged = np.arange(1, len(order) + 1)
+    ok = flagged >= min(min_flagged, len(order))
+    return float((hits[ok] / flagged[ok]).max()) if ok.any() else 0.0
+
+
+def spam_tier_note(metrics: dict) -> str:
+    """Words for a model whose spam tier is off (empty when it is on).
+
+    Example: ``"spam tier off: no score reaches out-of-fold precision 0.970 on the firm
+    labels (the best is 0.962); nothing is called spam by behaviour alone, the suspicious
+    tier still flags"``
+    """
+    off = metrics.get("spam_tier_off")
+    if not off:
+        return ""
+    return (f"spam tier off: no score reaches out-of-fold precision "
+            f"{off['target_precision']:.3f} on the firm labels (the best is "
+            f"{off['best_precision']:.3f}); nothing is called spam by behaviour alone, the "
+            "suspicious tier still flags")
 
 
 def _metrics(y: np.ndarray, score: np.ndarray, spam_t: float, susp_t: float) -> dict:
@@ -463,6 +503,7 @@ def _warm(old: CountryModel, x: np.ndarray, y: np.ndarray, llr: np.ndarray,
     spam_t, susp_t = _thresholds(y[holdout], cal, firm[holdout], config)
     new = CountryModel(old.key, clf, calibrator, spam_t, susp_t, old.reference)
     new.metrics = _metrics(y[holdout][firm[holdout]], cal[firm[holdout]], spam_t, susp_t)
+    _note_tier(new, y[holdout][firm[holdout]], cal[firm[holdout]], config)
     new.metrics["score_histogram"] = score_histogram(cal)
     return new
 

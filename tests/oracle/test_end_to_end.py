@@ -81,6 +81,22 @@ def test_cli_train_and_score_from_a_labelled_feature_table(
     assert card["features"] == list(oracle.FEATURES)
 
 
+def test_cli_train_says_when_the_spam_tier_cannot_reach_its_precision(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    n = 900
+    pd.DataFrame({"number": [f"+1415555{i:04d}" for i in range(n)], "country": "US",
+                  "f1": rng.normal(0, 1, n), "label": (rng.random(n) < 0.3).astype(int)}
+                 ).to_csv(tmp_path / "noise.csv", index=False)
+    assert main(["oracle", "train", "--features", str(tmp_path / "noise.csv"),
+                 "--model-dir", str(tmp_path / "model")]) == 0
+    out = capsys.readouterr().out
+    assert "spam >= 1.000" in out
+    assert "spam tier off: no score reaches out-of-fold precision 0.970" in out
+
+
 def test_simulate_refuses_a_country_that_is_not_an_iso_code(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["oracle", "simulate", str(tmp_path / "sim"), "--countries", "US,XX"]) == 1

@@ -190,3 +190,31 @@ def test_one_network_trains_one_model_not_the_same_one_twice() -> None:
     assert set(one.countries) == {"*"}
     two = oracle.train(_given_labels(2000, 0.3, ["US", "GB"]), None, config)
     assert set(two.countries) == {"*", "US", "GB"}
+
+
+def test_a_spam_tier_no_threshold_can_turn_on_says_so_in_the_card_and_the_log(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Labels the behaviour cannot separate (noise features): no score reaches precision
+    0.97, so nothing is called spam by behaviour alone, and the model says why instead of
+    showing a bare threshold of 1."""
+    rng = np.random.default_rng(5)
+    n = 1200
+    y = (rng.random(n) < 0.35).astype(int)
+    table = pd.DataFrame({"number": [f"+1415555{i:04d}" for i in range(n)], "country": "US",
+                          "f1": rng.normal(0, 1, n), "f2": rng.normal(0, 1, n), "label": y})
+    with caplog.at_level("WARNING", logger="oracle._model"):
+        model = oracle.train(table, None, oracle.TrainConfig(max_iter=30, folds=3))
+    cm = model.countries["*"]
+    assert cm.spam_threshold == 1.0
+    off = cm.metrics["spam_tier_off"]
+    assert off["target_precision"] == 0.97 and 0.2 < off["best_precision"] < 0.97
+    assert "spam tier off" in caplog.text and f"{off['best_precision']:.3f}" in caplog.text
+
+
+def test_a_spam_tier_that_reaches_its_precision_carries_no_note() -> None:
+    table = _given_labels(1500, 0.3, ["US"]).assign(
+        f1=lambda t: t["label"] * 6.0 + np.random.default_rng(6).normal(0, 1, len(t)))
+    cm = oracle.train(table, None, oracle.TrainConfig(max_iter=30, folds=3)).countries["*"]
+    assert cm.spam_threshold < 1.0
+    assert "spam_tier_off" not in cm.metrics
+    assert oracle.spam_tier_note(cm.metrics) == ""
