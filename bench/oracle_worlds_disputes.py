@@ -64,14 +64,16 @@ def disputes(scores: pd.DataFrame, truth: pd.DataFrame, priors: dict[str, float]
     return pd.DataFrame({"number": data["number"][filed].to_numpy(), "label": label[filed]})
 
 
-FIRM = True   # dispute labels count for thresholds (``soft`` on the command line: they don't)
-
-
-def with_disputes(labels: pd.DataFrame, decided: pd.DataFrame) -> pd.DataFrame:
+def with_disputes(labels: pd.DataFrame, decided: pd.DataFrame,
+                  firm: bool = True) -> pd.DataFrame:
     """``labels`` with the decided disputes: a number that won is "not spam" in every
     snapshot (a business is legitimate throughout); one that lost is spam in the latest
     snapshot and wherever its own complaints or conduct had already labelled it (before its
-    burst a dormant number really did look ordinary, as the derived labels say)."""
+    burst a dormant number really did look ordinary, as the derived labels say).
+
+    :param firm: whether the decisions count when thresholds are chosen (``soft`` on the
+        command line: they only train the model).
+    """
     snaps = sorted(labels["snapshot"].unique()) if "snapshot" in labels.columns else [0]
     won, lost = decided[decided["label"] == 0], decided[decided["label"] == 1]
     had = labels[labels["number"].isin(lost["number"])][["number", "snapshot"]]
@@ -80,19 +82,21 @@ def with_disputes(labels: pd.DataFrame, decided: pd.DataFrame) -> pd.DataFrame:
                       pd.concat([had, lost[["number"]].assign(snapshot=snaps[0])])
                       .drop_duplicates().assign(label=1)], ignore_index=True)
     kept = labels[~labels["number"].isin(decided["number"])]
-    return pd.concat([kept, rows.assign(firm=FIRM)], ignore_index=True).astype(
+    return pd.concat([kept, rows.assign(firm=firm)], ignore_index=True).astype(
         {"label": "int64", "firm": bool})
 
 
-def _train(sim: dict, until, decided: pd.DataFrame | None):
+def _models(sim: dict, until, decided: pd.DataFrame | None = None,
+            firm: bool = True) -> list:
+    """The model trained on the derived labels, and with ``decided`` also the one trained
+    with the decisions added (one feature and label build serves both)."""
     feats, lab, window, _info = training_data(sim["calls"], sim["reports"], until)
-    if decided is not None and len(decided):
-        lab = with_disputes(lab, decided)
     evidence = ComplaintModel.from_card(window["complaint_model"])
-    return train(feats, lab, window=window, evidence=evidence)
+    sets = [lab] if decided is None else [lab, with_disputes(lab, decided, firm)]
+    return [train(feats, s, window=window, evidence=evidence) for s in sets]
 
 
-def run_world(seed: int, scale: float) -> dict:
+def run_world(seed: int, scale: float, firm: bool = True) -> dict:
     world, priors = draw_world(seed), dispute_priors(seed)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
@@ -100,14 +104,12 @@ def run_world(seed: int, scale: float) -> dict:
         truth = pd.read_parquet(sim["truth"])
         rules = oracle.load_rules()
         f1 = oracle.build_features(sim["calls"], sim["reports"], until=CYCLE1_SCORE)
-        s1 = oracle.score(_train(sim, CYCLE1_UNTIL, None), f1, rules, reasons=False)
+        s1 = oracle.score(_models(sim, CYCLE1_UNTIL)[0], f1, rules, reasons=False)
         decided = disputes(s1, truth, priors, seed)
         f2 = oracle.build_features(sim["calls"], sim["reports"],
                                    until=oracle_worlds.SCORE_UNTIL)
-        base = oracle.score(_train(sim, oracle_worlds.TRAIN_UNTIL, None), f2, rules,
-                            reasons=False)
-        fed = oracle.score(_train(sim, oracle_worlds.TRAIN_UNTIL, decided), f2, rules,
-                           reasons=False)
+        base, fed = (oracle.score(m, f2, rules, reasons=False)
+                     for m in _models(sim, oracle_worlds.TRAIN_UNTIL, decided, firm))
     disputed = set(decided["number"])
     untouched = truth[~truth["number"].isin(disputed)]
     won = int((decided["label"] == 0).sum())
@@ -155,14 +157,13 @@ def main() -> int:
         return 0
     seeds, out = oracle_worlds._seeds(sys.argv[1]), Path(sys.argv[2])
     scale = float(sys.argv[3]) if len(sys.argv) > 3 else 0.3
-    global FIRM
-    FIRM = not (len(sys.argv) > 4 and sys.argv[4] == "soft")
+    firm = not (len(sys.argv) > 4 and sys.argv[4] == "soft")
     runs = json.loads(out.read_text()) if out.exists() else []
     done = {r["seed"] for r in runs}
     for seed in seeds:
         if seed in done:
             continue
-        run = run_world(seed, scale)
+        run = run_world(seed, scale, firm)
         runs.append(run)
         out.write_text(json.dumps(runs))
         print(f"seed {seed}: {run['seconds']} s, {run['disputes']} disputes ({run['won']} "
